@@ -1,0 +1,322 @@
+"""The durable store: observations with vintages, series metadata, and the app's state tables.
+
+Other parts of bot/ (outbox, subscriptions, rule states) use `Store.engine` and the tables in
+`bot.store.schema` directly; this module owns the observation and series-metadata logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+from bot.store.schema import kv, observations, series_meta
+from sources.base import Fetched
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+Vintage = Literal["latest", "first"]
+
+
+@dataclass(frozen=True)
+class SeriesStatus:
+    """One line of `cyclewatch status`."""
+
+    series: str
+    source: str
+    last_obs_date: date | None
+    last_fetch_at: datetime | None
+    last_success_at: datetime | None
+    last_error: str | None
+    rows: int
+
+
+def create_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets its directory, WAL and a busy timeout."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def _alembic_config(connection: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+class Store:
+    """Observations with vintages plus access to every state table, on SQLite or PostgreSQL."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        if migrate:
+            self.migrate()
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self.engine.dialect.name
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to `revision`, keeping every row an older version wrote."""
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Several processes may start at once; one migrates, the others wait.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242001)"))
+            command.upgrade(_alembic_config(conn), revision)
+
+    def schema_revision(self) -> str | None:
+        """The revision the database is at (None for an empty database)."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest revision this code knows."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.engine.dispose()
+
+    # --- observations -------------------------------------------------------------------
+
+    def record(self, source: str, fetched: Fetched, now: datetime) -> int:
+        """Store what a fetch returned; return how many rows were new (new dates or revisions).
+
+        A value equal to the one already known for its date adds nothing; a different value
+        adds a vintage row and leaves the old one in place.
+        """
+        default_rt = fetched.realtime_start or now.date()
+        incoming = [_frame(v.values, v.realtime_start) for v in fetched.vintages]
+        incoming.append(_frame(fetched.values, default_rt))
+        new = pd.concat(incoming, ignore_index=True)
+        series = fetched.series_id
+        with self.engine.begin() as conn:
+            known = self._rows(conn, series)
+            known["known"] = True
+            new["known"] = False
+            merged = pd.concat([known, new], ignore_index=True)
+            merged = merged.drop_duplicates(["obs_date", "realtime_start"], keep="first")
+            merged = merged.sort_values(["obs_date", "realtime_start"], kind="stable")
+            previous = merged.groupby("obs_date", sort=False)["value"].shift()
+            changed = ~_same(merged["value"], previous)
+            fresh = merged[~merged["known"].astype(bool) & changed]
+            if not fresh.empty:
+                conn.execute(
+                    observations.insert(),
+                    [
+                        {
+                            "series": series,
+                            "obs_date": row.obs_date,
+                            "value": None if pd.isna(row.value) else float(row.value),
+                            "realtime_start": row.realtime_start,
+                            "fetched_at": now,
+                        }
+                        for row in fresh.itertuples(index=False)
+                    ],
+                )
+            self._touch_meta(conn, series, source, now, fetched.last_updated)
+        return len(fresh)
+
+    def series(
+        self, series: str, *, as_of: date | None = None, vintage: Vintage = "latest"
+    ) -> pd.Series:
+        """The series as known on `as_of` (everything when None): latest or first release."""
+        with self.engine.connect() as conn:
+            rows = self._rows(conn, series, as_of)
+        keep: Literal["first", "last"] = "first" if vintage == "first" else "last"
+        rows = rows.sort_values(["obs_date", "realtime_start"], kind="stable")
+        rows = rows.drop_duplicates("obs_date", keep=keep).dropna(subset=["value"])
+        out = pd.Series(
+            rows["value"].to_numpy(dtype="float64"),
+            index=pd.DatetimeIndex(pd.to_datetime(rows["obs_date"])),
+            name=series,
+        )
+        return out
+
+    def frame(
+        self, names: Iterable[str], *, as_of: date | None = None, vintage: Vintage = "latest"
+    ) -> dict[str, pd.Series]:
+        """Several series at once, keyed by id (series with no rows are left out)."""
+        result = {}
+        for name in names:
+            values = self.series(name, as_of=as_of, vintage=vintage)
+            if not values.empty:
+                result[name] = values
+        return result
+
+    def has_vintages(self, series: str) -> bool:
+        """Whether any date of `series` has more than one published value."""
+        query = (
+            sa.select(observations.c.obs_date)
+            .where(observations.c.series == series)
+            .group_by(observations.c.obs_date)
+            .having(sa.func.count() > 1)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+    @staticmethod
+    def _rows(conn: sa.Connection, series: str, as_of: date | None = None) -> pd.DataFrame:
+        query = sa.select(
+            observations.c.obs_date, observations.c.realtime_start, observations.c.value
+        ).where(observations.c.series == series)
+        if as_of is not None:
+            query = query.where(observations.c.realtime_start <= as_of)
+        rows = conn.execute(query).all()
+        return pd.DataFrame(rows, columns=["obs_date", "realtime_start", "value"]).astype(
+            {"value": "float64"}
+        )
+
+    # --- series metadata ----------------------------------------------------------------
+
+    def _touch_meta(
+        self,
+        conn: sa.Connection,
+        series: str,
+        source: str,
+        now: datetime,
+        last_updated: datetime | None,
+    ) -> None:
+        last_obs = conn.execute(
+            sa.select(sa.func.max(observations.c.obs_date)).where(observations.c.series == series)
+        ).scalar()
+        values: dict[str, Any] = {
+            "source": source,
+            "last_fetch_at": now,
+            "last_success_at": now,
+            "last_obs_date": last_obs,
+            "last_error": None,
+        }
+        if last_updated is not None:
+            values["last_updated"] = last_updated
+        self._upsert_meta(conn, series, values)
+
+    def note_failure(self, series: str, source: str, error: str, now: datetime) -> None:
+        """Record that fetching `series` failed (its data stay as they were)."""
+        with self.engine.begin() as conn:
+            self._upsert_meta(
+                conn, series, {"source": source, "last_fetch_at": now, "last_error": error}
+            )
+
+    def note_unchanged(self, series: str, source: str, now: datetime) -> None:
+        """Record a successful check that found nothing new."""
+        with self.engine.begin() as conn:
+            self._upsert_meta(
+                conn,
+                series,
+                {"source": source, "last_fetch_at": now, "last_success_at": now,
+                 "last_error": None},
+            )
+
+    def set_series_info(self, series: str, source: str, **info: Any) -> None:
+        """Store descriptive facts (title, units, frequency) read from the source."""
+        with self.engine.begin() as conn:
+            self._upsert_meta(conn, series, {"source": source, **info})
+
+    @staticmethod
+    def _upsert_meta(conn: sa.Connection, series: str, values: dict[str, Any]) -> None:
+        updated = conn.execute(
+            series_meta.update().where(series_meta.c.series == series).values(**values)
+        )
+        if updated.rowcount == 0:
+            conn.execute(series_meta.insert().values(series=series, **values))
+
+    def last_updated(self, series: str) -> datetime | None:
+        """The publisher's last-updated stamp we saw for `series`."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(series_meta.c.last_updated).where(series_meta.c.series == series)
+            ).scalar()
+        return _aware(value)
+
+    def status(self) -> list[SeriesStatus]:
+        """Freshness of every series the store knows, sorted by id."""
+        counts = (
+            sa.select(observations.c.series, sa.func.count().label("rows"))
+            .group_by(observations.c.series)
+            .subquery()
+        )
+        query = (
+            sa.select(series_meta, sa.func.coalesce(counts.c.rows, 0).label("rows"))
+            .select_from(series_meta.outerjoin(counts, counts.c.series == series_meta.c.series))
+            .order_by(series_meta.c.series)
+        )
+        with self.engine.connect() as conn:
+            return [
+                SeriesStatus(
+                    series=row.series,
+                    source=row.source,
+                    last_obs_date=row.last_obs_date,
+                    last_fetch_at=_aware(row.last_fetch_at),
+                    last_success_at=_aware(row.last_success_at),
+                    last_error=row.last_error,
+                    rows=int(row.rows),
+                )
+                for row in conn.execute(query)
+            ]
+
+    # --- small facts --------------------------------------------------------------------
+
+    def get_kv(self, key: str, default: Any = None) -> Any:
+        """A JSON value the service kept under `key`."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(kv.c.value).where(kv.c.key == key)).first()
+        return default if row is None else row.value
+
+    def set_kv(self, key: str, value: Any, now: datetime) -> None:
+        """Keep a JSON value under `key`."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                kv.update().where(kv.c.key == key).values(value=value, updated_at=now)
+            )
+            if updated.rowcount == 0:
+                conn.execute(kv.insert().values(key=key, value=value, updated_at=now))
+
+
+def _frame(values: pd.Series, realtime_start: date) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "obs_date": [ts.date() for ts in pd.DatetimeIndex(values.index)],
+            "realtime_start": realtime_start,
+            "value": values.to_numpy(dtype="float64"),
+        }
+    )
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    return (a == b) | (a.isna() & b.isna())
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stamp we write is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

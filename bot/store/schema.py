@@ -1,0 +1,167 @@
+"""The store's tables (SQLAlchemy Core). Alembic migrations in `migrations/` create them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# One row per (series, observation date, publication date): a revision adds a row, never
+# overwrites, so "as known on D" is answerable. realtime_start is the publisher's date when
+# it gives one (ALFRED), else the date we first saw the value.
+observations = Table(
+    "observations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("series", String(64), nullable=False),
+    Column("obs_date", Date, nullable=False),
+    Column("value", Float, nullable=True),
+    Column("realtime_start", Date, nullable=False),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("series", "obs_date", "realtime_start", name="uq_observation_vintage"),
+    Index("ix_observations_series_date", "series", "obs_date"),
+)
+
+# What we know about each series: where it comes from, when we last looked, when it changed.
+series_meta = Table(
+    "series_meta",
+    metadata,
+    Column("series", String(64), primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("title", Text),
+    Column("units", Text),
+    Column("frequency", String(32)),
+    Column("last_updated", DateTime(timezone=True)),
+    Column("last_fetch_at", DateTime(timezone=True)),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_obs_date", Date),
+    Column("last_error", Text),
+)
+
+# The per-rule state machine, so a restart resumes where the last run stopped.
+rule_states = Table(
+    "rule_states",
+    metadata,
+    Column("rule_id", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("since", Date),
+    Column("last_obs_date", Date),
+    Column("definition_hash", String(64)),
+    Column("data", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every transition of every rule, once: unique per rule, state and observation date.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", String(128), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("obs_date", Date, nullable=False),
+    Column("value", Float),
+    Column("severity", String(32)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("rule_id", "state", "obs_date", name="uq_event_transition"),
+)
+
+# Chats known to the bot (Telegram or Slack), with their language and admin-ness.
+chats = Table(
+    "chats",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("chat_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False, default="private"),
+    Column("lang", String(8), nullable=False, default="en"),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("migrated_to", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# What a chat wants: `target` is a rule id, a severity, or "all".
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("platform", "chat_id", "target", name="uq_subscription"),
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("rule_id", String(128), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per (event, recipient): the delivery guarantee lives here. Workers claim rows
+# (FOR UPDATE SKIP LOCKED on PostgreSQL), send, and record the platform's message id.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("message_ids", JSON),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("event_id", "platform", "chat_id", name="uq_outbox_delivery"),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# Releases that are not numeric series: FOMC statements, refunding statements.
+releases = Table(
+    "releases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("url", Text),
+    Column("summary", Text),
+    Column("data", JSON),
+    Column("fetched_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "key", name="uq_release"),
+)
+
+# Small key/value facts the service keeps (last run, last digest, rules hash, ...).
+kv = Table(
+    "kv",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", JSON),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,90 @@
+"""An offline data directory of FRED-format CSVs: air-gapped mirrors, tests and demos.
+
+Layout (either works): ``DIR/fred/<ID>.csv`` as in ../shared/data, or a flat ``DIR/<ID>.csv``.
+Each file has a header row (``observation_date,<ID>`` or the older ``DATE,<ID>``) and rows
+``YYYY-MM-DD,value``; ``.`` or an empty field means missing. Columns are read by position.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from sources.base import Fetched, SourceError, to_series
+
+
+class FileSource:
+    """Reads series from a directory laid out like FRED's fredgraph.csv downloads."""
+
+    name = "files"
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise SourceError(self.name, None, f"data directory {self.root} does not exist")
+
+    def path_of(self, series_id: str) -> Path | None:
+        """The CSV holding `series_id`, preferring ``fred/<ID>.csv`` over a flat file."""
+        for candidate in (self.root / "fred" / f"{series_id}.csv", self.root / f"{series_id}.csv"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def series_ids(self) -> list[str]:
+        """Every series id the directory holds, sorted."""
+        found = {p.stem for p in (self.root / "fred").glob("*.csv")} if (
+            self.root / "fred"
+        ).is_dir() else set()
+        found |= {p.stem for p in self.root.glob("*.csv")}
+        return sorted(found)
+
+    def last_updated(self, series_id: str) -> datetime | None:
+        """The file's modification time: a rewritten file is a new release."""
+        path = self.path_of(series_id)
+        if path is None:
+            return None
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+    def fetch(self, series_id: str, since: date | None = None) -> Fetched:
+        """All observations of `series_id` in the file (from `since` when given)."""
+        path = self.path_of(series_id)
+        if path is None:
+            raise SourceError(self.name, series_id, f"no {series_id}.csv under {self.root}")
+        values = read_fred_csv(path, series_id)
+        if since is not None:
+            values = values[values.index >= pd.Timestamp(since)]
+        return Fetched(series_id, values, last_updated=self.last_updated(series_id))
+
+
+def read_fred_csv(path: Path, series_id: str) -> pd.Series:
+    """Parse one FRED-format CSV by column position; raise SourceError on anything else."""
+    try:
+        frame = pd.read_csv(
+            path,
+            usecols=[0, 1],
+            header=0,
+            names=["date", "value"],
+            dtype={"date": "string", "value": "string"},
+            keep_default_na=False,
+            encoding="utf-8-sig",
+        )
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise SourceError("files", series_id, f"{path.name} is not a FRED-format CSV: {err}") from err
+    raw = frame["value"].str.strip()
+    values = pd.to_numeric(raw.mask(raw.isin([".", ""])), errors="coerce")
+    bad = values.isna() & ~raw.isin([".", ""])
+    if bad.any():
+        row = int(bad.idxmax()) + 2
+        raise SourceError(
+            "files", series_id, f"{path.name}:{row}: value {raw[bad].iloc[0]!r} is not a number"
+        )
+    dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    if dates.isna().any():
+        row = int(dates.isna().idxmax()) + 2
+        raise SourceError(
+            "files", series_id, f"{path.name}:{row}: date {frame['date'].iloc[row - 2]!r} "
+            "is not YYYY-MM-DD"
+        )
+    return to_series(pd.Series(values.to_numpy(), index=pd.DatetimeIndex(dates)), series_id)
