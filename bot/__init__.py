@@ -1,0 +1,1 @@
+"""cyclewatch application: config, store, scheduler, pipeline, notifiers, chat, CLI."""

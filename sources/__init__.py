@@ -1,0 +1,1 @@
+"""Source adapters: one file per data source, all behind sources.base.Source."""

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from bot.store import Store
 from tests.pg import throwaway_cluster
 
-HISTORY = Path(
-    os.environ.get("CYCLEWATCH_HISTORY_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+# CI clones the repository with shared/ beside it: <parent>/shared/data.
+_DEFAULT_HISTORY = Path(__file__).resolve().parents[2] / "shared" / "data"
+HISTORY = Path(os.environ.get("CYCLEWATCH_HISTORY_DIR", _DEFAULT_HISTORY))
 _db_counter = itertools.count()
 
 

@@ -133,12 +133,17 @@ class Store:
                     [
                         {
                             "series": series,
-                            "obs_date": row.obs_date,
-                            "value": None if pd.isna(row.value) else float(row.value),
-                            "realtime_start": row.realtime_start,
+                            "obs_date": obs_date,
+                            "value": None if value != value else float(value),  # NaN → NULL
+                            "realtime_start": realtime_start,
                             "fetched_at": now,
                         }
-                        for row in fresh.itertuples(index=False)
+                        for obs_date, realtime_start, value in zip(
+                            fresh["obs_date"],
+                            fresh["realtime_start"],
+                            fresh["value"].to_numpy(dtype="float64"),
+                            strict=True,
+                        )
                     ],
                 )
             self._touch_meta(conn, series, source, now, fetched.last_updated)
@@ -153,12 +158,8 @@ class Store:
         keep: Literal["first", "last"] = "first" if vintage == "first" else "last"
         rows = rows.sort_values(["obs_date", "realtime_start"], kind="stable")
         rows = rows.drop_duplicates("obs_date", keep=keep).dropna(subset=["value"])
-        out = pd.Series(
-            rows["value"].to_numpy(dtype="float64"),
-            index=pd.DatetimeIndex(pd.to_datetime(rows["obs_date"])),
-            name=series,
-        )
-        return out
+        index = pd.DatetimeIndex(pd.to_datetime(rows["obs_date"]), name=None)
+        return pd.Series(rows["value"].to_numpy(dtype="float64"), index=index, name=series)
 
     def frame(
         self, names: Iterable[str], *, as_of: date | None = None, vintage: Vintage = "latest"
