@@ -1,0 +1,42 @@
+"""One GET helper for httpx-based adapters: any transport or HTTP failure becomes SourceError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from sources.base import SourceError
+
+# Statuses worth retrying later; everything else 4xx means a person must act.
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def get_bytes(
+    client: httpx.Client,
+    url: str,
+    *,
+    source: str,
+    series_id: str | None = None,
+    params: Mapping[str, str] | None = None,
+) -> bytes:
+    """GET `url` and return the whole body, or raise SourceError saying what went wrong."""
+    try:
+        response = client.get(url, params=dict(params) if params else None)
+        body = response.read()
+    except httpx.TimeoutException as err:
+        raise SourceError(source, series_id, f"timed out: {url}", retryable=True) from err
+    except httpx.HTTPError as err:
+        # Includes a body cut short (RemoteProtocolError): the server may do better next time.
+        raise SourceError(
+            source, series_id, f"{type(err).__name__}: {err} ({url})", retryable=True
+        ) from err
+    if response.status_code >= 400:
+        excerpt = body[:200].decode("utf-8", "replace").strip()
+        raise SourceError(
+            source,
+            series_id,
+            f"HTTP {response.status_code} from {url}: {excerpt}",
+            retryable=response.status_code in RETRYABLE_STATUSES,
+        )
+    return body
