@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from sources.base import Fetched, SourceError, to_series
+from sources.fiscal_csv import TreasuryFiles
 
 
 class FileSource:
@@ -24,6 +25,7 @@ class FileSource:
         self.root = Path(root)
         if not self.root.is_dir():
             raise SourceError(self.name, None, f"data directory {self.root} does not exist")
+        self.treasury = TreasuryFiles(self.root)  # DIR/treasury/ Fiscal Data downloads
 
     def path_of(self, series_id: str) -> Path | None:
         """The CSV holding `series_id`, preferring ``fred/<ID>.csv`` over a flat file."""
@@ -38,18 +40,20 @@ class FileSource:
             self.root / "fred"
         ).is_dir() else set()
         found |= {p.stem for p in self.root.glob("*.csv")}
-        return sorted(found)
+        return sorted(found | set(self.treasury.series_ids()))
 
     def last_updated(self, series_id: str) -> datetime | None:
         """The file's modification time: a rewritten file is a new release."""
         path = self.path_of(series_id)
         if path is None:
-            return None
+            return self.treasury.last_updated(series_id)
         return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
     def fetch(self, series_id: str, since: date | None = None) -> Fetched:
         """All observations of `series_id` in the file (from `since` when given)."""
         path = self.path_of(series_id)
+        if path is None and self.treasury.holds(series_id):
+            return self.treasury.fetch(series_id, since)
         if path is None:
             raise SourceError(self.name, series_id, f"no {series_id}.csv under {self.root}")
         values = read_fred_csv(path, series_id)
