@@ -1,0 +1,37 @@
+"""Fixtures for the Telegram and Slack front ends and notifiers: fakes on 127.0.0.1:0."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
+from tests.fakes.telegram import FakeTelegram
+
+# PTB 22 warns on every int retry_after unless told to use timedeltas (warnings are errors here).
+os.environ["PTB_TIMEDELTA"] = "true"
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+FAST = 50.0  # time compression for rate limits in functional tests
+
+
+@pytest.fixture
+async def fake_telegram() -> AsyncIterator[FakeTelegram]:
+    """A fake Bot API enforcing flood limits, time-compressed so tests stay fast."""
+    fake = await FakeTelegram(time_scale=FAST).start()
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def telegram_notifier(fake_telegram: FakeTelegram) -> AsyncIterator[TelegramNotifier]:
+    """The real notifier (real PTB Bot over HTTP) pointed at the fake."""
+    bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url,
+              request=HTTPXRequest(connection_pool_size=16))
+    notifier = TelegramNotifier(bot, limiter=TelegramRateLimiter(scale=FAST))
+    yield notifier
+    await notifier.close()

@@ -1,0 +1,142 @@
+"""The Telegram notifier through real python-telegram-bot against the fake Bot API."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.notifiers.base import Button, DeliveryError, Message
+from bot.notifiers.telegram import TelegramNotifier
+from tests.fakes.telegram import FakeTelegram
+
+PNG = b"\x89PNG\r\n\x1a\nchart"
+MUTE = (Button("Mute 1d", "/mute qt_ends 1d"), Button("Mute 7d", "/mute qt_ends 7d"),
+        Button("Why?", "/why qt_ends"))
+
+
+async def test_alert_is_escaped_html_with_buttons(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    sent = await telegram_notifier.send(
+        "42", Message("QT <ends> & more", "Holdings rose 0.3% <week>", buttons=MUTE))
+    [recorded] = fake_telegram.messages["42"]
+    assert sent.message_ids == (str(recorded["message_id"]),)
+    assert recorded["parse_mode"] == "HTML"
+    assert recorded["shown"] == "QT <ends> & more\n\nHoldings rose 0.3% <week>"
+    assert recorded["text"].startswith("<b>QT &lt;ends&gt; &amp; more</b>")
+    data = [b["callback_data"] for b in recorded["reply_markup"]["inline_keyboard"][0]]
+    assert data == ["/mute qt_ends 1d", "/mute qt_ends 7d", "/why qt_ends"]
+
+
+async def test_long_alert_arrives_whole_in_several_messages(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    body = "\n\n".join(f"Paragraph {i}: " + "the balance sheet grew <again> & " * 20
+                       for i in range(40))
+    sent = await telegram_notifier.send("7", Message("Long", body, buttons=MUTE))
+    shown = [m["shown"] for m in fake_telegram.messages["7"]]
+    assert len(shown) >= 3 and len(sent.message_ids) == len(shown)
+    assert all(len(s) <= 4096 for s in shown)
+    assert "\n\n".join(shown).split() == f"Long\n\n{body}".split()
+    # buttons only on the last part
+    assert [m["reply_markup"] is not None for m in fake_telegram.messages["7"]][-1]
+    assert all(m["reply_markup"] is None for m in fake_telegram.messages["7"][:-1])
+
+
+async def test_chart_goes_as_photo_with_caption_and_rest_as_text(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    body = "word " * 600
+    await telegram_notifier.send("9", Message("Chart", body, chart_png=PNG))
+    first, *rest = fake_telegram.messages["9"]
+    assert first["method"] == "sendPhoto" and first["photo"] == PNG
+    assert 0 < len(first["shown"]) <= 1024 and rest
+    joined = " ".join([first["shown"], *(m["shown"] for m in rest)])
+    assert joined.split() == f"Chart\n\n{body}".split()
+
+
+async def test_plain_message_has_no_parse_mode(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    await telegram_notifier.send("5", Message("<b>raw", "a & b", plain=True))
+    [recorded] = fake_telegram.messages["5"]
+    assert recorded["parse_mode"] is None and recorded["text"] == "<b>raw\n\na & b"
+
+
+async def test_resolve_replies_to_the_original_alert(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    first = await telegram_notifier.send("5", Message("Firing", "x"))
+    await telegram_notifier.send("5", Message("Resolved", "y", replaces=first.message_ids))
+    reply = fake_telegram.messages["5"][1]["reply_parameters"]
+    assert str(reply["message_id"]) == first.message_ids[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "parameters", "flag", "expected"),
+    [
+        (403, "Forbidden: bot was blocked by the user", None, "blocked", True),
+        (429, "Too Many Requests: retry after 3", {"retry_after": 3}, "retry_after", 3.0),
+        (400, "Bad Request: group chat was upgraded to a supergroup chat",
+         {"migrate_to_chat_id": -100123}, "migrated_to", "-100123"),
+        (400, "Bad Request: can't parse entities: Unsupported start tag", None, "malformed", True),
+        (502, "Bad Gateway", None, "retryable", True),
+        (400, "Bad Request: chat not found", None, "blocked", True),
+    ],
+)
+async def test_errors_map_to_delivery_flags(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier,
+    status: int, description: str, parameters: dict[str, int] | None, flag: str,
+    expected: object,
+) -> None:
+    fake_telegram.inject(status, description, method="sendMessage", parameters=parameters)
+    with pytest.raises(DeliveryError) as caught:
+        await telegram_notifier.send("11", Message("t", "b"))
+    assert getattr(caught.value, flag) == expected
+    assert "11" not in fake_telegram.messages  # nothing half-sent
+    await telegram_notifier.send("11", Message("t", "b"))  # the next attempt goes through
+    assert len(fake_telegram.messages["11"]) == 1
+
+
+async def test_other_bad_request_is_permanent(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    fake_telegram.inject(400, "Bad Request: message is too long", method="sendMessage")
+    with pytest.raises(DeliveryError) as caught:
+        await telegram_notifier.send("12", Message("t", "b"))
+    err = caught.value
+    assert not (err.retryable or err.blocked or err.malformed or err.migrated_to)
+
+
+async def test_later_parts_are_retried_in_place_so_nothing_repeats(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    body = "\n\n".join(str(i) * 3000 for i in range(3))
+    fake_telegram.inject(500, "Internal Server Error", method="sendMessage", after=1)
+    fake_telegram.inject(429, "Too Many Requests: retry after 1", method="sendMessage",
+                         parameters={"retry_after": 1}, after=2)
+    sent = await telegram_notifier.send("13", Message("t", body))
+    shown = [m["shown"] for m in fake_telegram.messages["13"]]
+    assert len(sent.message_ids) == len(shown) == 3
+    assert [s[-1] for s in shown] == ["0", "1", "2"]
+
+
+async def test_broken_button_is_dropped_not_the_alert(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    too_long = Button("x", "/mute " + "r" * 80 + " 7d")
+    await telegram_notifier.send("14", Message("t", "b", buttons=(too_long, MUTE[0])))
+    [recorded] = fake_telegram.messages["14"]
+    assert [b["text"] for b in recorded["reply_markup"]["inline_keyboard"][0]] == ["Mute 1d"]
+
+
+async def test_fake_enforces_flood_limit_without_client_limiter(
+    fake_telegram: FakeTelegram,
+) -> None:
+    from telegram import Bot
+    from telegram.error import RetryAfter
+
+    bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
+    async with bot:
+        with pytest.raises(RetryAfter):
+            for _ in range(5):
+                await bot.send_message(99, "x")
