@@ -1,0 +1,79 @@
+"""Logging for the service: one line per record, with every configured secret masked."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+
+MASK = "***"
+# Token shapes that may reach a log from a library even when not configured here
+# (a Telegram token in a request URL, a Slack token in an error body).
+_TOKEN_PATTERNS = (
+    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack bot/user tokens
+    re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"),  # Slack app-level token
+    re.compile(r"(api_key=)[^&\s\"']+"),  # FRED key in a query string
+)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value the settings hold (tokens, keys, the database password)."""
+    found: list[str] = []
+    for value in settings.model_dump().values():
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if secret:
+                found.append(secret)
+    try:
+        password = make_url(settings.db_url).password
+    except Exception:  # a URL SQLAlchemy cannot parse carries no password we could mask
+        password = None
+    if password:
+        found.append(str(password))
+    return found
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, then masks every known secret and anything shaped like a token."""
+
+    def __init__(self, fmt: str, secrets: Iterable[str]) -> None:
+        super().__init__(fmt)
+        # Longest first, so a secret that contains another is masked whole.
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one masked line (tracebacks stay on following lines)."""
+        return self.redact(super().format(record))
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret and token-shaped string replaced by ***."""
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        for pattern in _TOKEN_PATTERNS:
+            text = pattern.sub(
+                lambda m: (m.group(1) if m.groups() else "") + MASK, text
+            )
+        return text
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at the configured level; quiet the HTTP clients' per-request lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets_of(settings))
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    # httpx logs every request URL at INFO, and Telegram puts the token in the URL.
+    for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,154 @@
+"""APScheduler 3.x set-up: one AsyncIOScheduler started inside the running loop, explicit
+defaults and time zone, and periodic jobs that back off after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# APScheduler's own default grace is 1 s: a poll delayed by a busy loop or a suspended laptop
+# would be skipped. Five minutes late is still worth running; coalesce runs missed meanwhile.
+JOB_DEFAULTS = {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1}
+
+Clock = Callable[[], datetime]
+JobBody = Callable[[], Awaitable[bool]]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC (the service's default clock)."""
+    return datetime.now(UTC)
+
+
+class Timing(BaseSettings):
+    """How often the service does each thing (environment variables, seconds)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    poll_seconds: float = Field(900.0, gt=0, alias="CYCLEWATCH_POLL_SECONDS")
+    release_poll_seconds: float = Field(60.0, gt=0, alias="CYCLEWATCH_RELEASE_POLL_SECONDS")
+    deliver_seconds: float = Field(2.0, gt=0, alias="CYCLEWATCH_DELIVER_SECONDS")
+    retry_min_seconds: float = Field(5.0, gt=0, alias="CYCLEWATCH_RETRY_MIN_SECONDS")
+    retry_max_seconds: float = Field(900.0, gt=0, alias="CYCLEWATCH_RETRY_MAX_SECONDS")
+    leader_check_seconds: float = Field(5.0, gt=0, alias="CYCLEWATCH_LEADER_CHECK_SECONDS")
+    stop_grace_seconds: float = Field(10.0, ge=0, alias="CYCLEWATCH_STOP_GRACE_SECONDS")
+
+
+def build_scheduler(timezone: str) -> AsyncIOScheduler:
+    """A scheduler with explicit defaults; call `.start()` only inside the running loop."""
+    return AsyncIOScheduler(timezone=ZoneInfo(timezone), job_defaults=dict(JOB_DEFAULTS))
+
+
+class Backoff:
+    """Exponential delays after consecutive failures: min, 2×min, 4×min … capped at max."""
+
+    def __init__(self, minimum: float, maximum: float) -> None:
+        self.minimum = minimum
+        self.maximum = max(minimum, maximum)
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        """The wait before the next attempt, counting this failure."""
+        delay = min(self.maximum, self.minimum * 2.0 ** min(self.failures, 30))
+        self.failures += 1
+        return delay
+
+    def reset(self) -> None:
+        """A success: the next failure starts from the minimum again."""
+        self.failures = 0
+
+
+class InFlight:
+    """Tracks running job bodies so a shutdown can wait for them (or cancel them)."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[object]] = set()
+        self.accepting = True
+
+    def track(self) -> asyncio.Task[object] | None:
+        """Register the current task; None when the service is stopping (skip the work)."""
+        task = asyncio.current_task()
+        if not self.accepting or task is None:
+            return None
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, grace: float) -> int:
+        """Stop accepting; wait up to `grace` s, then cancel what is left; return that count."""
+        self.accepting = False
+        current = asyncio.current_task()
+        pending = {t for t in self._tasks if t is not current and not t.done()}
+        if not pending:
+            return 0
+        _done, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=grace or 1.0)
+        return len(late)
+
+
+class PeriodicJob:
+    """A job run every `interval` seconds; after a failure it retries sooner, backing off."""
+
+    def __init__(
+        self,
+        name: str,
+        body: JobBody,
+        *,
+        interval: float,
+        backoff: Backoff,
+        inflight: InFlight,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.interval = interval
+        self.backoff = backoff
+        self.inflight = inflight
+        self.clock = clock
+        self.scheduler: AsyncIOScheduler | None = None
+
+    def add_to(self, scheduler: AsyncIOScheduler, *, first_run: datetime | None = None) -> None:
+        """Schedule on `scheduler`; the first run is now unless `first_run` says otherwise."""
+        self.scheduler = scheduler
+        scheduler.add_job(
+            self.run, "interval", seconds=self.interval, id=self.name, name=self.name,
+            next_run_time=first_run or self.clock(), replace_existing=True,
+        )
+
+    async def run(self) -> None:
+        """One run: the body says whether it succeeded; failures reschedule with backoff."""
+        if self.inflight.track() is None:
+            return
+        try:
+            ok = await self.body()
+        except Exception:
+            log.exception("%s failed", self.name)
+            ok = False
+        if ok:
+            self.backoff.reset()
+            return
+        delay = min(self.backoff.next_delay(), self.interval)
+        self.run_at(self.clock() + timedelta(seconds=delay))
+
+    def run_at(self, when: datetime) -> None:
+        """Move the next run to `when` (used by retries, and to poll at a release time)."""
+        if self.scheduler is None or not self.inflight.accepting:
+            return
+        job = self.scheduler.get_job(self.name)
+        if job is not None:
+            job.modify(next_run_time=when)
+
+    def run_soon(self) -> None:
+        """Run as soon as the loop gets to it (e.g. after new data arrived)."""
+        self.run_at(self.clock())

@@ -1,0 +1,61 @@
+"""`cyclewatch run` as a real process: starts with defaults, serves HTTP, stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.service.conftest import BotProcess
+
+StartBot = Callable[..., BotProcess]
+
+
+def _get(addr: str, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(f"http://{addr}{path}", timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as err:
+        return int(err.code), err.read()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_starts_serves_and_stops_cleanly(
+    start_bot: StartBot, bot_env: dict[str, str], sig: int
+) -> None:
+    bot = start_bot(bot_env)
+    bot.wait_for(r"cyclewatch running")
+    addr = bot_env["CYCLEWATCH_HTTP_ADDR"]
+    status, body = _get(addr, "/healthz")
+    report: dict[str, Any] = json.loads(body)
+    assert status in (200, 503)
+    assert {"sources", "evaluation", "outbox"} <= report.keys()
+    status, body = _get(addr, "/metrics")
+    assert status == 200
+    assert b"cyclewatch_fetches" in body
+    assert bot.stop(sig) == 0
+    assert any("cyclewatch stopped" in line for line in bot.output())
+    assert not any("Traceback" in line for line in bot.output())
+
+
+def test_port_in_use_is_one_clear_error(start_bot: StartBot, bot_env: dict[str, str]) -> None:
+    first = start_bot(bot_env)
+    first.wait_for(r"cyclewatch running")
+    second = start_bot(bot_env)
+    assert second.proc.wait(timeout=60) == 1
+    second.wait_for(r"cannot listen on 127\.0\.0\.1:\d+")
+    assert not any("Traceback" in line for line in second.output())
+    assert first.stop() == 0
+
+
+def test_bad_data_dir_is_refused(
+    start_bot: StartBot, bot_env: dict[str, str], tmp_path: Any
+) -> None:
+    bot = start_bot(bot_env, "--data", str(tmp_path / "missing"))
+    assert bot.proc.wait(timeout=60) == 1
+    bot.wait_for(r"--data .*missing: not a directory")
