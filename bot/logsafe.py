@@ -16,7 +16,7 @@ MASK = "***"
 # Token shapes that may reach a log from a library even when not configured here
 # (a Telegram token in a request URL, a Slack token in an error body).
 _TOKEN_PATTERNS = (
-    re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
+    re.compile(r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"),  # Telegram bot token
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack bot/user tokens
     re.compile(r"\bxapp-[A-Za-z0-9-]{10,}"),  # Slack app-level token
     re.compile(r"(api_key=)[^&\s\"']+"),  # FRED key in a query string
