@@ -1,0 +1,166 @@
+"""FOMC statements from the Fed's monetary press-release RSS: decision, target range, and the
+balance-sheet decisions in the text; plus a check against DFEDTARU/DFEDTARL."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import httpx
+import pandas as pd
+
+from sources.base import SourceError
+from sources.rss import FeedError, FeedItem, ReleaseRecord, page_text, parse_rss, sentences
+from sources.web import get_bytes
+
+SOURCE = "fomc"
+STATEMENT_TITLE = "Federal Reserve issues FOMC statement"
+Decision = Literal["cut", "hike", "hold"]
+
+_LEVEL = r"\d+(?:\.\d+)?(?:-\d+/\d+)?|\d+/\d+"
+_DECISION = re.compile(
+    r"decided to (?P<verb>lower|reduce|raise|increase|maintain)\s+the target range for the"
+    r" federal funds rate(?:\s+by\s+\S+\s+(?:percentage|basis) points?)?\s+(?:to|at)\s+"
+    rf"(?P<low>{_LEVEL})\s+to\s+(?P<high>{_LEVEL})\s+percent",
+    re.IGNORECASE,
+)
+_VERBS: dict[str, Decision] = {
+    "lower": "cut", "reduce": "cut", "raise": "hike", "increase": "hike", "maintain": "hold",
+}
+_BALANCE_SHEET = re.compile(
+    r"securities holdings|balance sheet|runoff|reserve management purchases|Treasury bills"
+    r"|shorter-term Treasury securities|reinvest|redemption cap",
+    re.IGNORECASE,
+)
+_ENDS_RUNOFF = re.compile(
+    r"conclude the reduction of its aggregate securities holdings|end (?:balance sheet )?runoff"
+    r"|stop reducing its securities holdings",
+    re.IGNORECASE,
+)
+_RESERVE_PURCHASES = re.compile(
+    r"reserve management purchases|purchases of (?:shorter-term )?Treasury (?:bills|securities)",
+    re.IGNORECASE,
+)
+
+
+def level(text: str) -> float:
+    """A rate as the Fed writes it: "3-3/4" -> 3.75, "1/4" -> 0.25, "4" -> 4.0, "3.75"."""
+    whole, _, fraction = text.partition("-") if "-" in text else ("", "", text)
+    if "/" not in fraction:
+        return float(text)
+    numerator, denominator = fraction.split("/")
+    return (float(whole) if whole else 0.0) + int(numerator) / int(denominator)
+
+
+@dataclass(frozen=True)
+class FomcDecision:
+    """What one FOMC statement decided."""
+
+    published_at: datetime
+    url: str
+    decision: Decision
+    lower: float
+    upper: float
+    sentence: str
+    balance_sheet: tuple[str, ...]
+    ends_runoff: bool
+    reserve_purchases: bool
+
+    def to_record(self) -> ReleaseRecord:
+        """The `releases` row (kind fomc_statement, keyed by the statement URL)."""
+        verb = {"cut": "cut", "hike": "raised", "hold": "held"}[self.decision]
+        summary = f"FOMC {verb} the target range to {self.lower:g}-{self.upper:g}%"
+        if self.ends_runoff:
+            summary += "; ends balance-sheet runoff"
+        if self.reserve_purchases:
+            summary += "; reserve-management purchases of Treasury bills"
+        return ReleaseRecord(
+            kind="fomc_statement", key=self.url, published_at=self.published_at,
+            title=STATEMENT_TITLE, url=self.url, summary=summary,
+            data={
+                "decision": self.decision, "lower": self.lower, "upper": self.upper,
+                "sentence": self.sentence, "balance_sheet": list(self.balance_sheet),
+                "ends_runoff": self.ends_runoff, "reserve_purchases": self.reserve_purchases,
+            },
+        )
+
+
+def parse_statement(text: str, published_at: datetime, url: str) -> FomcDecision:
+    """The decision in a statement's text; ValueError when no decision sentence is found."""
+    flat = re.sub(r"\s+", " ", text)
+    found = _DECISION.search(flat)
+    if found is None:
+        raise ValueError("no sentence deciding the target range for the federal funds rate")
+    lower, upper = level(found["low"]), level(found["high"])
+    if not 0 <= lower < upper <= 25:
+        raise ValueError(f"implausible target range {found['low']} to {found['high']} percent")
+    notes = tuple(s for s in sentences(flat) if _BALANCE_SHEET.search(s))[:5]
+    return FomcDecision(
+        published_at=published_at, url=url, decision=_VERBS[found["verb"].lower()],
+        lower=lower, upper=upper,
+        sentence=next((s for s in sentences(flat) if found[0] in s), found[0]),
+        balance_sheet=notes, ends_runoff=bool(_ENDS_RUNOFF.search(flat)),
+        reserve_purchases=bool(_RESERVE_PURCHASES.search(flat)),
+    )
+
+
+class FomcSource:
+    """Reads `press_monetary.xml` and the statement pages it links to (injected httpx client)."""
+
+    name = SOURCE
+
+    def __init__(self, feeds_url: str, client: httpx.Client) -> None:
+        self.feed_url = feeds_url.rstrip("/") + "/press_monetary.xml"
+        self.client = client
+
+    def statement_items(self) -> list[FeedItem]:
+        """Feed items titled exactly like an FOMC statement, newest first."""
+        raw = get_bytes(self.client, self.feed_url, source=SOURCE)
+        try:
+            items = parse_rss(raw)
+        except FeedError as err:
+            raise SourceError(SOURCE, None, f"{self.feed_url}: {err}") from err
+        return [i for i in items if i.title == STATEMENT_TITLE]
+
+    def decisions(self, since: datetime | None = None) -> list[FomcDecision]:
+        """Decisions of statements published after `since` (all in the feed when None)."""
+        out = []
+        for item in self.statement_items():
+            if since is not None and item.published_at <= since:
+                continue
+            text = page_text(get_bytes(self.client, item.link, source=SOURCE))
+            try:
+                out.append(parse_statement(text, item.published_at, item.link))
+            except ValueError as err:
+                raise SourceError(SOURCE, None, f"{item.link}: {err}") from err
+        return out
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Whether FRED's target-range series agree with a decision."""
+
+    status: Literal["confirmed", "mismatch", "pending"]
+    detail: str
+
+
+def confirm(decision: FomcDecision, upper: pd.Series, lower: pd.Series) -> Confirmation:
+    """Check a decision against DFEDTARU/DFEDTARL on its effective day (FRED dates the new
+    range the day after the statement); pending until that day's values exist."""
+    day = pd.Timestamp(decision.published_at.date())
+    window = slice(day + timedelta(days=1), day + timedelta(days=7))
+    after_upper, after_lower = upper.loc[window].dropna(), lower.loc[window].dropna()
+    if after_upper.empty or after_lower.empty:
+        return Confirmation("pending", f"no DFEDTARU/DFEDTARL values after {day.date()} yet")
+    have = (float(after_lower.iloc[0]), float(after_upper.iloc[0]))
+    want = (decision.lower, decision.upper)
+    when = min(after_upper.index[0], after_lower.index[0]).date()
+    if have == want:
+        return Confirmation("confirmed", f"FRED shows {have[0]:g}-{have[1]:g}% from {when}")
+    return Confirmation(
+        "mismatch",
+        f"statement says {want[0]:g}-{want[1]:g}% but FRED shows {have[0]:g}-{have[1]:g}%"
+        f" on {when}",
+    )

@@ -1,0 +1,108 @@
+"""Quarterly refunding statements from the Treasury press-release RSS feed.
+
+Each statement becomes a release record with its coupon-size guidance and a classification:
+`kept` (coupon auction sizes unchanged), `raised`, `cut`, or `unclear` when the text says
+nothing we recognise (shown as such, never guessed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import httpx
+
+from sources.base import SourceError
+from sources.rss import FeedError, FeedItem, ReleaseRecord, page_text, parse_rss, sentences
+from sources.web import get_bytes
+
+SOURCE = "refunding"
+TITLE = re.compile(r"\bquarterly refunding statement\b", re.IGNORECASE)
+CouponSizes = Literal["kept", "raised", "cut", "unclear"]
+
+_ABOUT_SIZES = re.compile(r"coupon|auction sizes", re.IGNORECASE)
+# Decisive wording first: "consider future increases" is not an increase.
+_RAISED = re.compile(
+    r"\b(?:will|plans to|is) increas\w*|\bincreasing the (?:auction )?sizes?", re.IGNORECASE
+)
+_CUT = re.compile(
+    r"\b(?:will|plans to|is) (?:decreas|reduc|cut)\w*|\b(?:decreasing|reducing|cutting) the"
+    r" (?:auction )?sizes?",
+    re.IGNORECASE,
+)
+_KEPT = re.compile(
+    r"\bmaintain\w*\b[^.]*\bsizes\b|\bsizes\b[^.]*\b(?:unchanged|steady)\b|\bno changes?\b[^.]*"
+    r"\bcoupon",
+    re.IGNORECASE,
+)
+NOTICE = {
+    "kept": "the Treasury kept coupon auction sizes unchanged; bills will cover the gap",
+    "raised": "the Treasury raised coupon auction sizes: more duration for the market to absorb",
+    "cut": "the Treasury cut coupon auction sizes: financing shifts further to bills",
+    "unclear": "the statement's coupon-size guidance could not be classified",
+}
+
+
+@dataclass(frozen=True)
+class RefundingStatement:
+    """One quarterly refunding statement and what it says about coupon auction sizes."""
+
+    published_at: datetime
+    title: str
+    url: str
+    guidance: str
+    coupon_sizes: CouponSizes
+
+    def to_record(self) -> ReleaseRecord:
+        """The `releases` row (kind refunding_statement, keyed by URL)."""
+        return ReleaseRecord(
+            kind="refunding_statement", key=self.url, published_at=self.published_at,
+            title=self.title, url=self.url, summary=NOTICE[self.coupon_sizes],
+            data={"coupon_sizes": self.coupon_sizes, "guidance": self.guidance},
+        )
+
+
+def classify(text: str) -> tuple[CouponSizes, str]:
+    """The coupon-size decision and the sentence that states it."""
+    about = [s for s in sentences(text) if _ABOUT_SIZES.search(s)]
+    checks: tuple[tuple[CouponSizes, re.Pattern[str]], ...] = (
+        ("raised", _RAISED), ("cut", _CUT), ("kept", _KEPT),
+    )
+    for kind, pattern in checks:
+        for sentence in about:
+            if pattern.search(sentence):
+                return kind, sentence[:400]
+    return "unclear", (about[0][:400] if about else "")
+
+
+class RefundingSource:
+    """Reads the Treasury press-release feed and the refunding statements it links to."""
+
+    name = SOURCE
+
+    def __init__(self, press_feed_url: str, client: httpx.Client) -> None:
+        self.feed_url = press_feed_url
+        self.client = client
+
+    def statement_items(self) -> list[FeedItem]:
+        """Feed items titled as a quarterly refunding statement, newest first."""
+        raw = get_bytes(self.client, self.feed_url, source=SOURCE)
+        try:
+            items = parse_rss(raw)
+        except FeedError as err:
+            raise SourceError(SOURCE, None, f"{self.feed_url}: {err}") from err
+        return [i for i in items if TITLE.search(i.title)]
+
+    def statements(self, since: datetime | None = None) -> list[RefundingStatement]:
+        """Statements published after `since` (all in the feed when None)."""
+        out = []
+        for item in self.statement_items():
+            if since is not None and item.published_at <= since:
+                continue
+            text = page_text(get_bytes(self.client, item.link, source=SOURCE))
+            kind, guidance = classify(text or item.description)
+            out.append(RefundingStatement(item.published_at, item.title, item.link, guidance,
+                                          kind))
+        return out
