@@ -7,6 +7,7 @@ Each file has a header row (``observation_date,<ID>`` or the older ``DATE,<ID>``
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -36,9 +37,11 @@ class FileSource:
 
     def series_ids(self) -> list[str]:
         """Every series id the directory holds, sorted."""
-        found = {p.stem for p in (self.root / "fred").glob("*.csv")} if (
-            self.root / "fred"
-        ).is_dir() else set()
+        found = (
+            {p.stem for p in (self.root / "fred").glob("*.csv")}
+            if (self.root / "fred").is_dir()
+            else set()
+        )
         found |= {p.stem for p in self.root.glob("*.csv")}
         return sorted(found | set(self.treasury.series_ids()))
 
@@ -62,33 +65,55 @@ class FileSource:
         return Fetched(series_id, values, last_updated=self.last_updated(series_id))
 
 
-def read_fred_csv(path: Path, series_id: str) -> pd.Series:
-    """Parse one FRED-format CSV by column position; raise SourceError on anything else."""
+def read_fred_csv(path: Path, series_id: str, *, source: str = "files") -> pd.Series:
+    """Parse one FRED-format CSV file; raise SourceError naming the file and row."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise SourceError(source, series_id, f"{path.name} cannot be read: {err}") from err
+    return parse_fred_csv(text, series_id, origin=path.name, source=source)
+
+
+def parse_fred_csv(text: str, series_id: str, *, origin: str, source: str) -> pd.Series:
+    """Parse FRED CSV text by column position (`observation_date` or older `DATE` header).
+
+    ``.`` or an empty field is a missing value and is dropped; any other non-number, a bad
+    date or a header that is not FRED's raises SourceError with ``origin:row``.
+    """
+    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
+    head = first.split(",")
+    if len(head) < 2 or head[0].strip().lower() not in ("observation_date", "date"):
+        raise SourceError(
+            source, series_id, f"{origin}:1: not a FRED-format CSV (header {first[:60]!r})"
+        )
     try:
         frame = pd.read_csv(
-            path,
+            io.StringIO(text),
             usecols=[0, 1],
             header=0,
             names=["date", "value"],
             dtype={"date": "string", "value": "string"},
             keep_default_na=False,
-            encoding="utf-8-sig",
         )
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise SourceError("files", series_id, f"{path.name} is not a FRED-format CSV: {err}") from err
+    except (ValueError, pd.errors.ParserError) as err:
+        raise SourceError(source, series_id, f"{origin} is not a FRED-format CSV: {err}") from err
     raw = frame["value"].str.strip()
-    values = pd.to_numeric(raw.mask(raw.isin([".", ""])), errors="coerce")
-    bad = values.isna() & ~raw.isin([".", ""])
+    missing = raw.isin([".", ""])
+    values = pd.to_numeric(raw.mask(missing), errors="coerce")
+    bad = values.isna() & ~missing
     if bad.any():
-        row = int(bad.idxmax()) + 2
+        row = int(bad.to_numpy().argmax()) + 2
         raise SourceError(
-            "files", series_id, f"{path.name}:{row}: value {raw[bad].iloc[0]!r} is not a number"
+            source, series_id, f"{origin}:{row}: value {raw[bad].iloc[0]!r} is not a number"
         )
-    dates = pd.to_datetime(frame["date"], format="%Y-%m-%d", errors="coerce")
+    dates = pd.to_datetime(frame["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
-        row = int(dates.isna().idxmax()) + 2
+        row = int(dates.isna().to_numpy().argmax()) + 2
         raise SourceError(
-            "files", series_id, f"{path.name}:{row}: date {frame['date'].iloc[row - 2]!r} "
-            "is not YYYY-MM-DD"
+            source,
+            series_id,
+            f"{origin}:{row}: date {frame['date'].iloc[row - 2]!r} is not YYYY-MM-DD",
         )
-    return to_series(pd.Series(values.to_numpy(), index=pd.DatetimeIndex(dates)), series_id)
+    return to_series(
+        pd.Series(values.to_numpy(), index=pd.DatetimeIndex(dates.to_numpy())), series_id
+    )
