@@ -250,3 +250,18 @@ def _next_poll(
     if upcoming and upcoming[0].at <= safety:
         return PlannedPoll(upcoming[0].at, schedule.name, f"{upcoming[0].kind} release")
     return PlannedPoll(safety, schedule.name, "safety poll")
+
+
+# One schedule per source. FRED allows 120 requests a minute per key, shared by ~25 series,
+# so a 2-minute cadence per poll of the H.4.1 set stays far below it; the Fed's and Treasury's
+# sites state no limit, so they are asked at most every 30 s.
+DEFAULT_SCHEDULES: tuple[SourceSchedule, ...] = (
+    SourceSchedule("fred", ("h41", "fomc", "daily"), window=timedelta(hours=2)),
+    SourceSchedule("treasury", ("mspd",), window=timedelta(hours=8),
+                   fast_every=timedelta(minutes=10), safety_every=timedelta(hours=12)),
+    SourceSchedule("fomc", ("fomc",), window=timedelta(minutes=45),
+                   fast_every=timedelta(seconds=30), rate_floor=timedelta(seconds=30)),
+    SourceSchedule("refunding", ("refunding_financing", "refunding_statement"),
+                   window=timedelta(hours=2), fast_every=timedelta(minutes=1),
+                   rate_floor=timedelta(seconds=30)),
+)

@@ -168,3 +168,14 @@ def test_a_window_that_passes_without_update_falls_back_to_safety() -> None:
 def test_plan_needs_an_aware_now() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         plan_polls(datetime(2026, 1, 1), [H41], {}, CAL)  # noqa: DTZ001
+
+
+def test_default_schedules_meet_the_fomc_statement_at_2pm() -> None:
+    from bot.calendar import DEFAULT_SCHEDULES
+
+    now = utc("2026-12-09 18:00")
+    states = {s.name: PollState(last_poll=utc("2026-12-09 17:55")) for s in DEFAULT_SCHEDULES}
+    plan = {p.source: p for p in plan_polls(now, DEFAULT_SCHEDULES, states, CAL)}
+    assert set(plan) == {"fred", "treasury", "fomc", "refunding"}
+    assert (plan["fomc"].at, plan["fomc"].reason) == (utc("2026-12-09 19:00"), "fomc release")
+    assert plan["refunding"].reason == "safety poll"
