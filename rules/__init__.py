@@ -1,0 +1,35 @@
+"""The rule engine (pure: pandas in, events out; no I/O, no clock, nothing from bot/ or sources/).
+
+    ruleset = load_rules(text, "rules.yaml")      # RulesError lists every problem
+    ruleset.inputs                                # [InputSeries(name, source, id)]: to fetch
+    backtest(ruleset, data, since, until)         # every transition over history
+    evaluate(ruleset, data, states, as_of)        # live: (new events, new states, skipped)
+    classify_regime(ruleset, data, as_of)         # Regime(regime, as_of, checks)
+
+`data` maps a series id (e.g. "WALCL", "bill_share") to a float Series on a DatetimeIndex of
+observation dates, as `sources` and `bot.store.Store.frame` return them.
+"""
+
+from rules.explain import Event
+from rules.lifecycle import RuleState, Skipped, backtest, evaluate, states_at
+from rules.loader import Problem, RulesError
+from rules.regime import Check, Regime, classify_regime
+from rules.ruleset import InputSeries, Rule, RuleSet, load_rules
+
+__all__ = [
+    "Check",
+    "Event",
+    "InputSeries",
+    "Problem",
+    "Regime",
+    "Rule",
+    "RuleSet",
+    "RuleState",
+    "RulesError",
+    "Skipped",
+    "backtest",
+    "classify_regime",
+    "evaluate",
+    "load_rules",
+    "states_at",
+]

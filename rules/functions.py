@@ -1,0 +1,263 @@
+"""The whitelisted functions of the rule language, each vectorized over a whole pandas Series.
+
+Values are float Series on a DatetimeIndex (or plain floats). Truth values are floats too:
+1.0 true, 0.0 false, NaN unknown (not enough history, or an input missing), so "unknown"
+propagates and a rule is skipped rather than silently read as false.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pandas.core.window.rolling import Rolling
+
+from rules.model import parse_duration
+
+Value = pd.Series | float
+Window = int | str  # a count of observations, or a period such as '26w'
+
+
+def period_offset(text: str) -> pd.DateOffset:
+    """A calendar offset for a period: '4w' -> 4 weeks, '1y' -> 1 year."""
+    count, unit = parse_duration(text)
+    if unit == "d":
+        return pd.DateOffset(days=count)
+    if unit == "w":
+        return pd.DateOffset(weeks=count)
+    if unit == "m":
+        return pd.DateOffset(months=count)
+    if unit == "q":
+        return pd.DateOffset(months=3 * count)
+    return pd.DateOffset(years=count)
+
+
+def period_timedelta(text: str) -> pd.Timedelta:
+    """The same period as a fixed length, for rolling windows (a year is 365 days)."""
+    count, unit = parse_duration(text)
+    days = {"d": 1, "w": 7, "m": 30.4375, "q": 91.3125, "y": 365.25}[unit] * count
+    return pd.Timedelta(days=round(days))
+
+
+def as_series(value: Value, like: pd.Series | None = None) -> pd.Series:
+    """A Series for `value` (a constant is broadcast over `like`'s index)."""
+    if isinstance(value, pd.Series):
+        return value
+    index = like.index if like is not None else pd.DatetimeIndex([])
+    return pd.Series(float(value), index=index, dtype="float64")
+
+
+def align(a: Value, b: Value) -> tuple[Value, Value]:
+    """Put two values on one index: the union of dates, each side carried forward (as-of)."""
+    if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or a.index.equals(b.index):
+        return a, b
+    index = a.index.union(b.index)
+    return a.reindex(index, method="ffill"), b.reindex(index, method="ffill")
+
+
+def clean(values: pd.Series) -> pd.Series:
+    """Replace infinities (a division by zero) with NaN: unknown, not huge."""
+    return values.replace([np.inf, -np.inf], np.nan).astype("float64")
+
+
+def lookback(x: pd.Series, window: Window) -> pd.Series:
+    """The value `window` ago: N observations back, or the last value on or before t - period."""
+    if isinstance(window, int):
+        return x.shift(window)
+    index = pd.DatetimeIndex(x.index)
+    targets = index - period_offset(window)
+    positions = index.searchsorted(targets, side="right") - 1
+    values = x.to_numpy(dtype="float64")
+    picked = np.where(positions >= 0, values[np.clip(positions, 0, None)], np.nan)
+    return pd.Series(picked, index=x.index, dtype="float64")
+
+
+def _rolling(x: pd.Series, window: Window) -> Rolling[pd.Series]:
+    if isinstance(window, int):
+        return x.rolling(window, min_periods=window)
+    return x.rolling(period_timedelta(window), min_periods=1)
+
+
+def _warm(x: pd.Series, window: Window, result: pd.Series) -> pd.Series:
+    """Hide results over a period window that is not yet fully covered by history."""
+    if isinstance(window, int) or x.empty:
+        return result
+    start = pd.DatetimeIndex(x.index)[0] + period_timedelta(window)
+    return result.where(result.index >= start)
+
+
+def change(x: Value, window: Window) -> Value:
+    """Difference from `window` ago."""
+    s = as_series(x)
+    return clean(s - lookback(s, window))
+
+
+def pct_change(x: Value, window: Window) -> Value:
+    """Percent change from `window` ago."""
+    s = as_series(x)
+    return clean((s / lookback(s, window) - 1.0) * 100.0)
+
+
+def yoy(x: Value) -> Value:
+    """Percent change from a year earlier."""
+    return pct_change(x, "1y")
+
+
+def rolling_mean(x: Value, window: Window) -> Value:
+    """Mean over the window ending at each observation."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).mean()))
+
+
+def rolling_min(x: Value, window: Window) -> Value:
+    """Minimum over the window ending at each observation."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).min()))
+
+
+def rolling_max(x: Value, window: Window) -> Value:
+    """Maximum over the window ending at each observation."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).max()))
+
+
+def rolling_sum(x: Value, window: Window) -> Value:
+    """Sum over the window ending at each observation."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).sum()))
+
+
+def count(condition: Value, window: Window) -> Value:
+    """How many observations in the window were true."""
+    s = as_series(condition)
+    truthy = (s.fillna(0.0) != 0).astype("float64")
+    return clean(_warm(s, window, _rolling(truthy, window).sum()))
+
+
+def pctrank(x: Value, window: Window) -> Value:
+    """Percentile rank (0-100) of each value among the values in the window ending there."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).rank(pct=True) * 100.0))
+
+
+def pct_from_high(x: Value, window: Window | None = None) -> Value:
+    """Percent below the all-time high (or the window's high); 0 at a new high."""
+    s = as_series(x)
+    high = s.cummax() if window is None else _rolling(s, window).max()
+    return clean((s / high - 1.0) * 100.0)
+
+
+def _streak(hits: pd.Series) -> pd.Series:
+    runs = (~hits).cumsum()
+    return hits.astype("float64").groupby(runs).cumsum()
+
+
+def rises(x: Value) -> Value:
+    """How many consecutive observations each rose above the one before."""
+    s = as_series(x)
+    return _streak(s.diff() > 0)
+
+
+def falls(x: Value) -> Value:
+    """How many consecutive observations each fell below the one before."""
+    s = as_series(x)
+    return _streak(s.diff() < 0)
+
+
+def shift(x: Value, n: int) -> Value:
+    """The value N observations earlier (never later: no look-ahead)."""
+    return as_series(x).shift(n)
+
+
+def _truth(values: pd.Series, known: pd.Series) -> pd.Series:
+    return values.astype("float64").where(known)
+
+
+def crosses_above(x: Value, level: Value) -> Value:
+    """True on the observation where x moves from at or below `level` to above it."""
+    a, b = align(as_series(x), level)
+    a, b = as_series(a), as_series(b, a)
+    prev_a, prev_b = a.shift(1), b.shift(1)
+    known = a.notna() & b.notna() & prev_a.notna() & prev_b.notna()
+    return _truth((a > b) & (prev_a <= prev_b), known)
+
+
+def crosses_below(x: Value, level: Value) -> Value:
+    """True on the observation where x moves from at or above `level` to below it."""
+    a, b = align(as_series(x), level)
+    a, b = as_series(a), as_series(b, a)
+    prev_a, prev_b = a.shift(1), b.shift(1)
+    known = a.notna() & b.notna() & prev_a.notna() & prev_b.notna()
+    return _truth((a < b) & (prev_a >= prev_b), known)
+
+
+def coalesce(a: Value, b: Value) -> Value:
+    """`a` where it is known, else `b` (e.g. a new series spliced onto an older one)."""
+    left, right = align(a, b)
+    if not isinstance(left, pd.Series):
+        return left if not np.isnan(left) else right
+    return left.fillna(as_series(right, left))
+
+
+def absolute(x: Value) -> Value:
+    """The absolute value."""
+    return x.abs() if isinstance(x, pd.Series) else abs(x)
+
+
+def least(a: Value, b: Value) -> Value:
+    """The smaller of two values at each date."""
+    left, right = align(a, b)
+    if isinstance(left, pd.Series) or isinstance(right, pd.Series):
+        ls = as_series(left, right if isinstance(right, pd.Series) else None)
+        return ls.where(ls <= right, right).where(ls.notna())
+    return min(left, right)
+
+
+def greatest(a: Value, b: Value) -> Value:
+    """The larger of two values at each date."""
+    left, right = align(a, b)
+    if isinstance(left, pd.Series) or isinstance(right, pd.Series):
+        ls = as_series(left, right if isinstance(right, pd.Series) else None)
+        return ls.where(ls >= right, right).where(ls.notna())
+    return max(left, right)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How a whitelisted function is called: its argument kinds and its implementation.
+
+    Kinds: 'x' any expression, 'w' a window (observation count or period string),
+    'n' a non-negative integer constant.
+    """
+
+    kinds: tuple[str, ...]
+    optional: int
+    impl: Callable[..., Value]
+    help: str
+
+
+FUNCTIONS: dict[str, Signature] = {
+    "change": Signature(("x", "w"), 0, change, "change(x, 4) or change(x, '26w')"),
+    "pct_change": Signature(("x", "w"), 0, pct_change, "pct_change(x, '1y')"),
+    "yoy": Signature(("x",), 0, yoy, "yoy(x): percent change over a year"),
+    "mean": Signature(("x", "w"), 0, rolling_mean, "mean(x, '13w')"),
+    "min": Signature(("x", "w"), 0, rolling_min, "min(x, 52)"),
+    "max": Signature(("x", "w"), 0, rolling_max, "max(x, '1y')"),
+    "sum": Signature(("x", "w"), 0, rolling_sum, "sum(x, 12)"),
+    "count": Signature(("x", "w"), 0, count, "count(condition, '6m')"),
+    "pctrank": Signature(("x", "w"), 0, pctrank, "pctrank(x, '10y'): 0-100"),
+    "pct_from_high": Signature(("x", "w"), 1, pct_from_high, "pct_from_high(x[, '5y'])"),
+    "rises": Signature(("x",), 0, rises, "rises(x): consecutive rises"),
+    "falls": Signature(("x",), 0, falls, "falls(x): consecutive falls"),
+    "shift": Signature(("x", "n"), 0, shift, "shift(x, 4) or x.shift(4)"),
+    "crosses_above": Signature(("x", "x"), 0, crosses_above, "crosses_above(x, level)"),
+    "crosses_below": Signature(("x", "x"), 0, crosses_below, "crosses_below(x, level)"),
+    "coalesce": Signature(("x", "x"), 0, coalesce, "coalesce(newer, older)"),
+    "abs": Signature(("x",), 0, absolute, "abs(x)"),
+    "least": Signature(("x", "x"), 0, least, "least(a, b)"),
+    "greatest": Signature(("x", "x"), 0, greatest, "greatest(a, b)"),
+}
+
+METHODS = frozenset({"shift"})

@@ -1,0 +1,209 @@
+"""The rule state machine and the two evaluation paths: `backtest` over all history, and the
+live `evaluate` that only emits transitions after the last observation already processed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from rules.engine import Evaluator, Trace, to_date, trace_rule
+from rules.explain import Event, State, make_event
+from rules.ruleset import Rule, RuleSet
+
+Status = Literal["inactive", "pending", "firing"]
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """Where one rule stands; JSON-serialisable through `to_json` / `from_json`.
+
+    `last` is the newest clock date already processed, `count` the consecutive true
+    observations while pending, `off` the consecutive clearing observations while firing.
+    """
+
+    rule: str
+    definition_hash: str
+    status: Status = "inactive"
+    count: int = 0
+    off: int = 0
+    last: str | None = None
+    since: str | None = None
+    value: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict of str/int/float/None."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleState:
+        """Rebuild from `to_json` output (unknown keys ignored)."""
+        fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A rule not evaluated, and why ("no data for bill_share", "WALCL stale: ...")."""
+
+    rule: str
+    reason: str
+
+
+def _float(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def scan(
+    rule: Rule,
+    trace: Trace,
+    state: RuleState,
+    start: int,
+    stop: int,
+    *,
+    emit: bool,
+    as_of: date | None = None,
+) -> tuple[list[Event], RuleState]:
+    """Run the state machine over clock positions [start, stop); unknown points are skipped."""
+    spec = rule.spec
+    status, count, off, since = state.status, state.count, state.off, state.since
+    events: list[Event] = []
+    cond, clear = trace.condition, trace.clearing
+    for i in range(start, stop):
+        c = cond[i]
+        if c != c:  # NaN: inputs missing or stale at this date, so the state holds
+            continue
+        fired = resolved = False
+        if status == "firing":
+            cl = clear[i]
+            if cl != cl:
+                continue
+            if cl != 0 and (c == 0 or rule.clear_when is not None):
+                off += 1
+                if off > spec.keep_firing_for:
+                    status, count, off, resolved = "inactive", 0, 0, True
+            else:
+                off = 0
+        elif c != 0:
+            count += 1
+            status = "pending"
+            if count >= spec.for_:
+                status, off, fired = "firing", 0, True
+        else:
+            status, count = "inactive", 0
+        if emit and (fired or (resolved and spec.announce_resolved)):
+            kind: State = "firing" if fired else "resolved"
+            events.append(_event(rule, trace, i, kind, as_of))
+        if fired:
+            since = trace.clock[i].date().isoformat()
+    last = trace.clock[stop - 1].date().isoformat() if stop > start else state.last
+    value = _float(trace.value[stop - 1]) if stop > start else state.value
+    return events, replace(
+        state, status=status, count=count, off=off, last=last, since=since, value=value
+    )
+
+
+def _event(rule: Rule, trace: Trace, i: int, kind: State, as_of: date | None) -> Event:
+    when = to_date(trace.clock[i])
+    extras: dict[str, float | None] = {
+        name: float(values[i]) for name, values in trace.extras.items()
+    }
+    return make_event(
+        rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when
+    )
+
+
+def _selected(ruleset: RuleSet, only: Iterable[str] | None) -> list[Rule]:
+    wanted = set(only) if only is not None else None
+    return [r for r in ruleset.rules if wanted is None or r.id in wanted]
+
+
+def backtest(
+    ruleset: RuleSet,
+    data: Mapping[str, pd.Series],
+    since: date | None = None,
+    until: date | None = None,
+    only: Iterable[str] | None = None,
+) -> list[Event]:
+    """Every transition of every rule over history (sorted by date), one pass per rule."""
+    limit = pd.Timestamp(until) if until is not None else None
+    ev = Evaluator(ruleset, data, limit)
+    events: list[Event] = []
+    for rule in _selected(ruleset, only):
+        trace = trace_rule(ev, rule)
+        found, _ = scan(
+            rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock), emit=True
+        )
+        events.extend(e for e in found if since is None or e.date >= since)
+    return sorted(events, key=lambda e: (e.date, e.rule_id, e.state))
+
+
+def states_at(
+    ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: date, only: Iterable[str] | None = None
+) -> tuple[dict[str, RuleState], list[Skipped], Evaluator, dict[str, Trace]]:
+    """Every rule's state as of `as_of` (from all history), with the skipped ones and why."""
+    stamp = pd.Timestamp(as_of)
+    ev = Evaluator(ruleset, data, stamp)
+    states, skipped, traces = {}, [], {}
+    for rule in _selected(ruleset, only):
+        reason = ev.stale_reason(rule.inputs, stamp)
+        trace = trace_rule(ev, rule)
+        traces[rule.id] = trace
+        _, states[rule.id] = scan(
+            rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock), emit=False
+        )
+        if reason:
+            skipped.append(Skipped(rule.id, reason))
+    return states, skipped, ev, traces
+
+
+def evaluate(
+    ruleset: RuleSet,
+    data: Mapping[str, pd.Series],
+    previous_states: Mapping[str, Mapping[str, Any]],
+    as_of: date,
+) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped]]:
+    """The live path: new transitions since each rule's last processed observation.
+
+    `previous_states` maps rule id -> the JSON state returned last time. A rule with no
+    state, or whose definition changed, is brought up to date silently (its history is not
+    re-announced). A rule whose inputs are missing or stale is skipped and its state kept.
+    Returns (new events, new states as JSON, skipped rules with reasons).
+    """
+    stamp = pd.Timestamp(as_of)
+    ev = Evaluator(ruleset, data, stamp)
+    events: list[Event] = []
+    new_states: dict[str, dict[str, Any]] = {}
+    skipped: list[Skipped] = []
+    for rule in ruleset.rules:
+        old = previous_states.get(rule.id)
+        reason = ev.stale_reason(rule.inputs, stamp)
+        if reason is not None:
+            skipped.append(Skipped(rule.id, reason))
+            if old is not None:
+                new_states[rule.id] = dict(old)
+            continue
+        trace = trace_rule(ev, rule)
+        state = RuleState.from_json(old) if old is not None else None
+        if state is None or state.definition_hash != rule.definition_hash:
+            fresh = RuleState(rule.id, rule.definition_hash)
+            _, state = scan(rule, trace, fresh, 0, len(trace.clock), emit=False)
+        else:
+            start = 0
+            if state.last is not None:
+                start = int(trace.clock.searchsorted(pd.Timestamp(state.last), side="right"))
+            found, state = scan(rule, trace, state, start, len(trace.clock), emit=True, as_of=as_of)
+            events.extend(found)
+        new_states[rule.id] = state.to_json()
+    return events, new_states, skipped
+
+
+def last_known(trace: Trace) -> int | None:
+    """Position of the newest clock date with a known condition (None if none)."""
+    known = np.flatnonzero(~np.isnan(trace.condition))
+    return int(known[-1]) if known.size else None

@@ -1,0 +1,241 @@
+"""Load a rules file from text: YAML safe load, pydantic validation, expression compilation,
+and every problem reported at once as `file:line:col: message`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from rules.expr import ExprError, compile_expression, suggest
+from rules.model import RulesFile
+
+MAX_TEXT = 1_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a rules file, with a 1-based position."""
+
+    filename: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}:{self.col}: {self.message}"
+
+
+class RulesError(Exception):
+    """A rules file has problems; `problems` lists every one of them."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: only true/false, so a key `on:` stays a string."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+class _Positions:
+    """Finds line/column of a location path (keys and indexes) in the YAML node tree."""
+
+    def __init__(self, filename: str, root: yaml.Node | None) -> None:
+        self.filename = filename
+        self.root = root
+
+    def node(self, loc: Sequence[str | int]) -> tuple[yaml.Node | None, bool]:
+        """The deepest node on the path, and whether it is the key node of the last step."""
+        node = self.root
+        for i, step in enumerate(loc):
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if isinstance(key, yaml.ScalarNode) and key.value == str(step):
+                        node = key if i == len(loc) - 1 and not isinstance(step, int) else value
+                        if node is key:
+                            return node, True
+                        break
+                else:
+                    return node, False
+            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+                if not 0 <= step < len(node.value):
+                    return node, False
+                node = node.value[step]
+            else:
+                return node, False
+        return node, False
+
+    def problem(
+        self, loc: Sequence[str | int], message: str, offset: tuple[int, int] = (0, 0)
+    ) -> Problem:
+        """A Problem at `loc`, shifted by a (line, col) offset inside a scalar's text."""
+        node, _ = self.node(loc)
+        if node is None:
+            return Problem(self.filename, 1, 1, message)
+        line, col = node.start_mark.line + 1, node.start_mark.column + 1
+        if isinstance(node, yaml.ScalarNode) and offset != (0, 0):
+            if node.style in (None, "'", '"') and offset[0] == 0:
+                col += offset[1] + (1 if node.style else 0)
+            elif node.style in ("|", ">"):
+                indent = _block_indent(node)
+                line, col = line + 1 + offset[0], indent + offset[1] + 1
+        return Problem(self.filename, line, col, message)
+
+
+def _block_indent(node: yaml.ScalarNode) -> int:
+    buffer = node.start_mark.buffer or ""
+    start = buffer.find("\n", node.start_mark.index) + 1
+    text = buffer[start:]
+    return len(text) - len(text.lstrip(" "))
+
+
+def _duplicate_keys(
+    node: yaml.Node | None, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[yaml.Node, str]]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = str(key.value)
+            if name in seen:
+                yield key, f'duplicate key "{name}"'
+            seen.add(name)
+            yield from _duplicate_keys(value, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*path, i))
+
+
+def _describe(loc: Sequence[str | int], data: Any) -> str:
+    """'rule "qt_ends"' style context for a pydantic location."""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        try:
+            return f'rule "{data["rules"][loc[1]]["id"]}": '
+        except (KeyError, IndexError, TypeError):
+            return f"rule #{loc[1] + 1}: "
+    if len(loc) >= 2 and loc[0] in ("series", "metrics"):
+        return f'{loc[0][:-1] if loc[0] == "metrics" else "series"} "{loc[1]}": '
+    return ""
+
+
+def _is_union_tag(step: str | int) -> bool:
+    return isinstance(step, str) and (step in ("str", "dict") or "[" in step)
+
+
+def _pydantic_problems(err: ValidationError, pos: _Positions, data: Any) -> list[Problem]:
+    problems, seen = [], set()
+    for item in err.errors():
+        loc = [step for step in item["loc"] if not _is_union_tag(step)]
+        if tuple(loc) in seen:
+            continue
+        seen.add(tuple(loc))
+        field = ".".join(str(s) for s in loc)
+        if item["type"] == "extra_forbidden":
+            message = f'unknown key "{loc[-1]}"' if loc else "unknown key"
+        elif item["type"] == "missing":
+            message = f'missing "{loc[-1]}"'
+            loc = loc[:-1]
+        else:
+            message = f"{field}: {item['msg']}"
+        problems.append(pos.problem(loc, _describe(loc, data) + message))
+    return problems
+
+
+def parse_yaml(text: str, filename: str) -> tuple[Any, _Positions]:
+    """YAML text to Python data plus a position finder; raise RulesError on bad YAML."""
+    if len(text) > MAX_TEXT:
+        raise RulesError([Problem(filename, 1, 1, f"file is larger than {MAX_TEXT} characters")])
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise RulesError([Problem(filename, line, col, f"YAML: {err.problem or err}")]) from None
+    except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as err:
+        raise RulesError([Problem(filename, 1, 1, f"YAML: {err}")]) from None
+    pos = _Positions(filename, root)
+    dupes: list[Problem] = []
+    for key, message in _duplicate_keys(root):
+        dupes.append(Problem(filename, key.start_mark.line + 1, key.start_mark.column + 1, message))
+    if dupes:
+        raise RulesError(dupes)
+    return data, pos
+
+
+def validate(text: str, filename: str) -> tuple[RulesFile, _Positions]:
+    """Parse and validate the file's structure; raise RulesError with every problem."""
+    data, pos = parse_yaml(text, filename)
+    if not isinstance(data, dict):
+        raise RulesError(
+            [Problem(filename, 1, 1, "a rules file is a mapping with 'series:' and 'rules:'")]
+        )
+    try:
+        return RulesFile.model_validate(data), pos
+    except ValidationError as err:
+        raise RulesError(_pydantic_problems(err, pos, data)) from None
+    except (RecursionError, TypeError, ValueError) as err:
+        raise RulesError([Problem(filename, 1, 1, f"invalid rules file: {err}")]) from None
+
+
+def expression_problem(
+    pos: _Positions, loc: Sequence[str | int], context: str, err: ExprError
+) -> Problem:
+    """A Problem pointing inside the expression at `loc`."""
+    return pos.problem(loc, f"{context}{err.message}", (err.line, err.col))
+
+
+def check_names(file: RulesFile, pos: _Positions) -> list[Problem]:
+    """Problems with names: duplicate ids, clashes between series/metrics/rules, bad `on:`."""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {name: "series" for name in file.series}
+    for name in file.metrics:
+        if name in seen:
+            problems.append(
+                pos.problem(("metrics", name), f'metric "{name}" has the name of a series')
+            )
+        seen[name] = "metric"
+    for i, rule in enumerate(file.rules):
+        if rule.id in seen:
+            problems.append(
+                pos.problem(
+                    ("rules", i, "id"), f'rule "{rule.id}": id already used by a {seen[rule.id]}'
+                )
+            )
+        seen[rule.id] = "rule"
+        if rule.on is not None and rule.on not in file.series:
+            problems.append(
+                pos.problem(
+                    ("rules", i, "on"),
+                    f'rule "{rule.id}": unknown series "{rule.on}"{suggest(rule.on, file.series)}',
+                )
+            )
+    return problems
+
+
+def compile_checked(
+    text: str,
+    known: Sequence[str],
+    pos: _Positions,
+    loc: Sequence[str | int],
+    context: str,
+    problems: list[Problem],
+) -> None:
+    """Compile one expression, appending a Problem instead of raising."""
+    try:
+        compile_expression(text, known)
+    except ExprError as err:
+        problems.append(expression_problem(pos, loc, context, err))
