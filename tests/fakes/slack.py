@@ -57,6 +57,8 @@ class FakeSlack:
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     archived: set[str] = field(default_factory=set)
     missing: set[str] = field(default_factory=set)
+    admins: set[str] = field(default_factory=set)
+    locales: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -80,6 +82,7 @@ class FakeSlack:
         """Listen on 127.0.0.1, a free port."""
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._handle)
+        app.router.add_get("/api/{method}", self._handle)  # users.info and friends use GET
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_get("/link", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
@@ -177,6 +180,13 @@ class FakeSlack:
     def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": "https://fake.slack.com/", "team": "Fake", "user": "cyclewatch",
                 "team_id": "T0FAKE", "user_id": "U0BOT", "bot_id": "B0BOT"}
+
+    def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = str(params.get("user") or "")
+        if not user:
+            raise SlackError("user_not_found")
+        return {"user": {"id": user, "name": user.lower(), "is_admin": user in self.admins,
+                         "is_owner": False, "locale": self.locales.get(user, "en-US")}}
 
     def _m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://127.0.0.1:{self.port}/link"}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.chat import Caller, Reply
+from bot.notifiers.base import Button
 from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
 from tests.fakes.telegram import FakeTelegram
 
@@ -35,3 +38,23 @@ async def telegram_notifier(fake_telegram: FakeTelegram) -> AsyncIterator[Telegr
     notifier = TelegramNotifier(bot, limiter=TelegramRateLimiter(scale=FAST))
     yield notifier
     await notifier.close()
+
+
+async def until(predicate: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait (polling) until `predicate()` holds; fail the test after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110 - the fakes have no event for every condition
+            await asyncio.sleep(0.02)
+
+
+class Recorder:
+    """A command handler for front-end tests: records (caller, text), answers from a script."""
+
+    def __init__(self, chart: bytes | None = None, text: str = "ok") -> None:
+        self.calls: list[tuple[Caller, str]] = []
+        self.chart, self.text = chart, text
+
+    async def __call__(self, caller: Caller, text: str) -> Reply:
+        self.calls.append((caller, text))
+        return Reply(text=f"{self.text} <{text}>", chart_png=self.chart,
+                     buttons=(Button("Mute 7d", "/mute qt_ends 7d"),))
