@@ -3,17 +3,24 @@ one-poll helpers that turn new feed items into stored records."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import httpx
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from bot.calendar import FOMC_MEETING_END_DATES, CalendarError, ReleaseCalendar, parse_fed_calendar
 from bot.store.schema import releases
+from sources.base import SourceError
 from sources.fomc import FomcSource
 from sources.refunding import RefundingSource
 from sources.rss import ReleaseRecord
+from sources.web import get_bytes
+
+log = logging.getLogger(__name__)
 
 
 def _aware(value: datetime) -> datetime:
@@ -87,3 +94,20 @@ def poll_refunding(engine: Engine, source: RefundingSource, now: datetime) -> li
     records = [s.to_record() for s in source.statements(since=since)]
     upsert_releases(engine, records, now)
     return records
+
+
+def calendar_json_url(feeds_url: str) -> str:
+    """The Fed's calendar.json beside its feeds (https://www.federalreserve.gov/json/...)."""
+    return feeds_url.rstrip("/").removesuffix("/feeds") + "/json/calendar.json"
+
+
+def load_release_calendar(client: httpx.Client, feeds_url: str) -> ReleaseCalendar:
+    """The release calendar with FOMC dates from the Fed's calendar.json merged into the
+    built-in list; on any failure the built-in list alone (logged, never fatal)."""
+    url = calendar_json_url(feeds_url)
+    try:
+        days = parse_fed_calendar(get_bytes(client, url, source="fomc"))
+    except (SourceError, CalendarError) as err:
+        log.warning("FOMC calendar unavailable, using the built-in dates: %s", err)
+        return ReleaseCalendar()
+    return ReleaseCalendar([*FOMC_MEETING_END_DATES, *days])

@@ -3,13 +3,14 @@ check against DFEDTARU/DFEDTARL from history."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.releases import poll_fomc, stored_releases
+from bot.releases import load_release_calendar, poll_fomc, stored_releases
 from bot.store import Store
 from sources.base import SourceError
 from sources.files import FileSource
@@ -150,3 +151,18 @@ def test_decisions_are_confirmed_against_fred_target_range(history_dir: Path) ->
     assert confirm(wrong, upper, lower).status == "mismatch"
     future = parse_statement(" ".join(HOLD), datetime(2026, 10, 28, 18, tzinfo=UTC), "u")
     assert confirm(future, upper, lower).status == "pending"
+
+
+def test_release_calendar_merges_the_fed_calendar_json(http: httpx.Client) -> None:
+    fake = FedFeedsFake()
+    fake.calendar_json = b"\xef\xbb\xbf" + json.dumps({"events": [
+        {"title": "FOMC Meeting", "month": "2028-03", "days": "14-15", "type": "FOMC"},
+    ]}).encode()
+    with fake.server.running():
+        cal = load_release_calendar(http, fake.feeds_url)
+        fake.server.inject("500")
+        fallback = load_release_calendar(http, fake.feeds_url)
+    assert cal.days("fomc", date(2026, 12, 1), date(2028, 12, 31))[0] == date(2026, 12, 9)
+    assert cal.days("fomc", date(2028, 1, 1), date(2028, 12, 31)) == [date(2028, 3, 15)]
+    assert fallback.days("fomc", date(2028, 1, 1), date(2028, 12, 31)) == []
+    assert fallback.days("fomc", date(2027, 1, 1), date(2027, 2, 1)) == [date(2027, 1, 27)]

@@ -10,7 +10,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from sources.base import SourceError
+from sources.base import Source, SourceError
 from sources.files import FileSource
 from sources.treasury import AUCTIONS_ENDPOINT, TreasurySource
 from tests.fakes.fiscaldata import FiscalDataFake
@@ -157,6 +157,7 @@ def test_a_bad_value_names_the_row(fiscal_fake: FiscalDataFake, http: httpx.Clie
 
 
 def test_unknown_series_is_refused(fiscal_fake: FiscalDataFake, http: httpx.Client) -> None:
+    assert isinstance(TreasurySource(fiscal_fake.url, http), Source)
     with pytest.raises(SourceError, match="unknown Treasury series"):
         TreasurySource(fiscal_fake.url, http).fetch("bill_shares")
     assert fiscal_fake.server.requests == []
