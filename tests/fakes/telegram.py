@@ -2,7 +2,8 @@
 
 `POST /bot<token>/<method>` with form-urlencoded (nested values JSON-encoded) or multipart
 bodies, replies `{"ok": true, "result": ...}` or the real error shapes. It enforces flood
-limits like Telegram (token buckets: ~30 msg/s overall, ~1 msg/s per chat, with a small burst),
+limits like Telegram (token buckets: ~30 msg/s overall, ~1 msg/s per chat, 20 msg/min per group,
+with a small burst),
 answering 429 with `parameters.retry_after`; `time_scale` speeds all rates up for benchmarks.
 """
 
@@ -131,6 +132,7 @@ class FakeTelegram:
     overall_rate: float = 30.0
     per_chat_rate: float = 1.0
     per_chat_burst: float = 2.0
+    group_per_minute: float = 20.0
     time_scale: float = 1.0
     enforce_limits: bool = True
     failure_rate: float = 0.0
@@ -307,8 +309,8 @@ class FakeTelegram:
             return
         bucket = self._per_chat.get(chat)
         if bucket is None:
-            bucket = self._per_chat[chat] = _Bucket(
-                self.per_chat_rate * self.time_scale, self.per_chat_burst)
+            rate = self.group_per_minute / 60 if chat.startswith("-") else self.per_chat_rate
+            bucket = self._per_chat[chat] = _Bucket(rate * self.time_scale, self.per_chat_burst)
         wait = max(self._overall.take(), bucket.take())
         if wait:
             self.rate_limited += 1

@@ -140,3 +140,15 @@ async def test_fake_enforces_flood_limit_without_client_limiter(
         with pytest.raises(RetryAfter):
             for _ in range(5):
                 await bot.send_message(99, "x")
+
+
+async def test_client_limiter_paces_chats_and_groups_so_the_fake_never_429s(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    import asyncio
+
+    sends = [telegram_notifier.send(chat, Message("t", f"m{i}"))
+             for i in range(6) for chat in ("-100500", "600", "601")]
+    await asyncio.gather(*sends)
+    assert fake_telegram.rate_limited == 0
+    assert [len(fake_telegram.messages[c]) for c in ("-100500", "600", "601")] == [6, 6, 6]
