@@ -7,6 +7,7 @@ Each file has a header row (``observation_date,<ID>`` or the older ``DATE,<ID>``
 
 from __future__ import annotations
 
+import csv
 import io
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -78,42 +79,45 @@ def parse_fred_csv(text: str, series_id: str, *, origin: str, source: str) -> pd
     """Parse FRED CSV text by column position (`observation_date` or older `DATE` header).
 
     ``.`` or an empty field is a missing value and is dropped; any other non-number, a bad
-    date or a header that is not FRED's raises SourceError with ``origin:row``.
+    date, a row with the wrong number of fields or a header that is not FRED's raises
+    SourceError with ``origin:line``.
     """
-    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-    head = first.split(",")
-    if len(head) < 2 or head[0].strip().lower() not in ("observation_date", "date"):
-        raise SourceError(
-            source, series_id, f"{origin}:1: not a FRED-format CSV (header {first[:60]!r})"
-        )
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            usecols=[0, 1],
-            header=0,
-            names=["date", "value"],
-            dtype={"date": "string", "value": "string"},
-            keep_default_na=False,
-        )
-    except (ValueError, pd.errors.ParserError) as err:
-        raise SourceError(source, series_id, f"{origin} is not a FRED-format CSV: {err}") from err
-    raw = frame["value"].str.strip()
-    missing = raw.isin([".", ""])
-    values = pd.to_numeric(raw.mask(missing), errors="coerce")
-    bad = values.isna() & ~missing
+        header = next(reader, [])
+        if len(header) != 2 or header[0].strip().lower() not in ("observation_date", "date"):
+            shown = ",".join(header)[:60]
+            raise SourceError(
+                source, series_id, f"{origin}:1: not a FRED-format CSV (header {shown!r})"
+            )
+        lines, days, raw = [], [], []
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != 2:
+                raise SourceError(
+                    source, series_id,
+                    f"{origin}:{reader.line_num}: {len(row)} fields where the header has 2",
+                )  # fmt: skip
+            lines.append(reader.line_num)
+            days.append(row[0].strip())
+            raw.append(row[1].strip())
+    except csv.Error as err:
+        raise SourceError(source, series_id, f"{origin}:{reader.line_num}: {err}") from err
+    texts = pd.Series(raw, dtype="string")
+    missing = texts.isin([".", ""])
+    values = pd.to_numeric(texts.mask(missing), errors="coerce")
+    bad = (values.isna() & ~missing).to_numpy()
     if bad.any():
-        row = int(bad.to_numpy().argmax()) + 2
+        at = int(bad.argmax())
         raise SourceError(
-            source, series_id, f"{origin}:{row}: value {raw[bad].iloc[0]!r} is not a number"
+            source, series_id, f"{origin}:{lines[at]}: value {raw[at]!r} is not a number"
         )
-    dates = pd.to_datetime(frame["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    dates = pd.to_datetime(pd.Series(days, dtype="string"), format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
-        row = int(dates.isna().to_numpy().argmax()) + 2
+        at = int(dates.isna().to_numpy().argmax())
         raise SourceError(
-            source,
-            series_id,
-            f"{origin}:{row}: date {frame['date'].iloc[row - 2]!r} is not YYYY-MM-DD",
+            source, series_id, f"{origin}:{lines[at]}: date {days[at]!r} is not YYYY-MM-DD"
         )
-    return to_series(
-        pd.Series(values.to_numpy(), index=pd.DatetimeIndex(dates.to_numpy())), series_id
-    )
+    index = pd.DatetimeIndex(dates.to_numpy())
+    return to_series(pd.Series(values.to_numpy(dtype="float64"), index=index), series_id)
