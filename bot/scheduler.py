@@ -34,7 +34,10 @@ class Timing(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     poll_seconds: float = Field(900.0, gt=0, alias="CYCLEWATCH_POLL_SECONDS")
-    release_poll_seconds: float = Field(60.0, gt=0, alias="CYCLEWATCH_RELEASE_POLL_SECONDS")
+    # In a release window, poll this often (default: each source's calendar schedule).
+    release_poll_seconds: float | None = Field(
+        None, gt=0, alias="CYCLEWATCH_RELEASE_POLL_SECONDS"
+    )
     deliver_seconds: float = Field(2.0, gt=0, alias="CYCLEWATCH_DELIVER_SECONDS")
     retry_min_seconds: float = Field(5.0, gt=0, alias="CYCLEWATCH_RETRY_MIN_SECONDS")
     retry_max_seconds: float = Field(900.0, gt=0, alias="CYCLEWATCH_RETRY_MAX_SECONDS")
