@@ -63,6 +63,14 @@ def prepare_input(
     if as_of is not None:
         keep = available <= as_of
         shifted, observed = shifted[keep], observed[keep]
+    if len(observed):
+        # A NaN after the freshness window ends: carried forward, a stale value reads as unknown.
+        expiry = max(
+            observed[-1] + pd.Timedelta(days=fresh + 1), shifted.index[-1] + pd.Timedelta(days=1)
+        )
+        if as_of is None or expiry <= as_of:
+            marker = pd.Series([np.nan], index=pd.DatetimeIndex([expiry]), name=name)
+            shifted = pd.concat([shifted, marker])
     return Prepared(name, shifted, observed, fresh, spec.id)
 
 
@@ -118,21 +126,6 @@ class Evaluator:
             index = index.union(pd.DatetimeIndex(self.inputs[name].values.index))
         return index
 
-    def usable_mask(self, names: frozenset[str], clock: pd.DatetimeIndex) -> np.ndarray:
-        """True where every input has a value no older than its freshness window."""
-        ok = np.ones(len(clock), dtype=bool)
-        for name in names:
-            item = self.inputs[name]
-            pos = item.values.index.searchsorted(clock, side="right") - 1
-            last = (
-                item.observed.asi8[np.clip(pos, 0, None)]
-                if len(item.observed)
-                else np.zeros(len(clock), "int64")
-            )
-            age_days = (clock.asi8 - last) / 86_400e9
-            ok &= (pos >= 0) & (age_days <= item.fresh_days)
-        return ok
-
 
 def on_clock(value: Value, clock: pd.DatetimeIndex) -> np.ndarray:
     """A value carried forward onto the clock dates (as-of), as a float array."""
@@ -159,14 +152,12 @@ class Trace:
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     """Compute a rule over its whole history in one vectorized pass."""
     clock = ev.clock(rule)
-    usable = ev.usable_mask(rule.inputs, clock)
     condition = on_clock(ev_truth(rule.when.run(ev)), clock)
-    condition[~usable] = np.nan
     if rule.clear_when is not None:
         clearing = on_clock(ev_truth(rule.clear_when.run(ev)), clock)
+        clearing[np.isnan(condition)] = np.nan
     else:
         clearing = 1.0 - condition
-    clearing[~usable] = np.nan
     threshold = rule.spec.threshold
     if rule.value is not None:
         value = on_clock(rule.value.run(ev), clock)

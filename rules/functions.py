@@ -81,7 +81,8 @@ def _rolling(x: pd.Series, window: Window) -> Rolling[pd.Series]:
 
 
 def _warm(x: pd.Series, window: Window, result: pd.Series) -> pd.Series:
-    """Hide results over a period window that is not yet fully covered by history."""
+    """Hide results where the input is unknown, or a period window is not yet covered."""
+    result = result.where(x.notna())
     if isinstance(window, int) or x.empty:
         return result
     start = pd.DatetimeIndex(x.index)[0] + period_timedelta(window)
@@ -109,6 +110,12 @@ def rolling_mean(x: Value, window: Window) -> Value:
     """Mean over the window ending at each observation."""
     s = as_series(x)
     return clean(_warm(s, window, _rolling(s, window).mean()))
+
+
+def rolling_median(x: Value, window: Window) -> Value:
+    """Median over the window ending at each observation (robust to brief spikes)."""
+    s = as_series(x)
+    return clean(_warm(s, window, _rolling(s, window).median()))
 
 
 def rolling_min(x: Value, window: Window) -> Value:
@@ -157,13 +164,13 @@ def _streak(hits: pd.Series) -> pd.Series:
 def rises(x: Value) -> Value:
     """How many consecutive observations each rose above the one before."""
     s = as_series(x)
-    return _streak(s.diff() > 0)
+    return _streak(s.diff() > 0).where(s.notna())
 
 
 def falls(x: Value) -> Value:
     """How many consecutive observations each fell below the one before."""
     s = as_series(x)
-    return _streak(s.diff() < 0)
+    return _streak(s.diff() < 0).where(s.notna())
 
 
 def shift(x: Value, n: int) -> Value:
@@ -243,6 +250,7 @@ FUNCTIONS: dict[str, Signature] = {
     "pct_change": Signature(("x", "w"), 0, pct_change, "pct_change(x, '1y')"),
     "yoy": Signature(("x",), 0, yoy, "yoy(x): percent change over a year"),
     "mean": Signature(("x", "w"), 0, rolling_mean, "mean(x, '13w')"),
+    "median": Signature(("x", "w"), 0, rolling_median, "median(x, 20)"),
     "min": Signature(("x", "w"), 0, rolling_min, "min(x, 52)"),
     "max": Signature(("x", "w"), 0, rolling_max, "max(x, '1y')"),
     "sum": Signature(("x", "w"), 0, rolling_sum, "sum(x, 12)"),

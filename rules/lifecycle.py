@@ -74,10 +74,12 @@ def scan(
     status, count, off, since = state.status, state.count, state.off, state.since
     events: list[Event] = []
     cond, clear = trace.condition, trace.clearing
+    last_known = -1
     for i in range(start, stop):
         c = cond[i]
         if c != c:  # NaN: inputs missing or stale at this date, so the state holds
             continue
+        last_known = i
         fired = resolved = False
         if status == "firing":
             cl = clear[i]
@@ -101,8 +103,10 @@ def scan(
             events.append(_event(rule, trace, i, kind, as_of))
         if fired:
             since = trace.clock[i].date().isoformat()
-    last = trace.clock[stop - 1].date().isoformat() if stop > start else state.last
-    value = _float(trace.value[stop - 1]) if stop > start else state.value
+    if last_known < 0:
+        return events, state
+    last = trace.clock[last_known].date().isoformat()
+    value = _float(trace.value[last_known])
     return events, replace(
         state, status=status, count=count, off=off, last=last, since=since, value=value
     )
@@ -151,8 +155,10 @@ def states_at(
     ev = Evaluator(ruleset, data, stamp)
     states, skipped, traces = {}, [], {}
     for rule in _selected(ruleset, only):
-        reason = ev.stale_reason(rule.inputs, stamp)
         trace = trace_rule(ev, rule)
+        reason = None
+        if not len(trace.clock) or np.isnan(trace.condition[-1]):
+            reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
         traces[rule.id] = trace
         _, states[rule.id] = scan(
             rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock), emit=False
@@ -182,13 +188,13 @@ def evaluate(
     skipped: list[Skipped] = []
     for rule in ruleset.rules:
         old = previous_states.get(rule.id)
-        reason = ev.stale_reason(rule.inputs, stamp)
-        if reason is not None:
+        trace = trace_rule(ev, rule)
+        if not len(trace.clock) or np.isnan(trace.condition[-1]):
+            reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
             skipped.append(Skipped(rule.id, reason))
             if old is not None:
                 new_states[rule.id] = dict(old)
             continue
-        trace = trace_rule(ev, rule)
         state = RuleState.from_json(old) if old is not None else None
         if state is None or state.definition_hash != rule.definition_hash:
             fresh = RuleState(rule.id, rule.definition_hash)
