@@ -47,7 +47,7 @@ def parse_rss(raw: bytes) -> list[FeedItem]:
     """Every item of an RSS 2.0 document, newest first; FeedError on anything malformed."""
     try:
         root = ET.fromstring(raw)
-    except ET.ParseError as err:
+    except (ET.ParseError, LookupError, ValueError) as err:  # LookupError: unknown encoding
         raise FeedError(f"not XML: {err}") from err
     channel = root.find("channel")
     if root.tag != "rss" or channel is None:
