@@ -83,14 +83,32 @@ class TreasurySource:
         """Fiscal Data states no per-dataset update time cheaply; the store uses fetch dates."""
         return None
 
+    def latest_date(self, series_id: str) -> date | None:
+        """The newest record date behind `series_id`, in one one-row request: a cheap poll
+        while waiting for a release (fetch the series only when this moves)."""
+        endpoint, date_field, _ = self._dataset(series_id)
+        params = {"fields": date_field, "sort": f"-{date_field}", "page[size]": "1",
+                  "page[number]": "1"}
+        page = self._page(endpoint, params, series_id)
+        if not page.data:
+            return None
+        text = page.data[0].get(date_field) or ""
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError as err:
+            raise SourceError(SOURCE, series_id, f"{endpoint}: {date_field} {text!r} is not a date"
+                              ) from err
+
+    def _dataset(self, series_id: str) -> tuple[str, str, tuple[str, ...]]:
+        if series_id in MSPD_SERIES:
+            return MSPD_ENDPOINT, "record_date", MSPD_FIELDS
+        if series_id in AUCTION_SERIES:
+            return AUCTIONS_ENDPOINT, "auction_date", AUCTION_FIELDS
+        raise SourceError(SOURCE, series_id, f"unknown Treasury series {series_id!r}")
+
     def fetch(self, series_id: str, since: date | None = None) -> Fetched:
         """All pages of the dataset behind `series_id` from `since`, computed into the series."""
-        if series_id in MSPD_SERIES:
-            endpoint, date_field, fields = MSPD_ENDPOINT, "record_date", MSPD_FIELDS
-        elif series_id in AUCTION_SERIES:
-            endpoint, date_field, fields = AUCTIONS_ENDPOINT, "auction_date", AUCTION_FIELDS
-        else:
-            raise SourceError(SOURCE, series_id, f"unknown Treasury series {series_id!r}")
+        endpoint, date_field, fields = self._dataset(series_id)
         rows = self.rows(endpoint, date_field, fields, since, series_id)
         values = series_from_rows(series_id, rows, endpoint)
         return Fetched(series_id, values)

@@ -206,3 +206,10 @@ def test_a_damaged_treasury_csv_is_a_clear_error(history_dir: Path, tmp_path: Pa
     shutil.copy(source, tmp_path / "treasury" / "MSPD_copy.csv.bak")
     with pytest.raises(SourceError, match=r"MSPD_SumSecty_x\.csv.*not a number"):
         FileSource(tmp_path).fetch("bill_share")
+
+
+def test_latest_date_is_one_cheap_request(fiscal_fake: FiscalDataFake, http: httpx.Client) -> None:
+    source = TreasurySource(fiscal_fake.url, http, retry_wait=0)
+    assert source.latest_date("bill_share") == date(2026, 5, 31)
+    [request] = fiscal_fake.server.requests
+    assert "sort=-record_date" in request and "page%5Bsize%5D=1" in request
