@@ -7,15 +7,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from jinja2 import TemplateError, Undefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateError
 
 from rules.model import Localized, pick_language
 from rules.ruleset import Rule
+from rules.templates import SANDBOX
 
 State = Literal["firing", "resolved"]
 
-_ENV = SandboxedEnvironment(autoescape=False, undefined=Undefined, trim_blocks=True)
 
 DEFAULT_TEXT = {
     "en": (
@@ -145,21 +144,9 @@ def render_template(template: Localized | None, lang: str, context: dict[str, An
     if not source:
         return ""
     try:
-        return _ENV.from_string(source).render(context)
+        return SANDBOX.from_string(source).render(context)
     except (TemplateError, TypeError, ValueError, ArithmeticError) as err:
         return f"(explanation template failed: {err})"
-
-
-def check_template(template: Localized | None) -> list[str]:
-    """Syntax problems of a template in every language it gives (for `cyclewatch check`)."""
-    texts = [template] if isinstance(template, str) else list((template or {}).values())
-    problems = []
-    for text in texts:
-        try:
-            _ENV.parse(text)
-        except TemplateError as err:
-            problems.append(f"template error: {err}")
-    return problems
 
 
 def make_event(

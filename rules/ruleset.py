@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from rules.expr import ExprError, Expression, compile_expression
 from rules.loader import Problem, RulesError, _Positions, check_names, expression_problem, validate
 from rules.model import GaugeSpec, RegimesSpec, RulesFile, RuleSpec, SeriesSpec
+from rules.templates import template_problems
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,9 @@ def load_rules(text: str, filename: str = "rules.yaml") -> RuleSet:
             exprs[f"values.{key}"] = _compile(
                 text_of, known, pos, ("rules", i, "values", key), ctx, problems
             )
+        for key in ("explain", "title", "meaning", "falsify"):
+            for message in template_problems(getattr(spec, key)):
+                problems.append(pos.problem(("rules", i, key), ctx + message))
         compiled_rules.append((spec, exprs))
     graph = {name: e.names for name, e in metrics.items()}
     for spec, exprs in compiled_rules:
