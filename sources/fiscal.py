@@ -119,23 +119,33 @@ def auction_kind(row: Mapping[str, str]) -> str:
     return "other"
 
 
-def auction_series(rows: Iterable[Mapping[str, str]]) -> dict[str, pd.Series]:
-    """Monthly (month-end) coupon bid-to-cover (offering-weighted) and bills' share of offerings."""
+def auction_table(rows: Iterable[Mapping[str, str]]) -> pd.DataFrame:
+    """One row per auction: date, month (month-end), security type and term, kind
+    (bill/coupon/other), offering (dollars) and bid-to-cover (NaN until the auction has run)."""
     records = []
     for n, raw in enumerate(rows, start=1):
         row = canonical(raw)
         where = f"auction row {n}"
+        when = day(row, "auction_date", where)
         records.append(
             (
-                day(row, "auction_date", where).to_period("M").to_timestamp(how="end").normalize(),
-                auction_kind(row),
-                number(row, "offering_amt", where),
+                when, when.to_period("M").to_timestamp(how="end").normalize(),
+                row.get("security_type", "").strip(), row.get("security_term", "").strip(),
+                auction_kind(row), number(row, "offering_amt", where),
                 number(row, "bid_to_cover_ratio", where),
             )
         )
-    frame = pd.DataFrame(records, columns=["month", "kind", "offering", "btc"])
+    frame = pd.DataFrame(
+        records, columns=["date", "month", "security_type", "term", "kind", "offering", "btc"]
+    )
     frame["offering"] = frame["offering"].astype("float64")
     frame["btc"] = frame["btc"].astype("float64")
+    return frame
+
+
+def auction_series(rows: Iterable[Mapping[str, str]]) -> dict[str, pd.Series]:
+    """Monthly (month-end) coupon bid-to-cover (offering-weighted) and bills' share of offerings."""
+    frame = auction_table(rows)
     offered = frame.dropna(subset=["offering"])
     by_kind = offered.pivot_table(
         index="month", columns="kind", values="offering", aggfunc="sum", fill_value=0.0

@@ -12,11 +12,19 @@ import json
 from datetime import date, datetime
 
 import httpx
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from sources.base import Fetched, SourceError
-from sources.fiscal import AUCTION_SERIES, MSPD_SERIES, SOURCE, series_from_rows
+from sources.fiscal import (
+    AUCTION_SERIES,
+    MSPD_SERIES,
+    SOURCE,
+    RowError,
+    auction_table,
+    series_from_rows,
+)
 from sources.web import get_bytes
 
 MSPD_ENDPOINT = "v1/debt/mspd/mspd_table_1"
@@ -82,6 +90,14 @@ class TreasurySource:
     def last_updated(self, series_id: str) -> datetime | None:
         """Fiscal Data states no per-dataset update time cheaply; the store uses fetch dates."""
         return None
+
+    def auctions(self, since: date | None = None) -> pd.DataFrame:
+        """Every auction from `since`, one row each (see `sources.fiscal.auction_table`)."""
+        rows = self.rows(AUCTIONS_ENDPOINT, "auction_date", AUCTION_FIELDS, since)
+        try:
+            return auction_table(rows)
+        except RowError as err:
+            raise SourceError(SOURCE, None, f"{AUCTIONS_ENDPOINT}: {err}") from err
 
     def latest_date(self, series_id: str) -> date | None:
         """The newest record date behind `series_id`, in one one-row request: a cheap poll

@@ -90,7 +90,9 @@ def test_paging_over_many_pages_aggregates_every_auction(
         source = TreasurySource(auctions_fake.url, http, page_size=100, retry_wait=0)
         btc = source.fetch("coupon_bid_to_cover").values
         bill_share = source.fetch("bill_issuance_share").values
-    assert len([r for r in auctions_fake.server.requests if "auctions_query" in r]) == 2 * 25
+        table = source.auctions(since=date(2025, 12, 1))
+    full = [r for r in auctions_fake.server.requests if "filter=" not in r]
+    assert len(full) == 2 * 25
     march = [r for r in rows if r["auction_date"].startswith("2025-03")]
     coupons = [r for r in march if r["security_type"] in ("Note", "Bond")
                and r["inflation_index_security"] == "No"]
@@ -101,6 +103,9 @@ def test_paging_over_many_pages_aggregates_every_auction(
     bills = sum(float(r["offering_amt"]) for r in march if r["security_type"] == "Bill")
     total = sum(float(r["offering_amt"]) for r in march)
     assert bill_share[pd.Timestamp("2025-03-31")] == pytest.approx(bills / total * 100)
+    assert len(table) == len([r for r in rows if r["auction_date"] >= "2025-12-01"])
+    assert table["btc"].isna().sum() == 1
+    assert set(table["kind"]) == {"bill", "coupon", "other"}
     # the December auction not yet run ("null" result) counts as offered, not in bid-to-cover
     december = [r for r in rows if r["auction_date"].startswith("2025-12")]
     dec_bills = sum(float(r["offering_amt"]) for r in december if r["security_type"] == "Bill")
