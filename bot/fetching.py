@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Literal
 
 import httpx
+import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.config import Settings
 from bot.store import SeriesStatus, Store
+from bot.store.schema import observations
 from sources.base import Source, SourceError
 from sources.files import FileSource
 from sources.fred import FredSource
@@ -116,7 +118,9 @@ class Fetcher:
             fetched = replace(fetched, last_updated=stamp)
         new_rows = self.store.record(name, fetched, self.clock())
         self._recovered()
-        return SeriesResult(series_id, "updated", new_rows, self._last_obs(series_id))
+        newest = fetched.values.index.max() if len(fetched.values) else None
+        last_obs = self._last_obs(series_id) if newest is None else newest.date()
+        return SeriesResult(series_id, "updated", new_rows, last_obs)
 
     def poll(
         self, series_ids: Iterable[str], on_result: Callable[[SeriesResult], None] | None = None
@@ -156,8 +160,13 @@ class Fetcher:
             self.down = False
 
     def _last_obs(self, series_id: str) -> date | None:
-        values = self.store.series(series_id)
-        return None if values.empty else values.index[-1].date()
+        with self.store.engine.connect() as conn:
+            newest: date | None = conn.execute(
+                sa.select(sa.func.max(observations.c.obs_date)).where(
+                    observations.c.series == series_id
+                )
+            ).scalar()
+        return newest
 
 
 def rule_series(rules_path: Path) -> list[str]:
