@@ -1,0 +1,155 @@
+"""The bridge from the store to rules/: the regime with its checklist, `/why`, every rule's
+state and recent transitions, cached per data version (rules file + newest observations)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from rules import Check, Event, Regime, RuleSet, backtest, classify_regime, states_at
+
+DataLoader = Callable[[], Mapping[str, pd.Series]]
+VersionOf = Callable[[], str]
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """One rule's current state for `/rules` and `/why`."""
+
+    id: str
+    title: str
+    severity: str
+    state: str  # firing | pending | inactive | skipped
+    since: str | None
+    check: Check | None
+    reason: str | None
+
+
+def frame_version(data: Mapping[str, pd.Series]) -> str:
+    """A short hash of each series' length and newest observation (the data version)."""
+    digest = hashlib.sha256()
+    for name in sorted(data):
+        values = data[name]
+        newest = values.index.max() if len(values) else None
+        last = values.iloc[-1] if len(values) else None
+        digest.update(f"{name}:{len(values)}:{newest}:{last};".encode())
+    return digest.hexdigest()[:16]
+
+
+class Insight:
+    """Answers regime/why/rules questions for the chat commands; one cache per data version.
+
+    `load` returns the input series keyed by id (e.g. from `Store.frame`); `version` returns a
+    cheap token that changes when the data change (default: hash of what `load` returned).
+    """
+
+    def __init__(
+        self, ruleset: RuleSet, load: DataLoader, version: VersionOf | None = None
+    ) -> None:
+        self.ruleset = ruleset
+        self._load = load
+        self._version = version
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[object, ...], object] = {}
+        self._cached_version: str | None = None
+        self._data: Mapping[str, pd.Series] = {}
+
+    @classmethod
+    def from_store(cls, ruleset: RuleSet, store: object) -> Insight:
+        """Read the rules' inputs from a `bot.store.Store` (latest vintage)."""
+        from bot.store import Store
+
+        assert isinstance(store, Store)
+        ids = sorted({series.id for series in ruleset.inputs})
+
+        def version() -> str:
+            stamp = [(s.series, str(s.last_obs_date), s.rows) for s in store.status()]
+            return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+
+        return cls(ruleset, lambda: store.frame(ids), version)
+
+    @property
+    def rule_ids(self) -> list[str]:
+        """Every rule id in file order."""
+        return [rule.id for rule in self.ruleset.rules]
+
+    def data(self) -> tuple[str, Mapping[str, pd.Series]]:
+        """(data version, input series), reloading and clearing the cache when data changed."""
+        with self._lock:
+            token = self._version() if self._version else None
+            if token is None or token != self._cached_version:
+                data = self._load()
+                token = token or frame_version(data)
+                if token != self._cached_version:
+                    self._cache.clear()
+                    self._cached_version, self._data = token, data
+            assert self._cached_version is not None
+            return self._cached_version, self._data
+
+    def _cached(self, key: tuple[object, ...], compute: Callable[[], object]) -> object:
+        version, _ = self.data()
+        full = (version, *key)
+        with self._lock:
+            if full in self._cache:
+                return self._cache[full]
+        value = compute()
+        with self._lock:
+            self._cache[full] = value
+        return value
+
+    def has_data(self) -> bool:
+        """Whether any input series is in the store."""
+        return bool(self.data()[1])
+
+    def regime(self, as_of: date, lang: str = "en") -> Regime:
+        """The regime and its checklist with what was known on `as_of`."""
+        result = self._cached(
+            ("regime", as_of, lang),
+            lambda: classify_regime(self.ruleset, self.data()[1], as_of, lang),
+        )
+        assert isinstance(result, Regime)
+        return result
+
+    def rules(self, as_of: date, lang: str = "en") -> list[RuleView]:
+        """Each rule's state on `as_of`, in file order."""
+
+        def compute() -> list[RuleView]:
+            states, skipped, _, _ = states_at(self.ruleset, self.data()[1], as_of)
+            reasons = {s.rule: s.reason for s in skipped}
+            checks = {c.id: c for c in self.regime(as_of, lang).checks if c.kind == "milestone"}
+            views = []
+            for rule in self.ruleset.rules:
+                state = states[rule.id]
+                reason = reasons.get(rule.id)
+                views.append(
+                    RuleView(
+                        rule.id,
+                        checks[rule.id].title if rule.id in checks else rule.id,
+                        rule.spec.severity,
+                        "skipped" if reason else state.status,
+                        state.since,
+                        checks.get(rule.id),
+                        reason,
+                    )
+                )
+            return views
+
+        result = self._cached(("rules", as_of, lang), compute)
+        assert isinstance(result, list)
+        return result
+
+    def last_event(self, rule_id: str, as_of: date) -> Event | None:
+        """The rule's most recent transition up to `as_of` (None if it never changed)."""
+
+        def compute() -> Event | None:
+            found = backtest(self.ruleset, self.data()[1], until=as_of, only=[rule_id])
+            return found[-1] if found else None
+
+        result = self._cached(("last_event", rule_id, as_of), compute)
+        assert result is None or isinstance(result, Event)
+        return result

@@ -1,0 +1,212 @@
+"""Chats, their language, subscriptions and mutes (tables `chats`, `subscriptions`, `mutes`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from bot.i18n import normalize
+from bot.store.schema import chats, mutes, outbox, subscriptions
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A chat the bot knows."""
+
+    platform: str
+    chat_id: str
+    kind: str
+    lang: str
+    active: bool
+
+
+def insert_ignoring_duplicates(
+    conn: Connection, table: sa.Table, values: dict[str, Any]
+) -> bool:
+    """INSERT unless a unique constraint already holds this row; True when a row was added."""
+    stmt: Any
+    if conn.dialect.name == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    return bool(conn.execute(stmt).rowcount)
+
+
+class Subscriptions:
+    """Reads and changes what each chat wants, through the store's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def ensure_chat(
+        self,
+        platform: str,
+        chat_id: str,
+        *,
+        is_group: bool,
+        language_code: str | None,
+        now: datetime,
+    ) -> Chat:
+        """The chat, created on first contact with a language from the caller's locale."""
+        with self.engine.begin() as conn:
+            insert_ignoring_duplicates(
+                conn,
+                chats,
+                {
+                    "platform": platform,
+                    "chat_id": chat_id,
+                    "kind": "group" if is_group else "private",
+                    "lang": normalize(language_code),
+                    "active": True,
+                    "created_at": now,
+                },
+            )
+            row = conn.execute(
+                sa.select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+            ).one()
+        return Chat(row.platform, row.chat_id, row.kind, row.lang, bool(row.active))
+
+    def language(self, platform: str, chat_id: str) -> str:
+        """The chat's language ('en' for an unknown chat)."""
+        with self.engine.connect() as conn:
+            lang = conn.execute(
+                sa.select(chats.c.lang).where(
+                    chats.c.platform == platform, chats.c.chat_id == chat_id
+                )
+            ).scalar()
+        return str(lang) if lang else "en"
+
+    def set_language(self, platform: str, chat_id: str, lang: str) -> None:
+        """Set the chat's language."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                chats.update()
+                .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+                .values(lang=lang)
+            )
+
+    def subscribe(self, platform: str, chat_id: str, target: str, now: datetime) -> bool:
+        """Subscribe the chat to `target`; False when it already was."""
+        where = (
+            subscriptions.c.platform == platform,
+            subscriptions.c.chat_id == chat_id,
+            subscriptions.c.target == target,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(
+                chats.update()
+                .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+                .values(active=True)
+            )
+            if insert_ignoring_duplicates(
+                conn,
+                subscriptions,
+                {"platform": platform, "chat_id": chat_id, "target": target,
+                 "active": True, "created_at": now},
+            ):
+                return True
+            reactivated = conn.execute(
+                subscriptions.update().where(*where, ~subscriptions.c.active).values(active=True)
+            )
+            return bool(reactivated.rowcount)
+
+    def unsubscribe(self, platform: str, chat_id: str, target: str | None) -> int:
+        """Drop one subscription (or all when `target` is None); how many were dropped."""
+        query = subscriptions.delete().where(
+            subscriptions.c.platform == platform, subscriptions.c.chat_id == chat_id
+        )
+        if target is not None:
+            query = query.where(subscriptions.c.target == target)
+        with self.engine.begin() as conn:
+            return int(conn.execute(query).rowcount)
+
+    def targets(self, platform: str, chat_id: str) -> list[str]:
+        """The chat's active subscription targets, sorted."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(subscriptions.c.target)
+                .where(
+                    subscriptions.c.platform == platform,
+                    subscriptions.c.chat_id == chat_id,
+                    subscriptions.c.active,
+                )
+                .order_by(subscriptions.c.target)
+            )
+            return [str(r.target) for r in rows]
+
+    def mute(
+        self, platform: str, chat_id: str, rule_id: str, until: datetime, by: str, now: datetime
+    ) -> None:
+        """Mute `rule_id` in the chat until `until` (replacing an earlier mute)."""
+        with self.engine.begin() as conn:
+            self._delete_mutes(conn, platform, chat_id, rule_id)
+            conn.execute(
+                mutes.insert().values(
+                    platform=platform, chat_id=chat_id, rule_id=rule_id, until=until,
+                    created_by=by, created_at=now,
+                )
+            )
+
+    def unmute(self, platform: str, chat_id: str, rule_id: str) -> bool:
+        """Lift a mute; False when there was none."""
+        with self.engine.begin() as conn:
+            return self._delete_mutes(conn, platform, chat_id, rule_id) > 0
+
+    @staticmethod
+    def _delete_mutes(conn: Connection, platform: str, chat_id: str, rule_id: str) -> int:
+        return int(
+            conn.execute(
+                mutes.delete().where(
+                    mutes.c.platform == platform,
+                    mutes.c.chat_id == chat_id,
+                    mutes.c.rule_id == rule_id,
+                )
+            ).rowcount
+        )
+
+    def deactivate_chat(self, conn: Connection, platform: str, chat_id: str) -> None:
+        """The chat blocked or left us: keep its rows but send it nothing more."""
+        conn.execute(
+            chats.update()
+            .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+            .values(active=False)
+        )
+        conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.platform == platform, subscriptions.c.chat_id == chat_id)
+            .values(active=False)
+        )
+
+    def migrate_chat(self, conn: Connection, platform: str, old: str, new: str) -> None:
+        """A group became a supergroup with a new id: move its settings and pending rows."""
+        old_chat = conn.execute(
+            sa.select(chats).where(chats.c.platform == platform, chats.c.chat_id == old)
+        ).first()
+        if old_chat is not None:
+            values = {k: v for k, v in old_chat._mapping.items() if k not in ("chat_id",)}
+            insert_ignoring_duplicates(conn, chats, {**values, "chat_id": new})
+            conn.execute(
+                chats.update()
+                .where(chats.c.platform == platform, chats.c.chat_id == old)
+                .values(active=False, migrated_to=new)
+            )
+        for table in (subscriptions, mutes):
+            conn.execute(
+                table.update()
+                .where(table.c.platform == platform, table.c.chat_id == old)
+                .values(chat_id=new)
+            )
+        conn.execute(
+            outbox.update()
+            .where(
+                outbox.c.platform == platform,
+                outbox.c.chat_id == old,
+                outbox.c.status == "pending",
+            )
+            .values(chat_id=new)
+        )

@@ -1,0 +1,133 @@
+"""Text (and charts) for the read-only commands: /regime, /why, /rules, /history, /status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot import charts
+from bot.i18n import text
+from bot.insight import Insight, RuleView
+from bot.store import SeriesStatus
+from rules import Check, Regime
+from rules.explain import number
+
+_MARK = {True: "🟢", False: "⚪", None: "⏸"}
+_STATE_MARK = {"firing": "🟢", "pending": "🟡", "inactive": "⚪", "skipped": "⏸"}
+
+
+def _check_line(check: Check, lang: str) -> str:
+    mark = _MARK[check.on]
+    word = {True: "check_on", False: "check_off", None: "check_skipped"}[check.on]
+    threshold = (
+        text(lang, "threshold_part", threshold=number(check.threshold))
+        if check.threshold is not None
+        else ""
+    )
+    return text(
+        lang, "check_line", mark=f"{mark} {text(lang, word)}", title=check.title,
+        value=number(check.value), threshold=threshold, observed=check.observed or "—",
+        detail=f"[{check.detail}]" if check.detail else "",
+    ).rstrip()
+
+
+def regime_name(regime_id: str, lang: str) -> str:
+    """The regime's display name in `lang` (its id when unknown)."""
+    try:
+        return text(lang, f"regime_names_{regime_id}")
+    except KeyError:
+        return regime_id.replace("_", " ")
+
+
+def regime_text(found: Regime, lang: str) -> str:
+    """The /regime answer: the regime, then each gauge and milestone with its value."""
+    lines = [text(lang, "regime_title", as_of=found.as_of.isoformat(),
+                  regime=f"{regime_name(found.regime, lang)} ({found.regime})")]
+    for kind, heading in (("gauge", "gauges_heading"), ("milestone", "milestones_heading")):
+        lines += ["", text(lang, heading)]
+        lines += [_check_line(c, lang) for c in found.checks if c.kind == kind]
+    return "\n".join(lines)
+
+
+def dashboard_png(insight: Insight, found: Regime) -> bytes:
+    """The regime dashboard chart for `found` (cached per data version)."""
+    version, data = insight.data()
+    return charts.regime_dashboard(data, found.as_of, version, insight.ruleset)
+
+
+@dataclass(frozen=True)
+class WhyAnswer:
+    """The /why answer: text and the rule's chart."""
+
+    text: str
+    chart: bytes | None
+
+
+def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
+    """Explain `rule_id`: its state now, latest value vs threshold, and its last change."""
+    view = next(v for v in insight.rules(as_of, lang) if v.id == rule_id)
+    lines = [text(lang, "why_title", title=view.title)]
+    if view.state == "skipped":
+        lines.append(text(lang, "why_state_skipped", reason=view.reason))
+    elif view.state == "firing":
+        lines.append(text(lang, "why_state_firing", since=view.since))
+    else:
+        lines.append(text(lang, f"why_state_{view.state}"))
+    check = view.check
+    if check is not None and check.value is not None:
+        threshold = (
+            text(lang, "threshold_part", threshold=number(check.threshold))
+            if check.threshold is not None else ""
+        )
+        lines.append(text(lang, "why_current", value=number(check.value), threshold=threshold,
+                          observed=check.observed or "—"))
+    last = insight.last_event(rule_id, as_of)
+    if last is None:
+        lines.append(text(lang, "why_never"))
+    else:
+        title, body = last.render(lang)
+        lines += ["", text(lang, "why_last_event", date=last.date.isoformat()), title, body]
+    version, data = insight.data()
+    chart = charts.rule_chart(data, insight.ruleset, rule_id, as_of, version)
+    return WhyAnswer("\n".join(lines), chart)
+
+
+def rules_text(found: list[RuleView], lang: str) -> str:
+    """The /rules answer: one line per rule."""
+    lines = [text(lang, "rules_title")]
+    for view in found:
+        state = text(lang, f"state_{view.state}")
+        if view.state == "firing" and view.since:
+            state += f" ({view.since})"
+        lines.append(text(lang, "rule_line", mark=_STATE_MARK.get(view.state, "•"),
+                          id=view.id, title=view.title, state=state))
+    return "\n".join(lines)
+
+
+def history_line(obs_date: date, state: str, payload: dict[str, Any], lang: str) -> str:
+    """One /history line from a stored event."""
+    texts = payload.get("texts", {})
+    title = (texts.get(lang) or texts.get("en") or {}).get("title") or payload.get("title", "")
+    return text(lang, "history_line", date=obs_date.isoformat(),
+                mark="🟢" if state == "firing" else "⚪", title=title)
+
+
+def _age(delta: timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def status_line(found: SeriesStatus, now: datetime, lang: str) -> str:
+    """One /status line: series, latest observation, last check and any error."""
+    checked = found.last_fetch_at
+    return text(
+        lang, "status_line", series=found.series, source=found.source,
+        last_obs=found.last_obs_date.isoformat() if found.last_obs_date else text(lang, "never"),
+        age=_age(now - checked) if checked else text(lang, "never"),
+        error=text(lang, "status_error", error=found.last_error) if found.last_error else "",
+    )

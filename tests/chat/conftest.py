@@ -1,0 +1,100 @@
+"""Fixtures for chat commands, the pipeline and the outbox: a fake clock, real rules and history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.chat import Caller
+from bot.commands import CommandContext
+from bot.insight import Insight
+from bot.ratelimit import TokenBucket
+from bot.store import Store
+from rules import RuleSet, load_rules
+from sources.base import SourceError
+from sources.files import FileSource
+
+RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
+
+
+@dataclass
+class FakeClock:
+    """A settable clock: `clock()` gives aware UTC time, `monotonic()` seconds for buckets."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def ruleset() -> RuleSet:
+    """The project's default rules file, compiled."""
+    return load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
+
+
+@pytest.fixture(scope="session")
+def history_data(history_dir: Path, ruleset: RuleSet) -> Mapping[str, pd.Series]:
+    """Every input the rules read, from ../shared/data (missing ones left out)."""
+    source = FileSource(history_dir)
+    data = {}
+    for series in ruleset.inputs:
+        try:
+            data[series.id] = source.fetch(series.id).values
+        except SourceError:
+            continue
+    return data
+
+
+@pytest.fixture(scope="session")
+def insight(ruleset: RuleSet, history_data: Mapping[str, pd.Series]) -> Insight:
+    """The rules bridge over the real history (shared: it caches per data version)."""
+    return Insight(ruleset, lambda: history_data)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Time stands still until a test advances it."""
+    return FakeClock(datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def chat_store(sqlite_url: str) -> Iterator[Store]:
+    """A migrated SQLite store for command tests."""
+    s = Store(sqlite_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def ctx(chat_store: Store, clock: FakeClock, insight: Insight) -> CommandContext:
+    """Commands over the real rules and history, with charts off (tested separately)."""
+    return CommandContext(
+        store=chat_store,
+        clock=clock,
+        insight=insight,
+        admins=frozenset({"boss"}),
+        limiter=TokenBucket(capacity=1000, per_second=100, clock=clock.monotonic),
+        charts=False,
+    )
+
+
+def private(chat_id: str = "100", lang: str | None = "en") -> Caller:
+    """A user talking to the bot directly."""
+    return Caller("telegram", chat_id, f"u{chat_id}", language_code=lang)
+
+
+def group_member(chat_id: str = "-200", user: str = "u7", admin: bool = False) -> Caller:
+    """Someone in a group chat (an admin of it when `admin`)."""
+    return Caller("telegram", chat_id, user, is_group=True, is_chat_admin=admin)

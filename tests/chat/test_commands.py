@@ -1,0 +1,175 @@
+"""Commands through a fake chat: `await handle(ctx, caller, line)` as the front ends call it."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+import pandas as pd
+
+from bot.chat import Caller
+from bot.commands import COMMANDS, CommandContext, handle, parse_duration
+from bot.i18n import text
+from bot.insight import Insight
+from bot.ratelimit import TokenBucket
+from bot.store import Store
+from bot.subscriptions import Subscriptions
+from rules import classify_regime
+from sources.base import Fetched
+from tests.chat.conftest import FakeClock, group_member, private
+
+
+async def test_start_and_help_list_every_command(ctx: CommandContext) -> None:
+    hello = await handle(ctx, private(), "/start")
+    assert "/subscribe all" in hello.text
+    helped = await handle(ctx, private(), "/help")
+    for name, cmd in COMMANDS.items():
+        assert f"/{name} — {cmd.run.__doc__.strip().splitlines()[0]}" in helped.text  # type: ignore[union-attr]
+    assert "qt_ends" in helped.text
+
+
+async def test_subscribe_unsubscribe_round_trip(ctx: CommandContext) -> None:
+    subs = Subscriptions(ctx.store.engine)
+    reply = await handle(ctx, private(), "/subscribe qt_ends")
+    assert "qt_ends" in reply.text
+    await handle(ctx, private(), "/subscribe milestone")
+    assert subs.targets("telegram", "100") == ["milestone", "qt_ends"]
+    again = await handle(ctx, private(), "/subscribe qt_ends")
+    assert again.text == text("en", "already_subscribed", target="qt_ends")
+    await handle(ctx, private(), "/unsubscribe qt_ends")
+    assert subs.targets("telegram", "100") == ["milestone"]
+    await handle(ctx, private(), "/unsubscribe")
+    assert subs.targets("telegram", "100") == []
+
+
+async def test_bad_subscription_target_suggests_and_stores_nothing(ctx: CommandContext) -> None:
+    reply = await handle(ctx, private(), "/subscribe qt_end")
+    assert '"qt_end"' in reply.text and "qt_ends" in reply.text
+    assert Subscriptions(ctx.store.engine).targets("telegram", "100") == []
+
+
+async def test_unknown_command_says_did_you_mean(ctx: CommandContext) -> None:
+    reply = await handle(ctx, private(), "/regmie")
+    assert "/regime" in reply.text and "/help" in reply.text
+    nothing_close = await handle(ctx, private(), "/xyzzy")
+    assert "Did you mean" not in nothing_close.text
+
+
+async def test_slack_style_lines_without_slash(ctx: CommandContext, insight: Insight) -> None:
+    expected = classify_regime(insight.ruleset, insight.data()[1], date(2020, 4, 30)).regime
+    for line in ("regime 2020-04-30", "/cyclewatch regime 2020-04-30", "/regime@cwbot 2020-04-30"):
+        reply = await handle(ctx, private(), line)
+        assert reply.text.startswith("Regime as of 2020-04-30")
+        assert f"({expected})" in reply.text
+
+
+async def test_group_changes_need_an_admin(ctx: CommandContext) -> None:
+    subs = Subscriptions(ctx.store.engine)
+    refused = await handle(ctx, group_member(), "/subscribe all")
+    assert refused.text == text("en", "admins_only") and refused.ephemeral
+    for line in ("/mute qt_ends 1d", "/lang zh", "/unsubscribe"):
+        assert (await handle(ctx, group_member(), line)).text == text("en", "admins_only")
+    assert subs.targets("telegram", "-200") == []
+    read_only = await handle(ctx, group_member(), "/rules")
+    assert "qt_ends" in read_only.text
+    await handle(ctx, group_member(admin=True), "/subscribe all")
+    await handle(ctx, group_member(user="boss"), "/subscribe rate_cut")  # configured admin
+    assert subs.targets("telegram", "-200") == ["all", "rate_cut"]
+
+
+async def test_rate_limit_per_user_with_injected_clock(
+    chat_store: Store, clock: FakeClock, insight: Insight
+) -> None:
+    ctx = CommandContext(chat_store, clock, insight,
+                         limiter=TokenBucket(capacity=3, per_second=0.5, clock=clock.monotonic))
+    for _ in range(3):
+        assert "Commands" in (await handle(ctx, private(), "/help")).text
+    limited = await handle(ctx, private(), "/help")
+    assert limited.text == text("en", "rate_limited", seconds=2) and limited.ephemeral
+    other_user = await handle(ctx, private("101"), "/help")
+    assert "Commands" in other_user.text
+    clock.advance(seconds=2)
+    assert "Commands" in (await handle(ctx, private(), "/help")).text
+
+
+async def test_language_per_chat(ctx: CommandContext) -> None:
+    await handle(ctx, private("1"), "/lang zh")
+    zh_regime = await handle(ctx, private("1"), "/regime 2021-06-30")
+    en_regime = await handle(ctx, private("2"), "/regime 2021-06-30")
+    assert zh_regime.text.startswith("截至 2021-06-30 的阶段")
+    assert en_regime.text.startswith("Regime as of 2021-06-30")
+    assert re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("1"), "/rules")).text)
+    assert not re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("2"), "/rules")).text)
+    bad = await handle(ctx, private("2"), "/lang fr")
+    assert bad.text == text("en", "usage_lang")
+
+
+async def test_new_chat_takes_language_from_locale(ctx: CommandContext) -> None:
+    reply = await handle(ctx, private("9", lang="zh-hans"), "/start")
+    assert reply.text.startswith(text("zh", "welcome"))
+    assert Subscriptions(ctx.store.engine).language("telegram", "9") == "zh"
+
+
+async def test_mute_and_unmute(ctx: CommandContext, clock: FakeClock) -> None:
+    reply = await handle(ctx, private(), "/mute qt_ends 7d")
+    assert reply.text == text("en", "muted", rule="qt_ends", until="2026-11-30 15:00 UTC")
+    assert (await handle(ctx, private(), "/mute qt_ends forever")).text == text(
+        "en", "bad_duration", value="forever")
+    assert (await handle(ctx, private(), "/mute qt_ends 400d")).text == text(
+        "en", "bad_duration", value="400d")
+    assert (await handle(ctx, private(), "/mute nope 1d")).text == text(
+        "en", "unknown_rule", rule="nope")
+    assert (await handle(ctx, private(), "/mute qt_ends")).text == text("en", "usage_mute")
+    assert (await handle(ctx, private(), "/unmute qt_ends")).text == text(
+        "en", "unmuted", rule="qt_ends")
+    assert (await handle(ctx, private(), "/unmute qt_ends")).text == text(
+        "en", "not_muted", rule="qt_ends")
+
+
+def test_parse_duration() -> None:
+    assert parse_duration("12h") == pd.Timedelta(hours=12)
+    assert parse_duration("2w") == pd.Timedelta(days=14)
+    for bad in ("0d", "7", "d7", "1y", "366d", ""):
+        assert parse_duration(bad) is None
+
+
+async def test_why_reports_state_and_last_change(ctx: CommandContext, insight: Insight) -> None:
+    as_of = ctx.clock().date()
+    view = next(v for v in insight.rules(as_of) if v.id == "qt_ends")
+    last = insight.last_event("qt_ends", as_of)
+    assert last is not None
+    reply = await handle(ctx, private(), "/why qt_ends")
+    assert reply.text.startswith(f"Why: {view.title}")
+    assert last.date.isoformat() in reply.text and last.render("en")[1] in reply.text
+    assert (await handle(ctx, private(), "/why")).text == text("en", "usage_why")
+    assert "qt_ends" in (await handle(ctx, private(), "/why qt_end")).text
+
+
+async def test_status_lists_every_series(ctx: CommandContext, clock: FakeClock) -> None:
+    assert (await handle(ctx, private(), "/status")).text == text("en", "status_none")
+    values = pd.Series([1.0, 2.0], index=pd.DatetimeIndex(["2026-11-11", "2026-11-18"]))
+    ctx.store.record("fred", Fetched("WALCL", values), clock.now)
+    clock.advance(hours=5)
+    ctx.store.note_failure("WALCL", "fred", "HTTP 503", clock.now)
+    clock.advance(hours=1)
+    reply = await handle(ctx, private(), "/status")
+    assert "WALCL (fred): latest 2026-11-18, checked 1h ago — last error: HTTP 503" in reply.text
+
+
+async def test_no_data_is_said_plainly(
+    chat_store: Store, clock: FakeClock, insight: Insight
+) -> None:
+    empty = Insight(insight.ruleset, lambda: {})
+    ctx = CommandContext(chat_store, clock, empty)
+    for line in ("/regime", "/rules", "/why qt_ends"):
+        assert (await handle(ctx, private(), line)).text == text("en", "no_data")
+    assert (await handle(ctx, private(), "/regime 2020-13-01")).text == text(
+        "en", "bad_date", value="2020-13-01")
+    assert (await handle(ctx, private(), "/history")).text == text("en", "history_none")
+
+
+async def test_button_actions_are_command_lines(ctx: CommandContext) -> None:
+    caller = Caller("slack", "C1", "U1", is_group=True, is_chat_admin=True)
+    reply = await handle(ctx, caller, "/mute qt_ends 1d")
+    assert reply.text.startswith("Muted qt_ends")
+    assert datetime.fromisoformat("2026-11-24T15:00+00:00").strftime("%Y-%m-%d") in reply.text
