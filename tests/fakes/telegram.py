@@ -145,6 +145,7 @@ class FakeTelegram:
     migrated: dict[str, str] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     rate_limited: int = 0
+    rate_limited_chat: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -311,11 +312,17 @@ class FakeTelegram:
         if bucket is None:
             rate = self.group_per_minute / 60 if chat.startswith("-") else self.per_chat_rate
             bucket = self._per_chat[chat] = _Bucket(rate * self.time_scale, self.per_chat_burst)
-        wait = max(self._overall.take(), bucket.take())
+        overall_wait = self._overall.take()
+        chat_wait = bucket.take() if not overall_wait else 0.0
+        wait = max(overall_wait, chat_wait)
         if wait:
             self.rate_limited += 1
-            retry = max(1, math.ceil(wait))
-            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+            self.rate_limited_chat += 1 if chat_wait else 0
+            # Telegram answers whole seconds; a time-compressed fake answers compressed ones.
+            retry: float = max(1, math.ceil(wait * self.time_scale)) / self.time_scale
+            if self.time_scale == 1:
+                retry = int(retry)
+            raise ApiError(429, f"Too Many Requests: retry after {retry:g}", {"retry_after": retry})
 
     def _record(self, chat: str, method: str, **fields: Any) -> dict[str, Any]:
         message_id = self._take_message_id()

@@ -19,7 +19,7 @@ from tests.fakes.telegram import FakeTelegram
 os.environ["PTB_TIMEDELTA"] = "true"
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-FAST = 50.0  # time compression for rate limits in functional tests
+FAST = 10.0  # time compression for rate limits in functional tests (more invites jitter 429s)
 
 
 @pytest.fixture
