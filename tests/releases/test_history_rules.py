@@ -60,3 +60,20 @@ def test_reported_bill_share_for_may_2026(
     check = next(c for c in regime.checks if c.id == "bill_share_rises")
     assert check.observed == "2026-05-31"
     assert check.value is not None and f"{check.value:.1f}" == "21.9"
+
+
+def test_cli_backtest_reports_the_treasury_milestones(
+    history_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bot.cli import main
+
+    code = main(["backtest", "--data", str(history_dir), "--json", "--rules", str(RULES),
+                 "--rule", "bill_share_rises", "--rule", "large_deficit"])
+    assert code == 0
+    events = json.loads(capsys.readouterr().out)
+    firing = {(e["rule"], e["date"][:4]) for e in events if e["state"] == "firing"}
+    assert {("bill_share_rises", "2008"), ("bill_share_rises", "2020"),
+            ("bill_share_rises", "2023"), ("large_deficit", "2009"),
+            ("large_deficit", "2020")} <= firing
