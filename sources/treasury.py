@@ -9,12 +9,20 @@ CSV downloads of an offline data directory.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from datetime import date, datetime
 
 import httpx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from sources.base import Fetched, SourceError
 from sources.fiscal import (
@@ -25,7 +33,7 @@ from sources.fiscal import (
     auction_table,
     series_from_rows,
 )
-from sources.web import get_bytes
+from sources.web import HTTPStatusError, get_bytes
 
 MSPD_ENDPOINT = "v1/debt/mspd/mspd_table_1"
 AUCTIONS_ENDPOINT = "v1/accounting/od/auctions_query"
@@ -76,12 +84,14 @@ class TreasurySource:
         page_size: int = 10000,
         attempts: int = 3,
         retry_wait: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client = client
         self.page_size = page_size
         self.attempts = attempts
         self.retry_wait = retry_wait
+        self.sleep = sleep
 
     def series_ids(self) -> list[str]:
         """Every series this adapter offers."""
@@ -163,10 +173,19 @@ class TreasurySource:
         return rows
 
     def _page(self, endpoint: str, params: dict[str, str], series_id: str | None) -> _Page:
+        backoff = wait_exponential(multiplier=self.retry_wait, max=60)
+
+        def wait(state: RetryCallState) -> float:
+            # Honour the server's Retry-After when it asks for longer than our backoff.
+            err = state.outcome.exception() if state.outcome else None
+            asked = err.retry_after if isinstance(err, HTTPStatusError) else None
+            return max(backoff(state), min(asked or 0.0, 300.0))
+
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.retry_wait, max=60),
+            wait=wait,
+            sleep=self.sleep,
             reraise=True,
         )
         url = f"{self.base_url}/{endpoint}"

@@ -12,6 +12,23 @@ from sources.base import SourceError
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
+class HTTPStatusError(SourceError):
+    """An HTTP error status; `retry_after` is the server's Retry-After in seconds, if any."""
+
+    def __init__(
+        self, source: str, series_id: str | None, message: str, *, status: int,
+        retry_after: float | None,
+    ) -> None:
+        super().__init__(source, series_id, message, retryable=status in RETRYABLE_STATUSES)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    text = response.headers.get("Retry-After", "").strip()
+    return float(text) if text.isdigit() else None  # the HTTP-date form is not worth parsing
+
+
 def get_bytes(
     client: httpx.Client,
     url: str,
@@ -33,10 +50,11 @@ def get_bytes(
         ) from err
     if response.status_code >= 400:
         excerpt = body[:200].decode("utf-8", "replace").strip()
-        raise SourceError(
+        raise HTTPStatusError(
             source,
             series_id,
             f"HTTP {response.status_code} from {url}: {excerpt}",
-            retryable=response.status_code in RETRYABLE_STATUSES,
+            status=response.status_code,
+            retry_after=_retry_after(response),
         )
     return body

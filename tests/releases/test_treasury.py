@@ -113,6 +113,16 @@ def test_paging_over_many_pages_aggregates_every_auction(
     assert bill_share[pd.Timestamp("2025-12-31")] == pytest.approx(dec_bills / dec_total * 100)
 
 
+def test_a_429_waits_as_long_as_retry_after_says(
+    fiscal_fake: FiscalDataFake, http: httpx.Client
+) -> None:
+    slept: list[float] = []
+    fiscal_fake.server.inject("429")  # the fake sends Retry-After: 1
+    source = TreasurySource(fiscal_fake.url, http, retry_wait=0, sleep=slept.append)
+    assert len(source.fetch("bill_share", since=date(2026, 1, 1)).values) == 5
+    assert slept == [1.0]
+
+
 def test_a_transient_500_is_retried(fiscal_fake: FiscalDataFake, http: httpx.Client) -> None:
     fiscal_fake.server.inject("500")
     source = TreasurySource(fiscal_fake.url, http, retry_wait=0)
