@@ -47,40 +47,46 @@ _GONE_HINTS = ("chat not found", "user not found", "peer_id_invalid", "have no r
 
 class TelegramRateLimiter:
     """Telegram's flood limits on our side: ~30 msg/s overall, 1 msg/s per chat and
-    20 msg/min per group (negative chat ids).
+    20 msg/min per group (negative chat ids), each chat allowed a burst of `chat_burst`.
 
     `scale` speeds all of them up together (benchmarks against a time-compressed fake).
     """
 
     def __init__(
         self, overall_per_second: float = 30.0, chat_interval: float = 1.0,
-        group_interval: float = 3.0, scale: float = 1.0,
+        group_interval: float = 3.0, chat_burst: int = 2, scale: float = 1.0,
     ) -> None:
-        # A small burst (a tenth of a second's worth) so request jitter cannot bunch up
-        # a whole second's quota at the server.
+        # A small overall burst (a tenth of a second's worth) so request jitter cannot bunch
+        # up a whole second's quota at the server.
         burst = max(1.0, overall_per_second / 10)
         self._overall = AsyncLimiter(burst, burst / (overall_per_second * scale))
         self._chat_interval = chat_interval / scale
         self._group_interval = group_interval / scale
-        self._next_slot: dict[str, float] = {}
+        self._chat_burst = max(1, chat_burst)
+        # Per chat: the theoretical arrival time of its next message (GCRA scheduling).
+        self._tat: dict[str, float] = {}
+
+    def _gap(self, chat_id: str) -> float:
+        return self._group_interval if chat_id.startswith("-") else self._chat_interval
 
     async def wait(self, chat_id: str) -> None:
         """Sleep until `chat_id` may be sent another message, then take an overall slot."""
         now = time.monotonic()
-        slot = max(now, self._next_slot.get(chat_id, now))
-        gap = self._group_interval if chat_id.startswith("-") else self._chat_interval
-        self._next_slot[chat_id] = slot + gap
-        if len(self._next_slot) > 50_000:
-            self._next_slot = {c: t for c, t in self._next_slot.items() if t > now}
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        gap = self._gap(chat_id)
+        tat = max(now, self._tat.get(chat_id, now))
+        start = max(now, tat - (self._chat_burst - 1) * gap)
+        self._tat[chat_id] = tat + gap
+        if len(self._tat) > 50_000:
+            self._tat = {c: t for c, t in self._tat.items() if t > now}
+        if start > now:
+            await asyncio.sleep(start - now)
         await self._overall.acquire()
 
     def hold(self, chat_id: str, seconds: float) -> None:
-        """Push the chat's next slot back (after Telegram answered retry_after)."""
-        self._next_slot[chat_id] = max(
-            self._next_slot.get(chat_id, 0.0), time.monotonic() + seconds
-        )
+        """Send nothing more to the chat for `seconds` (after Telegram answered retry_after)."""
+        tolerance = (self._chat_burst - 1) * self._gap(chat_id)
+        self._tat[chat_id] = max(self._tat.get(chat_id, 0.0),
+                                 time.monotonic() + seconds + tolerance)
 
 
 def delivery_error(err: TelegramError) -> DeliveryError:

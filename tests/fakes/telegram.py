@@ -131,7 +131,7 @@ class FakeTelegram:
     token: str = "123456:TEST-token"
     overall_rate: float = 30.0
     per_chat_rate: float = 1.0
-    per_chat_burst: float = 2.0
+    per_chat_burst: float = 3.0
     group_per_minute: float = 20.0
     time_scale: float = 1.0
     enforce_limits: bool = True
