@@ -101,17 +101,24 @@ def test_a_429_storm_is_ridden_out_within_the_rate_limit(
     assert min(gaps) > 0.45, gaps  # 2 requests/s, never a burst
 
 
-@BOTH_PATHS
-@pytest.mark.parametrize("kind", ["500", "garbage"])
+@pytest.mark.parametrize(
+    ("keyed", "kind"),
+    [(True, "500"), (False, "500"), (True, "garbage")],
+    ids=["api-500", "keyless-500", "api-cut-off-xml"],
+)
 def test_server_errors_and_broken_bodies_are_retried(
     fred: FakeFred, http: httpx.Client, keyed: bool, kind: str
 ) -> None:
-    if kind == "garbage" and not keyed:
-        pytest.skip("a cut-off CSV cannot be told from a short one")
     fred.fail(ROUTE[keyed], kind, times=2)
     values = make_source(fred, http, keyed=keyed, rate=50).fetch("WALCL").values
     assert len(values) == len(fred.latest("WALCL"))
     assert fred.count(ROUTE[keyed]) == 3
+
+
+def test_a_body_that_is_not_csv_is_a_clear_error(fred: FakeFred, http: httpx.Client) -> None:
+    fred.fail("fredgraph", "garbage")
+    with pytest.raises(SourceError, match="not a FRED-format CSV"):
+        make_source(fred, http, keyed=False).fetch("WALCL")
 
 
 @BOTH_PATHS
