@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import httpx
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.calendar import FOMC_MEETING_END_DATES, CalendarError, ReleaseCalendar, parse_fed_calendar
 from bot.store.schema import releases
 from sources.base import SourceError
-from sources.fomc import FomcSource
+from sources.fomc import Confirmation, FomcDecision, FomcSource, confirm
 from sources.refunding import RefundingSource
 from sources.rss import ReleaseRecord
 from sources.web import get_bytes
@@ -111,3 +113,22 @@ def load_release_calendar(client: httpx.Client, feeds_url: str) -> ReleaseCalend
         log.warning("FOMC calendar unavailable, using the built-in dates: %s", err)
         return ReleaseCalendar()
     return ReleaseCalendar([*FOMC_MEETING_END_DATES, *days])
+
+
+def confirm_fomc_releases(
+    engine: Engine, upper: pd.Series, lower: pd.Series, now: datetime
+) -> list[tuple[ReleaseRecord, Confirmation]]:
+    """Check stored FOMC decisions not yet settled against DFEDTARU/DFEDTARL; store and return
+    those whose outcome is now known (confirmed or mismatch)."""
+    settled = []
+    for record in stored_releases(engine, "fomc_statement"):
+        if record.data.get("confirmation") in ("confirmed", "mismatch"):
+            continue
+        result = confirm(FomcDecision.from_record(record), upper, lower)
+        if result.status == "pending":
+            continue
+        data = {**record.data, "confirmation": result.status, "confirmation_detail": result.detail}
+        updated = replace(record, data=data)
+        upsert_releases(engine, [updated], now)
+        settled.append((updated, result))
+    return settled

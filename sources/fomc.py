@@ -29,6 +29,7 @@ _DECISION = re.compile(
 _VERBS: dict[str, Decision] = {
     "lower": "cut", "reduce": "cut", "raise": "hike", "increase": "hike", "maintain": "hold",
 }
+_DECISIONS: dict[str, Decision] = {"cut": "cut", "hike": "hike", "hold": "hold"}
 _BALANCE_SHEET = re.compile(
     r"securities holdings|balance sheet|runoff|reserve management purchases|Treasury bills"
     r"|shorter-term Treasury securities|reinvest|redemption cap",
@@ -67,6 +68,23 @@ class FomcDecision:
     balance_sheet: tuple[str, ...]
     ends_runoff: bool
     reserve_purchases: bool
+
+    @classmethod
+    def from_record(cls, record: ReleaseRecord) -> FomcDecision:
+        """The decision stored by `to_record` (KeyError/ValueError when the data are not one)."""
+        data = record.data
+        decision = _DECISIONS.get(str(data["decision"]))
+        if decision is None:
+            raise ValueError(f"not a decision: {data['decision']!r}")
+        return cls(
+            published_at=record.published_at, url=record.url or record.key,
+            decision=decision,
+            lower=float(data["lower"]), upper=float(data["upper"]),
+            sentence=str(data.get("sentence", "")),
+            balance_sheet=tuple(str(s) for s in data.get("balance_sheet", [])),
+            ends_runoff=bool(data.get("ends_runoff")),
+            reserve_purchases=bool(data.get("reserve_purchases")),
+        )
 
     def to_record(self) -> ReleaseRecord:
         """The `releases` row (kind fomc_statement, keyed by the statement URL)."""

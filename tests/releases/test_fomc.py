@@ -10,7 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.releases import load_release_calendar, poll_fomc, stored_releases
+from bot.releases import (
+    confirm_fomc_releases,
+    load_release_calendar,
+    poll_fomc,
+    stored_releases,
+)
 from bot.store import Store
 from sources.base import SourceError
 from sources.files import FileSource
@@ -166,3 +171,21 @@ def test_release_calendar_merges_the_fed_calendar_json(http: httpx.Client) -> No
     assert cal.days("fomc", date(2028, 1, 1), date(2028, 12, 31)) == [date(2028, 3, 15)]
     assert fallback.days("fomc", date(2028, 1, 1), date(2028, 12, 31)) == []
     assert fallback.days("fomc", date(2027, 1, 1), date(2027, 2, 1)) == [date(2027, 1, 27)]
+
+
+def test_stored_decisions_are_confirmed_once_fred_has_the_range(
+    fed: FedFeedsFake, http: httpx.Client, sqlite_url: str, history_dir: Path
+) -> None:
+    fed.add_fomc_statement(datetime(2026, 10, 28, 18, tzinfo=UTC), HOLD)  # after FRED's data
+    store = Store(sqlite_url)
+    with fed.server.running():
+        poll_fomc(store.engine, FomcSource(fed.feeds_url, http), WHEN)
+    files = FileSource(history_dir)
+    upper, lower = files.fetch("DFEDTARU").values, files.fetch("DFEDTARL").values
+    [(record, result)] = confirm_fomc_releases(store.engine, upper, lower, WHEN)
+    assert (record.published_at, result.status) == (WHEN, "confirmed")
+    by_time = {r.published_at: r.data for r in stored_releases(store.engine, "fomc_statement")}
+    assert by_time[WHEN]["confirmation"] == "confirmed"
+    assert "confirmation" not in by_time[datetime(2026, 10, 28, 18, tzinfo=UTC)]
+    assert confirm_fomc_releases(store.engine, upper, lower, WHEN) == []
+    store.close()
