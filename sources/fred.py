@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+import numpy as np
 import pandas as pd
 from fredapi import Fred
 from tenacity import (
@@ -320,13 +321,24 @@ def _vintages_to_fetched(series_id: str, frames: list[pd.DataFrame]) -> Fetched:
     # A window restates values still current at its start; keep only real changes.
     previous = rows.groupby("date")["value"].shift()
     rows = rows[rows["value"] != previous]
-    vintages = tuple(
-        Vintage(
-            pd.Timestamp(str(published)).date(),
-            to_series(pd.Series(group["value"].to_numpy(), index=group["date"]), series_id),
-        )
-        for published, group in rows.groupby("realtime_start", sort=True)
-    )
+    vintages = _split_by_publication(rows, series_id)
     latest = rows.drop_duplicates("date", keep="last")
     values = to_series(pd.Series(latest["value"].to_numpy(), index=latest["date"]), series_id)
     return Fetched(series_id, values, realtime_start=vintages[-1].realtime_start, vintages=vintages)
+
+
+def _split_by_publication(rows: pd.DataFrame, series_id: str) -> tuple[Vintage, ...]:
+    """One Vintage per realtime_start (rows are clean: floats, one per date and vintage)."""
+    ordered = rows.sort_values(["realtime_start", "date"], kind="stable")
+    published = ordered["realtime_start"].to_numpy()
+    dates = pd.DatetimeIndex(ordered["date"].to_numpy())
+    values = ordered["value"].to_numpy(dtype="float64")
+    starts = np.flatnonzero(np.r_[True, published[1:] != published[:-1]])
+    ends = np.r_[starts[1:], len(published)]
+    return tuple(
+        Vintage(
+            pd.Timestamp(published[a]).date(),
+            pd.Series(values[a:b], index=dates[a:b], name=series_id, dtype="float64"),
+        )
+        for a, b in zip(starts, ends, strict=True)
+    )
