@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
 from bot.chat import Caller, Reply
+from bot.commands import CommandContext, handle
+from bot.insight import Insight
 from bot.notifiers.base import Button
 from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
+from bot.ratelimit import TokenBucket
+from bot.store import Store
+from rules import load_rules
+from sources.base import SourceError
+from sources.files import FileSource
 from tests.fakes.telegram import FakeTelegram
 
 # PTB 22 warns on every int retry_after unless told to use timedeltas (warnings are errors here).
@@ -58,3 +69,46 @@ class Recorder:
         self.calls.append((caller, text))
         return Reply(text=f"{self.text} <{text}>", chart_png=self.chart,
                      buttons=(Button("Mute 7d", "/mute qt_ends 7d"),))
+
+
+# ---- the real chat core (bot.commands) over the real rules and history ------------------
+
+RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
+NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def platform_insight(history_dir: Path) -> Insight:
+    """The rules bridge over ../shared/data (session-wide: it caches per data version)."""
+    ruleset = load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
+    source = FileSource(history_dir)
+    data: dict[str, pd.Series] = {}
+    for series in ruleset.inputs:
+        try:
+            data[series.id] = source.fetch(series.id).values
+        except SourceError:
+            continue
+    return Insight(ruleset, lambda: data)
+
+
+@pytest.fixture
+def platform_store(sqlite_url: str) -> Iterator[Store]:
+    """A migrated SQLite store for one test."""
+    store = Store(sqlite_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def command_ctx(platform_store: Store, platform_insight: Insight) -> CommandContext:
+    """bot.commands over the real history, charts on, a generous per-user rate limit."""
+    return CommandContext(
+        store=platform_store, clock=lambda: NOW, insight=platform_insight,
+        limiter=TokenBucket(capacity=1000, per_second=100), charts=True,
+    )
+
+
+@pytest.fixture
+def commands_handler(command_ctx: CommandContext) -> Callable[[Caller, str], Awaitable[Reply]]:
+    """What the service hands the front ends: handle() bound to its context."""
+    return functools.partial(handle, command_ctx)
