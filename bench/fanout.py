@@ -2,24 +2,40 @@
 enforces Telegram's limits (30 msg/s overall, 1 msg/s per chat), time-compressed by --scale.
 
 Prints the achieved send rate as a share of the allowed rate (target >= 95%), lost and
-duplicate counts, and the number of 429s the fake had to answer. Run:
+duplicate counts, and the number of 429s the fake had to answer; then the warm `/regime`
+latency through the Telegram front end (real PTB polling + bot.commands over the history
+in ../shared/data), p50/p95 (target p95 <= 300 ms). Run:
 
-    .venv/bin/python -m bench.fanout --subscribers 10000 --scale 10
+    .venv/bin/python -m bench.fanout --subscribers 10000 --scale 5
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import os
+import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
+from bot.commands import CommandContext, handle
+from bot.insight import Insight
 from bot.notifiers.base import Button, DeliveryError, Message
 from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
+from bot.ratelimit import TokenBucket
+from bot.store import Store
+from bot.telegram import TelegramFrontEnd, build_application
+from rules import load_rules
+from sources.base import SourceError
+from sources.files import FileSource
 from tests.fakes.telegram import FakeTelegram
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -83,16 +99,73 @@ async def run(subscribers: int, scale: float, workers: int) -> dict[str, float]:
     }
 
 
+def history_dir() -> Path:
+    """../shared/data beside the clone, or CYCLEWATCH_HISTORY_DIR."""
+    default = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("CYCLEWATCH_HISTORY_DIR", default))
+
+
+def regime_context(store: Store) -> CommandContext:
+    """bot.commands over the real rules and history, charts on (as in production)."""
+    rules_file = Path(__file__).resolve().parents[1] / "rules.yaml"
+    ruleset = load_rules(rules_file.read_text(encoding="utf-8"), str(rules_file))
+    source = FileSource(history_dir())
+    data: dict[str, pd.Series] = {}
+    for series in ruleset.inputs:
+        with contextlib.suppress(SourceError):
+            data[series.id] = source.fetch(series.id).values
+    now = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+    return CommandContext(store=store, clock=lambda: now, insight=Insight(ruleset, lambda: data),
+                          limiter=TokenBucket(capacity=1000, per_second=1000))
+
+
+async def regime_latency(requests: int) -> dict[str, float]:
+    """Warm /regime round trips (update pushed -> every reply part recorded by the fake)."""
+    fake = await FakeTelegram().start()  # real-time limits: one request per chat
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(f"sqlite:///{tmp}/bench.db")
+        ctx = regime_context(store)
+        front = TelegramFrontEnd(build_application(fake.token, fake.base_url),
+                                 functools.partial(handle, ctx))
+        await front.start()
+        timings = []
+        try:
+            for index in range(requests + 1):  # the first one warms the caches
+                chat = 700_000 + index
+                started = time.perf_counter()
+                fake.push_message(chat, "/regime")
+                # photo + the rest of the text; the fake has no event for "n messages"
+                while len(fake.messages.get(str(chat), [])) < 2:  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+                if index:
+                    timings.append(time.perf_counter() - started)
+        finally:
+            await front.stop()
+            await fake.close()
+            store.close()
+    timings.sort()
+    return {"requests": requests, "p50_ms": 1000 * timings[len(timings) // 2],
+            "p95_ms": 1000 * timings[int(len(timings) * 0.95) - 1],
+            "max_ms": 1000 * timings[-1]}
+
+
+def _print(result: dict[str, float]) -> None:
+    for key, value in result.items():
+        print(f"{key:>18}: {value:.3f}" if isinstance(value, float) else f"{key:>18}: {value}")
+
+
 def main() -> None:
     """Parse arguments, run, print."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
-    parser.add_argument("--scale", type=float, default=10.0, help="time compression")
+    parser.add_argument("--scale", type=float, default=5.0, help="time compression")
     parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--regime-requests", type=int, default=40)
     args = parser.parse_args()
-    result = asyncio.run(run(args.subscribers, args.scale, args.workers))
-    for key, value in result.items():
-        print(f"{key:>18}: {value:.3f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    print("fan-out")
+    _print(asyncio.run(run(args.subscribers, args.scale, args.workers)))
+    print("/regime through the Telegram front end (warm)")
+    _print(asyncio.run(regime_latency(args.regime_requests)))
 
 
 if __name__ == "__main__":
