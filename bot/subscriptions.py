@@ -34,7 +34,9 @@ def insert_ignoring_duplicates(
         stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     else:
         stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(stmt).rowcount)
+    # rowcount is unreliable here (PostgreSQL reports 1 with implicit RETURNING); a returned
+    # key is not.
+    return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
 
 
 class Subscriptions:
