@@ -23,6 +23,15 @@ class HealthLimits:
 
 
 @dataclass
+class PollHealth:
+    """How one source's polls have gone (kept by its poller)."""
+
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0  # consecutive
+
+
+@dataclass
 class ServiceState:
     """What the running service knows about itself (written by its jobs, read by /healthz)."""
 
@@ -31,7 +40,12 @@ class ServiceState:
     last_evaluation_at: datetime | None = None
     last_evaluation_error: str | None = None
     rules_loaded: int = 0
-    sources: list[str] = field(default_factory=list)
+    polls: dict[str, PollHealth] = field(default_factory=dict)
+
+    @property
+    def sources(self) -> list[str]:
+        """The names of the sources this service polls."""
+        return list(self.polls)
 
 
 @dataclass(frozen=True)
@@ -58,42 +72,54 @@ def outbox_backlog(store: Store, now: datetime) -> tuple[int, datetime | None]:
     return int(count), oldest
 
 
-def _source_report(
-    name: str, rows: list[SeriesStatus], state: ServiceState, limits: HealthLimits, now: datetime
+def _poll_report(
+    poll: PollHealth, state: ServiceState, limits: HealthLimits, now: datetime
 ) -> tuple[bool, dict[str, Any]]:
-    successes = [r.last_success_at for r in rows if r.last_success_at is not None]
-    last_success = max(successes) if successes else None
-    errors = sorted({r.last_error for r in rows if r.last_error})
-    if last_success is None:
-        # A fresh install has nothing yet; give the first poll time before calling it stale.
+    if poll.last_ok_at is None:
+        # A fresh start has not polled yet; give the first polls time before calling it stale.
         fresh = now - state.started_at < limits.startup_grace
     else:
-        fresh = now - last_success <= limits.source_stale_after
-    obs_dates = [r.last_obs_date for r in rows if r.last_obs_date is not None]
+        fresh = now - poll.last_ok_at <= limits.source_stale_after
     return fresh, {
         "ok": fresh,
+        "last_ok_at": _iso(poll.last_ok_at),
+        "age_seconds": None if poll.last_ok_at is None
+        else (now - poll.last_ok_at).total_seconds(),
+        "consecutive_failures": poll.failures,
+        "last_error": poll.last_error,
+    }
+
+
+def _series_report(rows: list[SeriesStatus]) -> dict[str, Any]:
+    successes = [r.last_success_at for r in rows if r.last_success_at is not None]
+    obs_dates = [r.last_obs_date for r in rows if r.last_obs_date is not None]
+    return {
         "series": len(rows),
-        "last_success_at": _iso(last_success),
-        "age_seconds": None if last_success is None else (now - last_success).total_seconds(),
+        "last_success_at": _iso(max(successes)) if successes else None,
         "newest_observation": max(obs_dates).isoformat() if obs_dates else None,
-        "errors": errors[:5],
+        "errors": sorted({f"{r.series}: {r.last_error}" for r in rows if r.last_error})[:5],
     }
 
 
 def check_health(
     store: Store, state: ServiceState, limits: HealthLimits, now: datetime
 ) -> Health:
-    """Build the report from the store and the service's own state at `now`."""
-    by_source: dict[str, list[SeriesStatus]] = {name: [] for name in state.sources}
-    for row in store.status():
-        by_source.setdefault(row.source, []).append(row)
-    sources: dict[str, Any] = {}
+    """Build the report from the store and the service's own state at `now`.
+
+    Sources are judged by the leader only (followers do not poll); the store's series are
+    shown for every process, as information.
+    """
     problems: list[str] = []
-    for name, rows in sorted(by_source.items()):
-        fresh, report = _source_report(name, rows, state, limits, now)
+    sources: dict[str, Any] = {}
+    for name, poll in sorted(state.polls.items()):
+        fresh, report = _poll_report(poll, state, limits, now)
         sources[name] = report
-        if not fresh:
+        if state.leader and not fresh:
             problems.append(f"source {name} stale")
+    by_store_source: dict[str, list[SeriesStatus]] = {}
+    for row in store.status():
+        by_store_source.setdefault(row.source, []).append(row)
+    series = {name: _series_report(rows) for name, rows in sorted(by_store_source.items())}
 
     evaluation_ok = True
     if state.leader:
@@ -113,6 +139,7 @@ def check_health(
         "now": now.isoformat(),
         "leader": state.leader,
         "sources": sources,
+        "series": series,
         "evaluation": {
             "ok": evaluation_ok,
             "last_at": _iso(state.last_evaluation_at),

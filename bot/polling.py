@@ -13,8 +13,11 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.calendar import PollState, ReleaseCalendar, SourceSchedule, plan_polls
+from bot.fetching import Fetcher
+from bot.health import PollHealth
 from bot.metrics import Metrics
 from bot.scheduler import Backoff, Clock, InFlight, utc_now
+from sources.base import SourceError
 
 log = logging.getLogger("cyclewatch.polling")
 
@@ -48,6 +51,7 @@ class SourcePoller:
         on_new_data: OnNewData,
         is_leader: Callable[[], bool] = lambda: True,
         fixed_every: timedelta | None = None,
+        health: PollHealth | None = None,
     ) -> None:
         self.schedule = schedule
         self.poll_once = poll_once
@@ -60,6 +64,7 @@ class SourcePoller:
         self.is_leader = is_leader
         self.fixed_every = fixed_every  # an offline data directory has no release calendar
         self.state = PollState()
+        self.health = health if health is not None else PollHealth()
         self.scheduler: AsyncIOScheduler | None = None
         self._last_ok: float | None = None  # wall-clock seconds, for the age gauge
 
@@ -105,6 +110,9 @@ class SourcePoller:
         started = time.monotonic()
         try:
             outcome = await asyncio.to_thread(self.poll_once, now)
+        except asyncio.CancelledError:
+            log.info("poll of %s abandoned at stop", self.schedule.name)
+            return
         except Exception as err:  # a bug in a poll must not stop the schedule
             log.exception("polling %s failed", self.schedule.name)
             outcome = PollOutcome(ok=False, error=f"{type(err).__name__}: {err}")
@@ -114,12 +122,15 @@ class SourcePoller:
         finished = self.clock()
         changed = now if outcome.new_rows else self.state.last_change
         self.state = replace(self.state, last_poll=now, last_change=changed)
+        self.health.last_error = outcome.error
         if outcome.ok:
             self.backoff.reset()
             self._last_ok = time.time()
+            self.health.last_ok_at, self.health.failures = finished, 0
             when, _reason = self.next_planned(finished)
         else:
             self.metrics.fetch_failures.labels(name).inc()
+            self.health.failures += 1
             when = finished + timedelta(seconds=self.backoff.next_delay())
         if outcome.new_rows:
             self.on_new_data(name, outcome.new_rows)
@@ -143,3 +154,40 @@ def with_fast_poll(
     if every is None:
         return list(schedules)
     return [replace(s, fast_every=every, rate_floor=min(s.rate_floor, every)) for s in schedules]
+
+
+def fetcher_poll(fetcher: Fetcher, series_ids: Callable[[], Sequence[str]]) -> PollOnce:
+    """A poll of a Fetcher's source for the series the running rules need."""
+
+    def poll_once(_now: datetime) -> PollOutcome:
+        result = fetcher.poll(series_ids())
+        errors = [r.error for r in result.results if r.error]
+        return PollOutcome(ok=result.ok, new_rows=result.new_rows,
+                           error=errors[0] if errors else None)
+
+    return poll_once
+
+
+class FeedPoll:
+    """A poll of a press-release feed (FOMC, refunding) with a one-line unreachable latch."""
+
+    def __init__(self, label: str, poll: Callable[[datetime], Sequence[object]]) -> None:
+        self.label = label
+        self.poll = poll
+        self.down = False
+
+    def __call__(self, now: datetime) -> PollOutcome:
+        """Poll once; log one line when the feed becomes unreachable and one when it is back."""
+        try:
+            new = self.poll(now)
+        except SourceError as err:
+            if err.retryable and not self.down:
+                log.warning("%s unreachable: %s; retrying with backoff", self.label, err.message)
+            elif not err.retryable:
+                log.error("%s: %s", self.label, err.message)
+            self.down = self.down or err.retryable
+            return PollOutcome(ok=not err.retryable, error=err.message)
+        if self.down:
+            log.warning("%s reachable again", self.label)
+            self.down = False
+        return PollOutcome(ok=True, new_rows=len(new))

@@ -101,7 +101,10 @@ class InFlight:
 
 
 class PeriodicJob:
-    """A job run every `interval` seconds; after a failure it retries sooner, backing off."""
+    """A job run every `interval` seconds; after a failure it retries sooner, backing off.
+
+    It schedules on the wall clock (APScheduler's); the work it runs takes the service's clock.
+    """
 
     def __init__(
         self,
@@ -111,38 +114,47 @@ class PeriodicJob:
         interval: float,
         backoff: Backoff,
         inflight: InFlight,
-        clock: Clock = utc_now,
     ) -> None:
         self.name = name
         self.body = body
         self.interval = interval
         self.backoff = backoff
         self.inflight = inflight
-        self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
+        self.running = False
+        self._again = False
 
     def add_to(self, scheduler: AsyncIOScheduler, *, first_run: datetime | None = None) -> None:
         """Schedule on `scheduler`; the first run is now unless `first_run` says otherwise."""
         self.scheduler = scheduler
         scheduler.add_job(
             self.run, "interval", seconds=self.interval, id=self.name, name=self.name,
-            next_run_time=first_run or self.clock(), replace_existing=True,
+            next_run_time=first_run or utc_now(), replace_existing=True,
         )
 
     async def run(self) -> None:
         """One run: the body says whether it succeeded; failures reschedule with backoff."""
-        if self.inflight.track() is None:
+        task = self.inflight.track()
+        if task is None:
             return
+        self.running, self._again = True, False
         try:
             ok = await self.body()
+        except asyncio.CancelledError:
+            log.info("%s abandoned at stop", self.name)
+            return
         except Exception:
             log.exception("%s failed", self.name)
             ok = False
+        finally:
+            self.running = False
         if ok:
             self.backoff.reset()
+            if self._again:  # asked to run again while it ran: go once this run has ended
+                task.add_done_callback(lambda _task: self.run_soon())
             return
         delay = min(self.backoff.next_delay(), self.interval)
-        self.run_at(self.clock() + timedelta(seconds=delay))
+        self.run_at(utc_now() + timedelta(seconds=delay))
 
     def run_at(self, when: datetime) -> None:
         """Move the next run to `when` (used by retries, and to poll at a release time)."""
@@ -154,4 +166,7 @@ class PeriodicJob:
 
     def run_soon(self) -> None:
         """Run as soon as the loop gets to it (e.g. after new data arrived)."""
-        self.run_at(self.clock())
+        if self.running:
+            self._again = True
+        else:
+            self.run_at(utc_now())

@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
@@ -123,16 +124,17 @@ class Service:
         return 0
 
     async def _shutdown(
-        self, scheduler: object, wiring: Wiring, server: HttpServer, store: Store
+        self, scheduler: AsyncIOScheduler, wiring: Wiring, server: HttpServer, store: Store
     ) -> None:
         self.inflight.accepting = False
-        shutdown = getattr(scheduler, "shutdown", None)
-        if shutdown is not None and getattr(scheduler, "running", False):
-            shutdown(wait=False)
+        if scheduler.running:
+            scheduler.pause()  # no new runs; the executor would cancel running ones on shutdown
         abandoned = await self.inflight.drain(self.timing.stop_grace_seconds)
         if abandoned:
             log.warning("abandoned %d job(s) still running at stop; they resume at next start",
                         abandoned)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
         await wiring.stop()
         await server.stop()
         store.close()

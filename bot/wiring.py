@@ -1,26 +1,44 @@
-"""Connects the other areas' parts to the service: the poll (bot.fetching), the evaluator
-(rules + bot.pipeline), delivery (bot.outbox) and the chat front ends (bot.telegram, bot.slack).
+"""Connects the parts to the running service: per-source polls (bot.fetching, bot.releases) on
+the release calendar, the evaluator (rules → pipeline), delivery (bot.outbox), the chat front
+ends, rules hot reload and leader election.
 
-Parts not yet present in this checkout are reported once at start and left out, so
+Parts not yet present in this checkout are named once at start and left out, so
 `cyclewatch run` keeps working while the project grows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import logging
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 
+import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.calendar import DEFAULT_SCHEDULES, ReleaseCalendar, SourceSchedule
 from bot.config import Settings
-from bot.health import ServiceState
+from bot.evaluation import LiveEvaluator
+from bot.fetching import DEFAULT_FRED_SERIES, Fetcher
+from bot.health import PollHealth, ServiceState
 from bot.http import Handler
+from bot.leader import Leadership
 from bot.metrics import Metrics
-from bot.scheduler import Backoff, Clock, InFlight, PeriodicJob, Timing
+from bot.pipeline import Pipeline, Recipient
+from bot.polling import FeedPoll, PollOnce, SourcePoller, fetcher_poll, with_fast_poll
+from bot.releases import load_release_calendar, poll_fomc, poll_refunding
+from bot.reload import ReloadResult, RulesHolder, watch_rules
+from bot.scheduler import Backoff, Clock, InFlight, JobBody, PeriodicJob, Timing
 from bot.store import Store
+from rules import RulesError
+from sources.files import FileSource
+from sources.fomc import FomcSource
+from sources.fred import FredSource
+from sources.refunding import RefundingSource
+from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch")
 
@@ -47,6 +65,7 @@ class Wiring:
         data_dir: Path | None,
         rules_path: Path,
         clock: Clock,
+        calendar: ReleaseCalendar | None = None,
     ) -> None:
         self.settings = settings
         self.timing = timing
@@ -55,39 +74,213 @@ class Wiring:
         self.state = state
         self.inflight = inflight
         self.data_dir = data_dir
-        self.rules_path = rules_path
         self.clock = clock
+        self.calendar = calendar
+        self.holder = RulesHolder(rules_path)
+        self.leadership = Leadership(settings.db_url)
+        self.http = httpx.Client(timeout=settings.fred_timeout, follow_redirects=True)
         self.jobs: dict[str, PeriodicJob] = {}
+        self.pollers: list[SourcePoller] = []
+        self.evaluator: LiveEvaluator | None = None
         self.missing: list[str] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
-    def _job(self, name: str, body: object, interval: float) -> PeriodicJob:
+    def _backoff(self) -> Backoff:
+        return Backoff(self.timing.retry_min_seconds, self.timing.retry_max_seconds)
+
+    def _job(self, name: str, body: JobBody, interval: float) -> PeriodicJob:
         job = PeriodicJob(
-            name, body,  # type: ignore[arg-type]
-            interval=interval,
-            backoff=Backoff(self.timing.retry_min_seconds, self.timing.retry_max_seconds),
-            inflight=self.inflight,
-            clock=self.clock,
+            name, body, interval=interval, backoff=self._backoff(), inflight=self.inflight
         )
         self.jobs[name] = job
         return job
 
+    # --- start and stop ------------------------------------------------------------------
+
     async def start(self, scheduler: AsyncIOScheduler) -> None:
-        """Add every job the present parts allow, and start the chat front ends."""
-        for module in ("bot.fetching", "rules", "bot.pipeline", "bot.outbox"):
-            if landed(module) is None:
-                self.missing.append(module)
-        if self.missing:
-            log.warning("not in this build yet, left out: %s", ", ".join(self.missing))
+        """Load the rules, take or wait for leadership, then schedule every job."""
+        self._load_rules()
+        self.state.leader = await self.leadership.check()
+        self.metrics.leader.set(int(self.state.leader))
+        self._job("leader", self._check_leader, self.timing.leader_check_seconds)
+        await self._add_pollers()
+        self._add_evaluator()
+        self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
             job.add_to(scheduler)
+        for poller in self.pollers:
+            poller.start(scheduler)
+        if self.missing:
+            log.warning("not in this build yet, left out: %s", ", ".join(self.missing))
+
+    async def stop(self) -> None:
+        """Stop the watcher and front ends, give up leadership, close HTTP clients."""
+        self._stop.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        await self.leadership.release()
+        await asyncio.to_thread(self.http.close)
+
+    def describe(self) -> str:
+        """One phrase for the start-up line: role, rules, notifiers and front ends."""
+        role = "leader" if self.state.leader else "follower"
+        rules = f"{self.state.rules_loaded} rules" if self.holder.current else "no valid rules"
+        return f"{role}, {rules}, notifier console"
 
     def slack_commands_handler(self) -> Handler | None:
         """The signed slash-command endpoint from bot.slack, when a signing secret is set."""
         return None
 
-    def describe(self) -> str:
-        """One phrase for the start-up line: which notifiers and front ends are on."""
-        return "notifier console"
+    # --- leadership ----------------------------------------------------------------------
 
-    async def stop(self) -> None:
-        """Stop the chat front ends (the scheduler is already stopped)."""
+    async def _check_leader(self) -> bool:
+        self.state.leader = await self.leadership.check()
+        self.metrics.leader.set(int(self.state.leader))
+        return True
+
+    # --- rules ---------------------------------------------------------------------------
+
+    def _load_rules(self) -> None:
+        try:
+            ruleset = self.holder.load()
+        except FileNotFoundError:
+            self._rules_problem(f"{self.holder.path}: no such file")
+            return
+        except (OSError, UnicodeDecodeError) as err:
+            self._rules_problem(f"{self.holder.path}: cannot read: {err}")
+            return
+        except RulesError as err:
+            self._rules_problem("\n".join(str(p) for p in err.problems))
+            return
+        self.state.rules_loaded = len(ruleset.rules)
+        self.metrics.rules_loaded.set(len(ruleset.rules))
+
+    def _rules_problem(self, text: str) -> None:
+        log.error("rules not loaded (no evaluation until the file is fixed):\n%s", text)
+        self.state.last_evaluation_error = "rules file has problems"
+
+    async def _watch_rules(self) -> None:
+        try:
+            await watch_rules(self.holder, self.announce_reload, self._stop)
+        except Exception as err:  # e.g. the directory vanished: /reload still works
+            log.warning("watching %s stopped: %s", self.holder.path, err)
+
+    async def reload_rules(self) -> ReloadResult:
+        """Reload now (the admins' /reload); returns what happened, already announced."""
+        result = await self.holder.reload()
+        if not result.unchanged_file:
+            await self.announce_reload(result)
+        return result
+
+    async def announce_reload(self, result: ReloadResult) -> None:
+        """Record a reload's outcome; admins hear about it through the notifiers."""
+        self.metrics.reloads.labels("ok" if result.ok else "error").inc()
+        if result.ok and self.holder.current is not None:
+            self.state.rules_loaded = len(self.holder.current.rules)
+            self.metrics.rules_loaded.set(self.state.rules_loaded)
+            if self.state.last_evaluation_error == "rules file has problems":
+                self.state.last_evaluation_error = None
+            if "evaluate" in self.jobs:
+                self.jobs["evaluate"].run_soon()
+
+    # --- polling -------------------------------------------------------------------------
+
+    def _series_for(self, *sources: str) -> list[str]:
+        ruleset = self.holder.current
+        if ruleset is None:
+            return list(DEFAULT_FRED_SERIES) if "fred" in sources else []
+        return sorted({i.id for i in ruleset.inputs if not sources or i.source in sources})
+
+    async def _add_pollers(self) -> None:
+        fast = self.timing.release_poll_seconds
+        schedules = {s.name: s for s in with_fast_poll(
+            DEFAULT_SCHEDULES, timedelta(seconds=fast) if fast else None)}
+        if self.data_dir is not None:
+            files = Fetcher(self.store, FileSource(self.data_dir), clock=self.clock)
+            every = timedelta(seconds=self.timing.poll_seconds)
+            self._poller(SourceSchedule("files", ()), fetcher_poll(files, self._series_for),
+                         fixed_every=every)
+            return
+        if self.calendar is None:
+            self.calendar = await asyncio.to_thread(
+                load_release_calendar, self.http, self.settings.fed_feeds_url)
+        fred = Fetcher(self.store, self._fred_source(), clock=self.clock)
+        # The service backs off between polls itself; the adapters retry only briefly.
+        treasury_source = TreasurySource(
+            self.settings.fiscaldata_url, self.http, attempts=2, retry_wait=1.0)
+        treasury = Fetcher(self.store, treasury_source, clock=self.clock)
+        fomc = FomcSource(self.settings.fed_feeds_url, self.http)
+        refunding = RefundingSource(self.settings.treasury_press_url, self.http)
+        engine = self.store.engine
+        self._poller(schedules["fred"], fetcher_poll(fred, lambda: self._series_for("fred")))
+        self._poller(schedules["treasury"],
+                     fetcher_poll(treasury, lambda: self._series_for("treasury")))
+        self._poller(schedules["fomc"], FeedPoll(
+            "Fed press releases", lambda now: poll_fomc(engine, fomc, now)))
+        self._poller(schedules["refunding"], FeedPoll(
+            "Treasury press releases", lambda now: poll_refunding(engine, refunding, now)))
+
+    def _fred_source(self) -> FredSource:
+        key = self.settings.fred_api_key
+        return FredSource(
+            api_key=key.get_secret_value() if key else None,
+            api_url=self.settings.fred_api_url, graph_url=self.settings.fred_graph_url,
+            http=self.http, timeout=self.settings.fred_timeout, rate=self.settings.fred_rate,
+            attempts=2, backoff=1.0,
+        )
+
+    def _poller(self, schedule: SourceSchedule, poll: PollOnce,
+                fixed_every: timedelta | None = None) -> None:
+        health = self.state.polls.setdefault(schedule.name, PollHealth())
+        self.pollers.append(SourcePoller(
+            schedule, poll, calendar=self.calendar or ReleaseCalendar(), backoff=self._backoff(),
+            inflight=self.inflight, metrics=self.metrics, clock=self.clock,
+            on_new_data=self._on_new_data, is_leader=lambda: self.leadership.is_leader,
+            fixed_every=fixed_every, health=health,
+        ))
+
+    def _on_new_data(self, source: str, rows: int) -> None:
+        log.info("%s: %d new rows", source, rows)
+        if "evaluate" in self.jobs:
+            self.jobs["evaluate"].run_soon()
+
+    # --- evaluation ----------------------------------------------------------------------
+
+    def chat_platforms(self) -> list[str]:
+        """The chat platforms configured (tokens set)."""
+        s = self.settings
+        return [name for name, token in (("telegram", s.telegram_bot_token),
+                                         ("slack", s.slack_bot_token)) if token is not None]
+
+    def _add_evaluator(self) -> None:
+        # With no chat platform configured, every alert goes to the console.
+        console = [] if self.chat_platforms() else [Recipient("console", "console")]
+        self.pipeline = Pipeline(self.store, implicit=console)
+        self.evaluator = LiveEvaluator(
+            self.store, self.holder, self.pipeline.record,
+            metrics=self.metrics, timezone=self.settings.timezone,
+        )
+        self._job("evaluate", self._evaluate, self.timing.poll_seconds)
+
+    async def _evaluate(self) -> bool:
+        if self.evaluator is None or not self.leadership.is_leader:
+            return True
+        if self.holder.current is None:
+            return True  # reported at load; the watcher re-enables evaluation
+        now = self.clock()
+        try:
+            result = await asyncio.to_thread(self.evaluator.run, now)
+        except Exception as err:
+            log.exception("evaluation failed")
+            self.metrics.evaluations.labels("error").inc()
+            self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
+            return False
+        self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
+        if result.events:
+            log.info("evaluation: %d new transition(s): %s", len(result.events),
+                     ", ".join(f"{e.rule_id} {e.state}" for e in result.events))
+        return True

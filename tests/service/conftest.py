@@ -86,6 +86,7 @@ def bot_env(tmp_path: Path) -> dict[str, str]:
     env.update(
         CYCLEWATCH_DB_URL=f"sqlite:///{tmp_path / 'bot.db'}",
         CYCLEWATCH_HTTP_ADDR=f"127.0.0.1:{free_port()}",
+        CYCLEWATCH_RULES=str(REPO / "rules.yaml"),
         CYCLEWATCH_RETRY_MIN_SECONDS="0.2",
         CYCLEWATCH_RETRY_MAX_SECONDS="1",
         FRED_GRAPH_URL=closed_url("/graph/fredgraph.csv"),

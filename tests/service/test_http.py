@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.health import HealthLimits, ServiceState, check_health
+from bot.health import HealthLimits, PollHealth, ServiceState, check_health
 from bot.http import HttpServer, build_app
 from bot.metrics import Metrics
 from bot.store import Store
@@ -49,10 +49,12 @@ def _pending_delivery(store: Store, due: datetime) -> None:
 
 def test_fresh_sources_and_recent_evaluation_are_healthy(store: Store) -> None:
     _record(store, "WALCL", "fred", START)
-    state = ServiceState(started_at=START, last_evaluation_at=START, sources=["fred"])
+    state = ServiceState(started_at=START, last_evaluation_at=START,
+                         polls={"fred": PollHealth(last_ok_at=START)})
     health = check_health(store, state, HealthLimits(), START + timedelta(minutes=10))
     assert health.ok, health.body
-    assert health.body["sources"]["fred"]["newest_observation"] == "2026-11-18"
+    assert health.body["series"]["fred"]["newest_observation"] == "2026-11-18"
+    assert health.body["sources"]["fred"]["age_seconds"] == 600
     assert health.body["outbox"]["depth"] == 0
 
 
@@ -60,13 +62,15 @@ def test_stale_source_failing_evaluation_and_stuck_outbox_are_each_reported(stor
     limits = HealthLimits()
     _record(store, "WALCL", "fred", START)
     store.note_failure("WALCL", "fred", "connection refused", START + timedelta(hours=1))
-    _record(store, "bill_share", "treasury", START + timedelta(hours=7))
     now = START + timedelta(hours=7)
-    state = ServiceState(started_at=START, last_evaluation_at=now, sources=["fred", "treasury"])
+    polls = {"fred": PollHealth(last_ok_at=START, last_error="connection refused", failures=9),
+             "treasury": PollHealth(last_ok_at=now)}
+    state = ServiceState(started_at=START, last_evaluation_at=now, polls=polls)
     health = check_health(store, state, limits, now)
     assert not health.ok
     assert health.body["problems"] == ["source fred stale"]
-    assert health.body["sources"]["fred"]["errors"] == ["connection refused"]
+    assert health.body["sources"]["fred"]["consecutive_failures"] == 9
+    assert health.body["series"]["fred"]["errors"] == ["WALCL: connection refused"]
     assert health.body["sources"]["treasury"]["ok"]
 
     state.last_evaluation_error = "rules.yaml: bad"
@@ -80,20 +84,22 @@ def test_stale_source_failing_evaluation_and_stuck_outbox_are_each_reported(stor
 
 def test_a_source_never_reached_is_stale_only_after_the_startup_grace(store: Store) -> None:
     limits = HealthLimits()
-    state = ServiceState(started_at=START, last_evaluation_at=START, sources=["fred"])
+    state = ServiceState(started_at=START, last_evaluation_at=START,
+                         polls={"fred": PollHealth(failures=2)})
     assert check_health(store, state, limits, START + timedelta(seconds=30)).ok
     late = START + limits.startup_grace + timedelta(seconds=1)
     assert check_health(store, state, limits, late).body["problems"] == ["source fred stale"]
 
 
-def test_a_follower_is_not_blamed_for_evaluations(store: Store) -> None:
-    state = ServiceState(started_at=START, leader=False)
+def test_a_follower_is_not_blamed_for_sources_or_evaluations(store: Store) -> None:
+    state = ServiceState(started_at=START, leader=False, polls={"fred": PollHealth()})
     assert check_health(store, state, HealthLimits(), START + timedelta(days=1)).ok
 
 
 @pytest.fixture
 async def served(store: Store) -> AsyncIterator[tuple[str, ServiceState, Metrics]]:
-    state = ServiceState(started_at=START, last_evaluation_at=START, sources=["fred"])
+    state = ServiceState(started_at=START, last_evaluation_at=START,
+                         polls={"fred": PollHealth(last_ok_at=START)})
     clock = {"now": START}
     metrics = Metrics()
 

@@ -59,3 +59,41 @@ def test_bad_data_dir_is_refused(
     bot = start_bot(bot_env, "--data", str(tmp_path / "missing"))
     assert bot.proc.wait(timeout=60) == 1
     bot.wait_for(r"--data .*missing: not a directory")
+
+
+def _metric(text: str, name: str, source: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(f'{name}{{source="{source}"}}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_no_network_one_line_per_source_retries_and_keeps_serving(
+    start_bot: StartBot, bot_env: dict[str, str]
+) -> None:
+    bot = start_bot(bot_env)
+    bot.wait_for(r"cyclewatch running")
+    lines = bot.wait_for(r"unreachable", timeout=30, count=4)
+    addr = bot_env["CYCLEWATCH_HTTP_ADDR"]
+    # Keep watching while the polls retry (backoff 0.2 s → 1 s): several retries per source.
+    deadline = 8.0
+    import time
+
+    time.sleep(deadline)
+    status, body = _get(addr, "/metrics")
+    assert status == 200
+    text = body.decode()
+    for source in ("fred", "treasury", "fomc", "refunding"):
+        assert _metric(text, "cyclewatch_fetch_failures_total", source) >= 3, source
+    unreachable = [line for line in bot.output() if "unreachable" in line]
+    assert len(unreachable) == 4, unreachable
+    for label in ("FRED", "treasury", "Fed press releases", "Treasury press releases"):
+        assert sum(f" {label} unreachable:" in line for line in unreachable) == 1, label
+    assert lines[0] in unreachable
+    status, body = _get(addr, "/healthz")
+    report = json.loads(body)
+    for source in ("fred", "treasury", "fomc", "refunding"):
+        assert "Connection refused" in report["sources"][source]["last_error"], source
+        assert report["sources"][source]["consecutive_failures"] >= 3
+    assert bot.stop() == 0
+    assert not any("Traceback" in line for line in bot.output())
