@@ -186,7 +186,13 @@ def _events_table(events: list[Event]) -> None:
         table.add_row(
             e.date.isoformat(), e.rule_id, e.state, value, threshold, e.title(), style=style
         )
-    Console().print(table)
+    _console().print(table)
+
+
+def _console() -> Console:
+    """A console at least 120 columns wide, so tables stay readable when piped."""
+    console = Console()
+    return Console(width=max(console.width, 120)) if not console.is_terminal else console
 
 
 def regime_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -221,7 +227,7 @@ def _regime_table(regime: Regime) -> None:
         on = {True: "[green]on[/]", False: "off", None: "[yellow]skipped[/]"}[c.on]
         value = "" if c.value is None else f"{c.value:.4g}"
         table.add_row(c.id, c.kind, on, value, c.observed or "", c.detail)
-    Console().print(table)
+    _console().print(table)
 
 
 def data_summary(data: Mapping[str, pd.Series]) -> str:

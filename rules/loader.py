@@ -58,49 +58,61 @@ class _Positions:
         self.filename = filename
         self.root = root
 
-    def node(self, loc: Sequence[str | int]) -> tuple[yaml.Node | None, bool]:
-        """The deepest node on the path, and whether it is the key node of the last step."""
+    def node(self, loc: Sequence[str | int], key: bool = False) -> yaml.Node | None:
+        """The deepest node on the path (the key node of the last step when `key`)."""
         node = self.root
         for i, step in enumerate(loc):
             if isinstance(node, yaml.MappingNode):
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                        node = key if i == len(loc) - 1 and not isinstance(step, int) else value
-                        if node is key:
-                            return node, True
+                for key_node, value in node.value:
+                    if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(step):
+                        node = key_node if key and i == len(loc) - 1 else value
                         break
                 else:
-                    return node, False
+                    return node
             elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
                 if not 0 <= step < len(node.value):
-                    return node, False
+                    return node
                 node = node.value[step]
             else:
-                return node, False
-        return node, False
+                return node
+        return node
 
     def problem(
-        self, loc: Sequence[str | int], message: str, offset: tuple[int, int] = (0, 0)
+        self,
+        loc: Sequence[str | int],
+        message: str,
+        offset: tuple[int, int] | None = None,
+        key: bool = False,
     ) -> Problem:
         """A Problem at `loc`, shifted by a (line, col) offset inside a scalar's text."""
-        node, _ = self.node(loc)
+        node = self.node(loc, key)
         if node is None:
             return Problem(self.filename, 1, 1, message)
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
-        if isinstance(node, yaml.ScalarNode) and offset != (0, 0):
+        if isinstance(node, yaml.ScalarNode) and offset is not None:
             if node.style in (None, "'", '"') and offset[0] == 0:
                 col += offset[1] + (1 if node.style else 0)
             elif node.style in ("|", ">"):
-                indent = _block_indent(node)
-                line, col = line + 1 + offset[0], indent + offset[1] + 1
+                line, col = _block_position(node, offset)
         return Problem(self.filename, line, col, message)
 
 
-def _block_indent(node: yaml.ScalarNode) -> int:
+def _block_position(node: yaml.ScalarNode, offset: tuple[int, int]) -> tuple[int, int]:
+    """1-based (line, col) of an offset into a block scalar's text (folded: lines joined)."""
     buffer = node.start_mark.buffer or ""
-    start = buffer.find("\n", node.start_mark.index) + 1
-    text = buffer[start:]
-    return len(text) - len(text.lstrip(" "))
+    body = buffer[buffer.find("\n", node.start_mark.index) + 1 : node.end_mark.index]
+    lines = body.split("\n")
+    first = node.start_mark.line + 2
+    indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
+    if node.style == "|":
+        return first + offset[0], indent + offset[1] + 1
+    remaining = offset[1]
+    for number, raw in enumerate(lines):
+        text = raw.strip()
+        if remaining <= len(text):
+            return first + number, len(raw) - len(raw.lstrip(" ")) + remaining + 1
+        remaining -= len(text) + 1
+    return first, indent + 1
 
 
 def _duplicate_keys(
@@ -143,14 +155,15 @@ def _pydantic_problems(err: ValidationError, pos: _Positions, data: Any) -> list
             continue
         seen.add(tuple(loc))
         field = ".".join(str(s) for s in loc)
-        if item["type"] == "extra_forbidden":
+        key = item["type"] == "extra_forbidden"
+        if key:
             message = f'unknown key "{loc[-1]}"' if loc else "unknown key"
         elif item["type"] == "missing":
             message = f'missing "{loc[-1]}"'
             loc = loc[:-1]
         else:
             message = f"{field}: {item['msg']}"
-        problems.append(pos.problem(loc, _describe(loc, data) + message))
+        problems.append(pos.problem(loc, _describe(loc, data) + message, key=key))
     return problems
 
 
@@ -186,9 +199,44 @@ def validate(text: str, filename: str) -> tuple[RulesFile, _Positions]:
     try:
         return RulesFile.model_validate(data), pos
     except ValidationError as err:
-        raise RulesError(_pydantic_problems(err, pos, data)) from None
+        problems = _pydantic_problems(err, pos, data) + _raw_expression_problems(data, pos)
+        raise RulesError(sorted(set(problems), key=lambda p: (p.line, p.col))) from None
     except (RecursionError, TypeError, ValueError) as err:
         raise RulesError([Problem(filename, 1, 1, f"invalid rules file: {err}")]) from None
+
+
+def _raw_expression_problems(data: dict[Any, Any], pos: _Positions) -> list[Problem]:
+    """Expression problems found in a file whose structure is invalid (so all show at once)."""
+
+    def mapping(key: str) -> dict[Any, Any]:
+        value = data.get(key)
+        return value if isinstance(value, dict) else {}
+
+    rules = (
+        [r for r in data.get("rules") or [] if isinstance(r, dict)]
+        if isinstance(data.get("rules"), list)
+        else []
+    )
+    known = [str(k) for k in (*mapping("series"), *mapping("metrics"))]
+    known += [str(r["id"]) for r in rules if isinstance(r.get("id"), str)]
+    problems: list[Problem] = []
+    for name, text in mapping("metrics").items():
+        if isinstance(text, str):
+            compile_checked(
+                text, known, pos, ("metrics", str(name)), f'metric "{name}": ', problems
+            )
+    for i, rule in enumerate(
+        data.get("rules") or [] if isinstance(data.get("rules"), list) else []
+    ):
+        if not isinstance(rule, dict):
+            continue
+        context = (
+            f'rule "{rule.get("id")}": ' if isinstance(rule.get("id"), str) else f"rule #{i + 1}: "
+        )
+        for key in ("when", "clear_when", "value"):
+            if isinstance(rule.get(key), str):
+                compile_checked(rule[key], known, pos, ("rules", i, key), context, problems)
+    return problems
 
 
 def expression_problem(
@@ -205,7 +253,9 @@ def check_names(file: RulesFile, pos: _Positions) -> list[Problem]:
     for name in file.metrics:
         if name in seen:
             problems.append(
-                pos.problem(("metrics", name), f'metric "{name}" has the name of a series')
+                pos.problem(
+                    ("metrics", name), f'metric "{name}" has the name of a series', key=True
+                )
             )
         seen[name] = "metric"
     for i, rule in enumerate(file.rules):
