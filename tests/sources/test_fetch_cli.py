@@ -137,3 +137,29 @@ def test_rule_series_falls_back_to_the_built_in_list(tmp_path: Path) -> None:
     broken = tmp_path / "rules.yaml"
     broken.write_text("series: {x: {source: fred, id: WALCL}}\nrules: [{id: 1}]\n")
     assert rule_series(broken) == list(DEFAULT_FRED_SERIES)
+
+
+def test_a_bad_file_is_reported_with_its_line_and_loses_nothing(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = env / "data"
+    data.mkdir()
+    (data / "A.csv").write_text("observation_date,A\n2020-01-01,1\n2020-02-01,2\n")
+    (data / "B.csv").write_text("observation_date,B\n2020-01-01,5\n")
+    assert main(["fetch", "--data", str(data)]) == 0
+    (data / "A.csv").write_text("observation_date,A\n2020-01-01,1\n2020-02-01,2\n2020-03-01,x\n")
+    capsys.readouterr()
+    assert main(["fetch", "--data", str(data)]) == 1
+    out = capsys.readouterr().out
+    assert "A.csv:4: value 'x' is not a number" in out
+    rows = status_json(capsys)
+    assert rows["A"]["rows"] == 2 and rows["A"]["last_obs_date"] == "2020-02-01"
+    assert "A.csv:4" in rows["A"]["last_error"]
+    assert rows["B"]["last_error"] is None
+
+
+def test_a_missing_data_directory_is_a_clear_error(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["fetch", "--data", str(env / "nowhere")]) == 1
+    assert "does not exist" in capsys.readouterr().err
