@@ -23,7 +23,7 @@ Status = Literal["inactive", "pending", "firing"]
 class RuleState:
     """Where one rule stands; JSON-serialisable through `to_json` / `from_json`.
 
-    `last` is the newest clock date already processed, `count` the consecutive true
+    `last` is the newest clock date already processed (a known one), `count` the consecutive true
     observations while pending, `off` the consecutive clearing observations while firing.
     """
 
@@ -35,6 +35,7 @@ class RuleState:
     last: str | None = None
     since: str | None = None
     value: float | None = None
+    baseline: str | None = None  # clock dates up to here are replayed without events
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict of str/int/float/None."""
@@ -176,10 +177,11 @@ def evaluate(
 ) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped]]:
     """The live path: new transitions since each rule's last processed observation.
 
-    `previous_states` maps rule id -> the JSON state returned last time. A rule with no
-    state, or whose definition changed, is brought up to date silently (its history is not
-    re-announced). A rule whose inputs are missing or stale is skipped and its state kept.
-    Returns (new events, new states as JSON, skipped rules with reasons).
+    `previous_states` maps rule id -> the JSON state returned last time. A rule seen for the
+    first time, or whose definition changed, starts a state whose `baseline` is `as_of`:
+    observations up to that date are replayed silently (history is never re-announced),
+    later ones emit events. A rule whose inputs are missing or stale is skipped, its state
+    kept. Returns (new events, new states as JSON, skipped rules with reasons).
     """
     stamp = pd.Timestamp(as_of)
     ev = Evaluator(ruleset, data, stamp)
@@ -192,19 +194,23 @@ def evaluate(
         if not len(trace.clock) or np.isnan(trace.condition[-1]):
             reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
             skipped.append(Skipped(rule.id, reason))
-            if old is not None:
-                new_states[rule.id] = dict(old)
+            fresh = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
+            new_states[rule.id] = dict(old) if old is not None else fresh.to_json()
             continue
         state = RuleState.from_json(old) if old is not None else None
         if state is None or state.definition_hash != rule.definition_hash:
-            fresh = RuleState(rule.id, rule.definition_hash)
-            _, state = scan(rule, trace, fresh, 0, len(trace.clock), emit=False)
-        else:
-            start = 0
-            if state.last is not None:
-                start = int(trace.clock.searchsorted(pd.Timestamp(state.last), side="right"))
-            found, state = scan(rule, trace, state, start, len(trace.clock), emit=True, as_of=as_of)
-            events.extend(found)
+            state = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
+        start = 0
+        if state.last is not None:
+            start = int(trace.clock.searchsorted(pd.Timestamp(state.last), side="right"))
+        quiet_end = start
+        if state.baseline is not None:
+            quiet_end = max(
+                start, int(trace.clock.searchsorted(pd.Timestamp(state.baseline), side="right"))
+            )
+        _, state = scan(rule, trace, state, start, quiet_end, emit=False)
+        found, state = scan(rule, trace, state, quiet_end, len(trace.clock), emit=True, as_of=as_of)
+        events.extend(found)
         new_states[rule.id] = state.to_json()
     return events, new_states, skipped
 
