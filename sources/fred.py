@@ -45,6 +45,7 @@ KEY_HINT = (
 )
 SERIES_HINT = "check the series id in rules.yaml"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_STUCK_CALLS = 4  # abandoned fredapi calls (hung sockets) before we stop starting more
 
 
 class RateLimiter:
@@ -96,6 +97,7 @@ class FredSource:
         self.timeout = timeout
         self.limiter = RateLimiter(rate, sleep=sleep)
         self._fred: Fred | None = None
+        self._stuck: list[threading.Thread] = []
         if api_key:
             self._fred = Fred(api_key=api_key)
             self._fred.root_url = api_url.rstrip("/")
@@ -189,6 +191,14 @@ class FredSource:
 
     def _bounded(self, series_id: str, call: Callable[[], T]) -> T:
         """One rate-limited fredapi call in a daemon thread, abandoned after `timeout`."""
+        self._stuck = [t for t in self._stuck if t.is_alive()]
+        if len(self._stuck) >= MAX_STUCK_CALLS:
+            # Abandoned calls cannot be cancelled; do not pile up more behind a hung server.
+            raise SourceError(
+                self.name, series_id,
+                f"{len(self._stuck)} earlier requests are still unanswered",
+                retryable=True,
+            )  # fmt: skip
         self.limiter.wait()
         outcome: dict[str, Any] = {}
 
@@ -202,6 +212,7 @@ class FredSource:
         worker.start()
         worker.join(self.timeout)
         if worker.is_alive():
+            self._stuck.append(worker)
             raise SourceError(
                 self.name, series_id, f"no answer within {self.timeout:g}s", retryable=True
             )

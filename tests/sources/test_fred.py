@@ -14,7 +14,7 @@ import pytest
 from bot.store import Store
 from sources.base import SourceError
 from sources.files import read_fred_csv
-from sources.fred import FredSource, realtime_windows
+from sources.fred import MAX_STUCK_CALLS, FredSource, realtime_windows
 from tests.fakes.fred import MAX_VINTAGES, FakeFred
 from tests.sources.conftest import make_source
 
@@ -143,6 +143,19 @@ def test_a_hung_server_does_not_hang_the_call(
     assert time.monotonic() - started < 3.0
     assert caught.value.retryable
     assert "no answer within 0.3s" in caught.value.message
+
+
+def test_abandoned_calls_do_not_pile_up_behind_a_hung_server(
+    fred: FakeFred, http: httpx.Client
+) -> None:
+    fred.fail("observations", "hang", times=100)
+    source = make_source(fred, http, keyed=True, rate=50, timeout=0.2, attempts=2)
+    for _ in range(3):
+        with pytest.raises(SourceError):
+            source.fetch("WALCL")
+    assert fred.count("observations") == MAX_STUCK_CALLS  # later calls were not even sent
+    with pytest.raises(SourceError, match="earlier requests are still unanswered"):
+        source.fetch("WALCL")
 
 
 def test_vintage_requests_stay_under_the_cap(fred: FakeFred, http: httpx.Client) -> None:
