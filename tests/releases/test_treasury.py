@@ -228,3 +228,26 @@ def test_latest_date_is_one_cheap_request(fiscal_fake: FiscalDataFake, http: htt
     assert source.latest_date("bill_share") == date(2026, 5, 31)
     [request] = fiscal_fake.server.requests
     assert "sort=-record_date" in request and "page%5Bsize%5D=1" in request
+
+
+def test_fetched_bill_share_is_stored_with_vintages(
+    fiscal_fake: FiscalDataFake, http: httpx.Client, sqlite_url: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store import Store
+
+    store = Store(sqlite_url)
+    source = TreasurySource(fiscal_fake.url, http, retry_wait=0)
+    first = source.fetch("bill_share", since=date(2026, 1, 1))
+    assert store.record("treasury", first, datetime(2026, 6, 5, tzinfo=UTC)) == 5
+    assert store.record("treasury", first, datetime(2026, 6, 6, tzinfo=UTC)) == 0
+    rows = fiscal_fake.datasets["v1/debt/mspd/mspd_table_1"]
+    bills = next(r for r in rows if r["record_date"] == "2026-05-31"
+                 and r["security_class_desc"] == "Bills")
+    bills["total_mil_amt"] = str(float(bills["total_mil_amt"]) + 1000)  # a revision
+    revised = source.fetch("bill_share", since=date(2026, 1, 1))
+    assert store.record("treasury", revised, datetime(2026, 7, 7, tzinfo=UTC)) == 1
+    assert store.series("bill_share", as_of=date(2026, 6, 30)).iloc[-1] == first.values.iloc[-1]
+    assert store.series("bill_share").iloc[-1] == revised.values.iloc[-1] > first.values.iloc[-1]
+    store.close()
