@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from bot.store import Store
 from sources.base import SourceError
 from sources.files import read_fred_csv
 from sources.fred import MAX_STUCK_CALLS, FredSource, realtime_windows
-from tests.fakes.fred import MAX_VINTAGES, FakeFred
+from tests.fakes.fred import API_KEY, MAX_VINTAGES, FakeFred
 from tests.sources.conftest import make_source
 
 BOTH_PATHS = pytest.mark.parametrize("keyed", [True, False], ids=["api", "keyless"])
@@ -143,6 +144,33 @@ def test_a_hung_server_does_not_hang_the_call(
     assert time.monotonic() - started < 3.0
     assert caught.value.retryable
     assert "no answer within 0.3s" in caught.value.message
+
+
+@BOTH_PATHS
+def test_a_slow_answer_within_the_timeout_is_accepted(
+    fred: FakeFred, http: httpx.Client, keyed: bool
+) -> None:
+    fred.fail(ROUTE[keyed], "slow", delay=0.4)
+    values = make_source(fred, http, keyed=keyed, rate=50, timeout=3.0).fetch("WALCL").values
+    assert len(values) == len(fred.latest("WALCL"))
+    assert fred.count(ROUTE[keyed]) == 1
+
+
+@BOTH_PATHS
+def test_connection_refused_is_retryable(http: httpx.Client, keyed: bool) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    url = f"http://127.0.0.1:{port}"
+    source = FredSource(
+        api_key=API_KEY if keyed else None, api_url=f"{url}/fred",
+        graph_url=f"{url}/graph/fredgraph.csv", http=http, attempts=2, backoff=0.01,
+        max_backoff=0.02,
+    )  # fmt: skip
+    with pytest.raises(SourceError) as caught:
+        source.fetch("WALCL")
+    assert caught.value.retryable
+    assert "cannot reach FRED" in caught.value.message
 
 
 def test_abandoned_calls_do_not_pile_up_behind_a_hung_server(
