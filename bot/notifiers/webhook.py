@@ -30,6 +30,8 @@ class WebhookNotifier:
     platform = "webhook"
 
     def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"CYCLEWATCH_WEBHOOK_URL must be an http(s) URL, got {url!r}")
         self.client = client
         self.url = url
         self._ids = itertools.count(1)
