@@ -94,7 +94,7 @@ class Fetcher:
         self.vintages = vintages
         self.label: str = getattr(source, "label", source.name)
         self.down = False
-        self._reported: set[tuple[str, str]] = set()
+        self._reported: set[str] = set()
 
     def fetch_one(self, series_id: str) -> SeriesResult:
         """Fetch one series unless its publisher says nothing changed; record what came."""
@@ -149,9 +149,9 @@ class Fetcher:
                 log.warning("%s unreachable: %s; retrying with backoff", self.label, err.message)
             self.down = True
             return
-        key = (err.series_id or "", err.message)
-        if key not in self._reported:
-            self._reported.add(key)
+        # By message: a bad key fails every series with the same words, logged once.
+        if err.message not in self._reported:
+            self._reported.add(err.message)
             log.error("%s: %s", err.series_id or self.label, err.message)
 
     def _recovered(self) -> None:

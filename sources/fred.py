@@ -282,7 +282,9 @@ def api_error(source: str, series_id: str, err: BaseException) -> SourceError:
         if "api_key" in message:
             return SourceError(source, series_id, f"{message} — {KEY_HINT}")
         if "series does not exist" in message or message.startswith(("No data", "No info")):
-            return SourceError(source, series_id, f"{message} — {SERIES_HINT}")
+            return SourceError(
+                source, series_id, f"FRED has no series {series_id!r} ({message}); {SERIES_HINT}"
+            )
         if message.startswith(("Too Many", "Internal Server", "Service Unavailable")):
             return SourceError(source, series_id, message, retryable=True)
         if message.startswith(("Bad Request", "Not Found", "Locked")):

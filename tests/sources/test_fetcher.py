@@ -12,6 +12,7 @@ import pytest
 
 from bot.fetching import Fetcher
 from bot.store import Store
+from sources.fred import FredSource
 from tests.fakes.fred import FakeFred
 from tests.sources.conftest import make_source
 
@@ -142,3 +143,22 @@ async def test_run_once_polls_off_the_event_loop(
     assert len(sqlite_store.series("WALCL")) == len(fred.latest("WALCL"))
     fred.fail("fredgraph", "500", times=10)
     assert await fetcher.run_once(["WALCL"]) is False
+
+
+def test_a_bad_key_is_logged_once_for_all_series(
+    fred: FakeFred,
+    http: httpx.Client,
+    sqlite_store: Store,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = FredSource(api_key="q" * 32, api_url=f"{fred.url}/fred", http=http, rate=50)
+    fetcher = Fetcher(sqlite_store, source, clock=clock)
+    result = fetcher.poll([*H41, "NOSUCHSERIES"])
+    assert [r.outcome for r in result.results] == ["failed"] * 4
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "check FRED_API_KEY" in errors[0]
+    fred.api_keys.add("q" * 32)
+    fetcher.poll(["NOSUCHSERIES", "NOSUCHSERIES2"])
+    unknown = [r.getMessage() for r in caplog.records if "rules.yaml" in r.getMessage()]
+    assert len(unknown) == 2  # one line per unknown series
