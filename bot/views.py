@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -13,6 +15,7 @@ from bot.store import SeriesStatus
 from rules import Check, Regime
 from rules.explain import number
 
+log = logging.getLogger("cyclewatch.views")
 _MARK = {True: "🟢", False: "⚪", None: "⏸"}
 _STATE_MARK = {"firing": "🟢", "pending": "🟡", "inactive": "⚪", "skipped": "⏸"}
 
@@ -131,3 +134,21 @@ def status_line(found: SeriesStatus, now: datetime, lang: str) -> str:
         age=_age(now - checked) if checked else text(lang, "never"),
         error=text(lang, "status_error", error=found.last_error) if found.last_error else "",
     )
+
+
+def alert_chart(insight: Insight) -> Callable[[dict[str, Any]], bytes | None]:
+    """A `chart_for` for the delivery worker: the alert's rule chart up to its date.
+
+    A chart that cannot be drawn (rule removed, data missing) leaves the alert without one.
+    """
+
+    def chart_for(payload: dict[str, Any]) -> bytes | None:
+        try:
+            as_of = date.fromisoformat(str(payload.get("as_of") or payload["date"]))
+            version, data = insight.data()
+            return charts.rule_chart(data, insight.ruleset, str(payload["rule"]), as_of, version)
+        except (KeyError, ValueError, TypeError):
+            log.warning("no chart for alert %s", payload.get("rule"), exc_info=True)
+            return None
+
+    return chart_for
