@@ -32,7 +32,7 @@ class PollOutcome:
 
 
 PollOnce = Callable[[datetime], PollOutcome]  # blocking: runs in a worker thread
-OnNewData = Callable[[str, int], None]
+OnPolled = Callable[[str, PollOutcome], None]  # after every poll, with its outcome
 
 
 class SourcePoller:
@@ -48,7 +48,7 @@ class SourcePoller:
         inflight: InFlight,
         metrics: Metrics,
         clock: Clock,
-        on_new_data: OnNewData,
+        on_polled: OnPolled,
         is_leader: Callable[[], bool] = lambda: True,
         fixed_every: timedelta | None = None,
         health: PollHealth | None = None,
@@ -60,7 +60,7 @@ class SourcePoller:
         self.inflight = inflight
         self.metrics = metrics
         self.clock = clock
-        self.on_new_data = on_new_data
+        self.on_polled = on_polled
         self.is_leader = is_leader
         self.fixed_every = fixed_every  # an offline data directory has no release calendar
         self.state = PollState()
@@ -132,8 +132,7 @@ class SourcePoller:
             self.metrics.fetch_failures.labels(name).inc()
             self.health.failures += 1
             when = finished + timedelta(seconds=self.backoff.next_delay())
-        if outcome.new_rows:
-            self.on_new_data(name, outcome.new_rows)
+        self.on_polled(name, outcome)
         self._schedule_after_this_run(max(when, finished))
 
     def _schedule_after_this_run(self, when: datetime) -> None:

@@ -114,8 +114,10 @@ class PeriodicJob:
         interval: float,
         backoff: Backoff,
         inflight: InFlight,
+        delay_first: bool = False,
     ) -> None:
         self.name = name
+        self.delay_first = delay_first  # first run after one interval (or an early run_soon)
         self.body = body
         self.interval = interval
         self.backoff = backoff
@@ -127,9 +129,11 @@ class PeriodicJob:
     def add_to(self, scheduler: AsyncIOScheduler, *, first_run: datetime | None = None) -> None:
         """Schedule on `scheduler`; the first run is now unless `first_run` says otherwise."""
         self.scheduler = scheduler
+        if first_run is None:
+            first_run = utc_now() + timedelta(seconds=self.interval if self.delay_first else 0)
         scheduler.add_job(
             self.run, "interval", seconds=self.interval, id=self.name, name=self.name,
-            next_run_time=first_run or utc_now(), replace_existing=True,
+            next_run_time=first_run, replace_existing=True,
         )
 
     async def run(self) -> None:

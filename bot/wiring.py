@@ -1,20 +1,13 @@
 """Connects the parts to the running service: per-source polls (bot.fetching, bot.releases) on
 the release calendar, the evaluator (rules → pipeline), delivery (bot.outbox), the chat front
-ends, rules hot reload and leader election.
-
-Parts not yet present in this checkout are named once at start and left out, so
-`cyclewatch run` keeps working while the project grows.
-"""
+ends, rules hot reload and leader election."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 from datetime import timedelta
 from pathlib import Path
-from types import ModuleType
 
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,12 +16,20 @@ from bot.calendar import DEFAULT_SCHEDULES, ReleaseCalendar, SourceSchedule
 from bot.config import Settings
 from bot.evaluation import LiveEvaluator
 from bot.fetching import DEFAULT_FRED_SERIES, Fetcher
+from bot.frontends import ChatSide
 from bot.health import PollHealth, ServiceState
 from bot.http import Handler
 from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline, Recipient
-from bot.polling import FeedPoll, PollOnce, SourcePoller, fetcher_poll, with_fast_poll
+from bot.polling import (
+    FeedPoll,
+    PollOnce,
+    PollOutcome,
+    SourcePoller,
+    fetcher_poll,
+    with_fast_poll,
+)
 from bot.releases import load_release_calendar, poll_fomc, poll_refunding
 from bot.reload import ReloadResult, RulesHolder, watch_rules
 from bot.scheduler import Backoff, Clock, InFlight, JobBody, PeriodicJob, Timing
@@ -41,13 +42,6 @@ from sources.refunding import RefundingSource
 from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch")
-
-
-def landed(module: str) -> ModuleType | None:
-    """The module if this checkout has it, else None."""
-    if importlib.util.find_spec(module) is None:
-        return None
-    return importlib.import_module(module)
 
 
 class Wiring:
@@ -82,17 +76,21 @@ class Wiring:
         self.jobs: dict[str, PeriodicJob] = {}
         self.pollers: list[SourcePoller] = []
         self.evaluator: LiveEvaluator | None = None
-        self.missing: list[str] = []
+        self.chat = ChatSide(settings, store, metrics, clock)
+        self.chat.build_front_ends()
         self._stop = asyncio.Event()
+        self._polled: set[str] = set()
+        self._first_round = False  # every source polled once since start
         self._tasks: list[asyncio.Task[None]] = []
 
     def _backoff(self) -> Backoff:
         return Backoff(self.timing.retry_min_seconds, self.timing.retry_max_seconds)
 
-    def _job(self, name: str, body: JobBody, interval: float) -> PeriodicJob:
-        job = PeriodicJob(
-            name, body, interval=interval, backoff=self._backoff(), inflight=self.inflight
-        )
+    def _job(
+        self, name: str, body: JobBody, interval: float, *, delay_first: bool = False
+    ) -> PeriodicJob:
+        job = PeriodicJob(name, body, interval=interval, backoff=self._backoff(),
+                          inflight=self.inflight, delay_first=delay_first)
         self.jobs[name] = job
         return job
 
@@ -106,13 +104,14 @@ class Wiring:
         self._job("leader", self._check_leader, self.timing.leader_check_seconds)
         await self._add_pollers()
         self._add_evaluator()
+        self.chat.use_rules(self.holder.current)
+        self._job("deliver", self.chat.deliver, self.timing.deliver_seconds)
         self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
             job.add_to(scheduler)
         for poller in self.pollers:
             poller.start(scheduler)
-        if self.missing:
-            log.warning("not in this build yet, left out: %s", ", ".join(self.missing))
+        await self.chat.start()
 
     async def stop(self) -> None:
         """Stop the watcher and front ends, give up leadership, close HTTP clients."""
@@ -122,6 +121,7 @@ class Wiring:
                 await asyncio.wait_for(task, timeout=5)
             except (TimeoutError, asyncio.CancelledError):
                 task.cancel()
+        await self.chat.stop()
         await self.leadership.release()
         await asyncio.to_thread(self.http.close)
 
@@ -129,11 +129,11 @@ class Wiring:
         """One phrase for the start-up line: role, rules, notifiers and front ends."""
         role = "leader" if self.state.leader else "follower"
         rules = f"{self.state.rules_loaded} rules" if self.holder.current else "no valid rules"
-        return f"{role}, {rules}, notifier console"
+        return f"{role}, {rules}, {self.chat.describe()}"
 
     def slack_commands_handler(self) -> Handler | None:
         """The signed slash-command endpoint from bot.slack, when a signing secret is set."""
-        return None
+        return self.chat.slack_http_handler()
 
     # --- leadership ----------------------------------------------------------------------
 
@@ -180,6 +180,7 @@ class Wiring:
         """Record a reload's outcome; admins hear about it through the notifiers."""
         self.metrics.reloads.labels("ok" if result.ok else "error").inc()
         if result.ok and self.holder.current is not None:
+            self.chat.use_rules(self.holder.current)
             self.state.rules_loaded = len(self.holder.current.rules)
             self.metrics.rules_loaded.set(self.state.rules_loaded)
             if self.state.last_evaluation_error == "rules file has problems":
@@ -239,32 +240,30 @@ class Wiring:
         self.pollers.append(SourcePoller(
             schedule, poll, calendar=self.calendar or ReleaseCalendar(), backoff=self._backoff(),
             inflight=self.inflight, metrics=self.metrics, clock=self.clock,
-            on_new_data=self._on_new_data, is_leader=lambda: self.leadership.is_leader,
+            on_polled=self._on_polled, is_leader=lambda: self.leadership.is_leader,
             fixed_every=fixed_every, health=health,
         ))
 
-    def _on_new_data(self, source: str, rows: int) -> None:
-        log.info("%s: %d new rows", source, rows)
-        if "evaluate" in self.jobs:
+    def _on_polled(self, source: str, outcome: PollOutcome) -> None:
+        self._polled.add(source)
+        if outcome.new_rows:
+            log.info("%s: %d new rows", source, outcome.new_rows)
+        first_round_done = self._polled >= set(self.state.polls) and not self._first_round
+        if (outcome.new_rows or first_round_done) and "evaluate" in self.jobs:
             self.jobs["evaluate"].run_soon()
+        self._first_round = self._first_round or first_round_done
 
     # --- evaluation ----------------------------------------------------------------------
 
-    def chat_platforms(self) -> list[str]:
-        """The chat platforms configured (tokens set)."""
-        s = self.settings
-        return [name for name, token in (("telegram", s.telegram_bot_token),
-                                         ("slack", s.slack_bot_token)) if token is not None]
-
     def _add_evaluator(self) -> None:
-        # With no chat platform configured, every alert goes to the console.
-        console = [] if self.chat_platforms() else [Recipient("console", "console")]
-        self.pipeline = Pipeline(self.store, implicit=console)
+        implicit = [Recipient(p, c) for p, c in self.chat.implicit_recipients()]
+        self.pipeline = Pipeline(self.store, implicit=implicit)
         self.evaluator = LiveEvaluator(
             self.store, self.holder, self.pipeline.record,
             metrics=self.metrics, timezone=self.settings.timezone,
         )
-        self._job("evaluate", self._evaluate, self.timing.poll_seconds)
+        # The first evaluation waits for the first round of polls (see _on_polled).
+        self._job("evaluate", self._evaluate, self.timing.poll_seconds, delay_first=True)
 
     async def _evaluate(self) -> bool:
         if self.evaluator is None or not self.leadership.is_leader:
@@ -280,6 +279,8 @@ class Wiring:
             self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
             return False
         self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
+        if result.recorded:
+            self.jobs["deliver"].run_soon()
         if result.events:
             log.info("evaluation: %d new transition(s): %s", len(result.events),
                      ", ".join(f"{e.rule_id} {e.state}" for e in result.events))

@@ -39,7 +39,7 @@ def make_poller(outcomes: list[PollOutcome], calls: list[datetime], *, every: fl
     return SourcePoller(
         schedule, poll_once, calendar=ReleaseCalendar(), backoff=Backoff(0.05, 0.2),
         inflight=InFlight(), metrics=Metrics(), clock=lambda: next(ticks),
-        on_new_data=lambda _name, rows: new_data.append(rows),
+        on_polled=lambda _name, outcome: new_data.extend([outcome.new_rows][:outcome.new_rows]),
     )
 
 

@@ -1,0 +1,176 @@
+"""The chat side of the service: notifiers (with metrics), the delivery worker, the command
+context, and the Telegram and Slack front ends, built from the settings and run in the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from bot.chat import Caller, Reply
+from bot.commands import CommandContext, handle
+from bot.config import Settings
+from bot.http import Handler
+from bot.insight import Insight
+from bot.metrics import Metrics
+from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
+from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
+from bot.notifiers.slack import SlackNotifier
+from bot.notifiers.telegram import TelegramNotifier
+from bot.notifiers.webhook import WebhookNotifier
+from bot.outbox import DeliveryWorker
+from bot.scheduler import Clock
+from bot.slack import SlackFrontEnd
+from bot.store import Store
+from bot.store.schema import outbox
+from bot.telegram import TelegramFrontEnd
+from rules import RuleSet
+
+log = logging.getLogger("cyclewatch")
+
+
+class MeteredNotifier:
+    """Wraps a notifier to count deliveries by outcome and time each send."""
+
+    def __init__(self, inner: Notifier, metrics: Metrics) -> None:
+        self.inner = inner
+        self.platform = inner.platform
+        self.metrics = metrics
+
+    async def send(self, chat_id: str, message: Message) -> Sent:
+        """Send through the wrapped notifier, recording the outcome."""
+        started = time.monotonic()
+        try:
+            sent = await self.inner.send(chat_id, message)
+        except DeliveryError as err:
+            outcome = ("retry" if err.retryable else "blocked" if err.blocked
+                       else "malformed" if err.malformed else "migrated" if err.migrated_to
+                       else "failed")
+            self.metrics.deliveries.labels(self.platform, outcome).inc()
+            if err.retryable:
+                self.metrics.delivery_retries.labels(self.platform).inc()
+            raise
+        finally:
+            self.metrics.delivery_seconds.observe(time.monotonic() - started)
+        self.metrics.deliveries.labels(self.platform, "sent").inc()
+        return sent
+
+
+def worker_id() -> str:
+    """This process's name in outbox claims: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ChatSide:
+    """Builds and runs delivery and the chat front ends for the configured platforms."""
+
+    def __init__(
+        self, settings: Settings, store: Store, metrics: Metrics, clock: Clock
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.http = httpx.AsyncClient(timeout=30.0)
+        self.notifiers: dict[str, Notifier] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        if settings.telegram_bot_token is not None:
+            telegram = TelegramNotifier.from_settings(settings)
+            self.notifiers["telegram"] = telegram
+            self._closers.append(telegram.close)
+        if settings.slack_bot_token is not None:
+            self.notifiers["slack"] = SlackNotifier.from_settings(settings)
+        if settings.webhook_url:
+            self.notifiers["webhook"] = WebhookNotifier(self.http, settings.webhook_url)
+        self.notifiers["console"] = ConsoleNotifier()
+        self.worker = DeliveryWorker(
+            store, {name: MeteredNotifier(n, metrics) for name, n in self.notifiers.items()},
+            clock=clock, worker_id=worker_id(),
+        )
+        self.context = CommandContext(
+            store=store, clock=clock, admins=frozenset(settings.admins)
+        )
+        self.telegram: TelegramFrontEnd | None = None
+        self.slack: SlackFrontEnd | None = None
+
+    def implicit_recipients(self) -> list[tuple[str, str]]:
+        """Who gets every alert without subscribing: the console with no chat platform, and
+        the generic webhook when one is configured."""
+        found = [] if {"telegram", "slack"} & self.notifiers.keys() else [("console", CONSOLE_CHAT)]
+        if "webhook" in self.notifiers:
+            found.append(("webhook", "webhook"))
+        return found
+
+    def use_rules(self, ruleset: RuleSet | None) -> None:
+        """Answer /regime, /why and /rules from this rule set (called at start and on reload)."""
+        self.context.insight = (
+            Insight.from_store(ruleset, self.store) if ruleset is not None else None
+        )
+
+    async def handler(self, caller: Caller, line: str) -> Reply:
+        """The one command entry point both front ends call."""
+        return await handle(self.context, caller, line)
+
+    def slack_http_handler(self) -> Handler | None:
+        """POST /slack/commands, when SLACK_SIGNING_SECRET is set."""
+        if self.slack is None or self.settings.slack_signing_secret is None:
+            return None
+        return self.slack.handle_http
+
+    def build_front_ends(self) -> None:
+        """Create the front ends (before the HTTP server starts, so its route exists)."""
+        if self.settings.telegram_bot_token is not None:
+            self.telegram = TelegramFrontEnd.from_settings(self.settings, self.handler)
+        if self.settings.slack_bot_token is not None:
+            self.slack = SlackFrontEnd.from_settings(self.settings, self.handler)
+
+    async def start(self) -> None:
+        """Start Telegram polling/webhook and Slack Socket Mode; a failure is logged, not fatal."""
+        for name, front in (("telegram", self.telegram), ("slack", self.slack)):
+            if front is None:
+                continue
+            try:
+                await front.start()
+            except Exception as err:  # alerts still go out; commands wait for a restart
+                log.error("%s front end did not start: %s", name, err)
+
+    async def deliver(self) -> bool:
+        """Drain what is due now; True (retries are the worker's business)."""
+        await self.worker.drain()
+        return True
+
+    async def stop(self) -> None:
+        """Stop the front ends, hand back claims left in flight, close the clients."""
+        for front in (self.telegram, self.slack):
+            if front is not None:
+                try:
+                    await front.stop()
+                except Exception as err:
+                    log.warning("front end stop: %s", err)
+        released = await asyncio.to_thread(self.release_claims)
+        if released:
+            log.info("released %d delivery claim(s) for the next run", released)
+        for close in self._closers:
+            await close()
+        await self.http.aclose()
+
+    def release_claims(self) -> int:
+        """Put this process's unfinished sends back to pending (a clean stop, not a crash)."""
+        with self.store.engine.begin() as conn:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.status == "sending", outbox.c.claimed_by == self.worker.worker_id)
+                .values(status="pending", claimed_by=None, claimed_at=None,
+                        next_attempt_at=self.clock())
+            )
+        return int(result.rowcount or 0)
+
+    def describe(self) -> str:
+        """Which notifiers are on."""
+        return "notifiers " + ", ".join(sorted(self.notifiers))
+
