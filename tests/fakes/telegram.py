@@ -146,6 +146,7 @@ class FakeTelegram:
     webhook: dict[str, Any] = field(default_factory=dict)
     rate_limited: int = 0
     rate_limited_chat: int = 0
+    random_failures: int = 0
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -294,6 +295,7 @@ class FakeTelegram:
 
     def _check_random_failure(self) -> None:
         if self.failure_rate and self._rng.random() < self.failure_rate:
+            self.random_failures += 1
             if self._rng.random() < 0.5:
                 raise ApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
             raise ApiError(500, "Internal Server Error")
