@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+import sqlalchemy as sa
 
+from bot.store import Store
+from bot.store.schema import observations
 from rules import Check, Event, Regime, RuleSet, backtest, classify_regime, states_at
 
 DataLoader = Callable[[], Mapping[str, pd.Series]]
@@ -60,16 +63,16 @@ class Insight:
         self._data: Mapping[str, pd.Series] = {}
 
     @classmethod
-    def from_store(cls, ruleset: RuleSet, store: object) -> Insight:
-        """Read the rules' inputs from a `bot.store.Store` (latest vintage)."""
-        from bot.store import Store
-
-        assert isinstance(store, Store)
+    def from_store(cls, ruleset: RuleSet, store: Store) -> Insight:
+        """Read the rules' inputs from the store (latest vintage)."""
         ids = sorted({series.id for series in ruleset.inputs})
 
         def version() -> str:
-            stamp = [(s.series, str(s.last_obs_date), s.rows) for s in store.status()]
-            return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
+            # Observations are only ever inserted (a revision is a new row), so the newest
+            # row id changes exactly when the data do; an index lookup, cheap on every call.
+            with store.engine.connect() as conn:
+                newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar()
+            return f"rows-{newest}"
 
         return cls(ruleset, lambda: store.frame(ids), version)
 
