@@ -208,21 +208,23 @@ def wanted_series(source: FileSource | FredSource, settings: Settings) -> list[s
 def fetch_command(args: argparse.Namespace, settings: Settings) -> int:
     """`cyclewatch fetch [--data DIR] [--vintages] [SERIES...]`: refresh the store now."""
     data_dir: Path | None = args.data or settings.data_dir
-    try:
-        source = build_source(settings, data_dir)
-    except SourceError as err:
-        print(f"cyclewatch fetch: {err.message}", file=sys.stderr)
-        return 1
-    if args.vintages and not (isinstance(source, FredSource) and source.keyed):
-        print("cyclewatch fetch: --vintages needs the FRED API; set FRED_API_KEY", file=sys.stderr)
-        return 1
-    series = list(args.series) or wanted_series(source, settings)
-    store = Store(settings.db_url)
-    try:
-        fetcher = Fetcher(store, source, vintages=args.vintages)
-        result = _poll_with_progress(fetcher, series, Console())
-    finally:
-        store.close()
+    with httpx.Client(timeout=settings.fred_timeout) as http:
+        try:
+            source = build_source(settings, data_dir, http)
+        except SourceError as err:
+            print(f"cyclewatch fetch: {err.message}", file=sys.stderr)
+            return 1
+        if args.vintages and not (isinstance(source, FredSource) and source.keyed):
+            print("cyclewatch fetch: --vintages needs the FRED API; set FRED_API_KEY",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        series = list(args.series) or wanted_series(source, settings)
+        store = Store(settings.db_url)
+        try:
+            fetcher = Fetcher(store, source, vintages=args.vintages)
+            result = poll_with_progress(fetcher, series, Console())
+        finally:
+            store.close()
     failed = result.count("failed", "skipped")
     print(
         f"{len(series)} series from {source.name}: {result.count('updated')} updated "
@@ -231,9 +233,13 @@ def fetch_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if failed == 0 else 1
 
 
-def _poll_with_progress(fetcher: Fetcher, series: list[str], console: Console) -> PollResult:
+def poll_with_progress(fetcher: Fetcher, series: list[str], console: Console) -> PollResult:
+    """Poll with a progress bar on a terminal, else one plain line per series."""
     if not console.is_terminal:
-        return fetcher.poll(series, on_result=lambda r: print(_result_line(r), flush=True))
+        return fetcher.poll(
+            series, on_result=lambda r: console.print(_result_line(r), markup=False,
+                                                       highlight=False, soft_wrap=True)
+        )  # fmt: skip
     columns = (
         TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -244,7 +250,9 @@ def _poll_with_progress(fetcher: Fetcher, series: list[str], console: Console) -
         def advance(result: SeriesResult) -> None:
             progress.update(task, advance=1, description=result.series)
             if result.outcome in ("failed", "skipped"):
-                progress.console.print(_result_line(result), markup=False, highlight=False)
+                progress.console.print(
+                    _result_line(result), markup=False, highlight=False, soft_wrap=True
+                )
 
         return fetcher.poll(series, on_result=advance)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -9,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pandas as pd
 import pytest
+from rich.console import Console
 
-from bot.fetching import Fetcher
+from bot.fetching import Fetcher, poll_with_progress
 from bot.store import Store
 from sources.fred import FredSource
 from tests.fakes.fred import FakeFred
@@ -162,3 +164,20 @@ def test_a_bad_key_is_logged_once_for_all_series(
     fetcher.poll(["NOSUCHSERIES", "NOSUCHSERIES2"])
     unknown = [r.getMessage() for r in caplog.records if "rules.yaml" in r.getMessage()]
     assert len(unknown) == 2  # one line per unknown series
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["progress-bar", "plain-lines"])
+def test_progress_output(
+    fred: FakeFred, http: httpx.Client, sqlite_store: Store, clock: Clock, terminal: bool
+) -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=100)
+    fetcher = Fetcher(sqlite_store, make_source(fred, http, keyed=False, rate=50), clock=clock)
+    result = poll_with_progress(fetcher, [*H41, "NOSUCHSERIES"], console)
+    assert result.count("updated") == 3
+    text = out.getvalue()
+    assert "NOSUCHSERIES" in text and "check the series id in rules.yaml" in text
+    if terminal:
+        assert "4/4" in text
+    else:
+        assert [line.split()[0] for line in text.splitlines()] == [*H41, "NOSUCHSERIES"]
