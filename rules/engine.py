@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from rules.functions import Value, as_series, period_offset
+from rules.functions import Value, as_series, period_offset, union_index
 from rules.model import SeriesSpec, duration_days
 from rules.ruleset import Rule, RuleSet
 
@@ -123,7 +123,7 @@ class Evaluator:
         names = [rule.spec.on] if rule.spec.on else sorted(rule.inputs)
         index = pd.DatetimeIndex([], dtype="datetime64[ns]")
         for name in names:
-            index = index.union(pd.DatetimeIndex(self.inputs[name].values.index))
+            index = union_index(index, self.inputs[name].values.index)
         return index
 
 

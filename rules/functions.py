@@ -49,11 +49,24 @@ def as_series(value: Value, like: pd.Series | None = None) -> pd.Series:
     return pd.Series(float(value), index=index, dtype="float64")
 
 
+def union_index(a: pd.Index, b: pd.Index) -> pd.DatetimeIndex:
+    """The sorted union of two date indexes (without pandas' costly frequency inference)."""
+    left = pd.DatetimeIndex(a).as_unit("ns")
+    right = pd.DatetimeIndex(b).as_unit("ns")
+    if left.equals(right):
+        return left
+    merged = np.concatenate([left.asi8, right.asi8])
+    merged.sort(kind="stable")  # two sorted runs: a linear merge
+    keep = np.ones(len(merged), dtype=bool)
+    keep[1:] = merged[1:] != merged[:-1]
+    return pd.DatetimeIndex(merged[keep].view("M8[ns]"))
+
+
 def align(a: Value, b: Value) -> tuple[Value, Value]:
     """Put two values on one index: the union of dates, each side carried forward (as-of)."""
     if not isinstance(a, pd.Series) or not isinstance(b, pd.Series) or a.index.equals(b.index):
         return a, b
-    index = a.index.union(b.index)
+    index = union_index(a.index, b.index)
     return a.reindex(index, method="ffill"), b.reindex(index, method="ffill")
 
 
