@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from bot import views
 from bot.chat import Caller, Reply
+from bot.commandline import parse_day, parse_duration, parse_line, shown
 from bot.i18n import LANGUAGES, text
 from bot.insight import Insight
 from bot.ratelimit import TokenBucket
@@ -26,9 +26,6 @@ from bot.store.schema import events
 from bot.subscriptions import Chat, Subscriptions
 
 SEVERITIES = ("milestone", "warning", "info")
-_DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
-_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-MAX_MUTE = timedelta(days=365)
 
 
 @dataclass
@@ -97,17 +94,6 @@ def command(name: str, *, admin_only: bool = False) -> Callable[[CommandFn], Com
     return register
 
 
-def parse_line(line: str) -> tuple[str, tuple[str, ...]]:
-    """`/regime@bot 2020-04-30` -> ("regime", ("2020-04-30",)); "cyclewatch why x" works too."""
-    words = line.strip().split()
-    if words and words[0].lstrip("/").lower() == "cyclewatch":
-        words = words[1:]
-    if not words:
-        return "help", ()
-    name = words[0].lstrip("/").split("@", 1)[0].lower()
-    return name, tuple(words[1:])
-
-
 async def handle(ctx: CommandContext, caller: Caller, text_line: str) -> Reply:
     """Run one command line for `caller` and return the reply in the chat's language."""
     now = ctx.clock()
@@ -133,7 +119,7 @@ def _is_admin(ctx: CommandContext, caller: Caller) -> bool:
 
 
 def _unknown(call: Call, name: str) -> Reply:
-    lines = [call.t("unknown_command", name=name)]
+    lines = [call.t("unknown_command", name=shown(name))]
     close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.5)
     if close:
         lines.append(call.t("did_you_mean", suggestions=", ".join(f"/{c}" for c in close)))
@@ -143,15 +129,6 @@ def _unknown(call: Call, name: str) -> Reply:
 
 def _rule_ids(ctx: CommandContext) -> list[str]:
     return ctx.insight.rule_ids if ctx.insight else []
-
-
-def parse_duration(value: str) -> timedelta | None:
-    """`12h`, `7d`, `2w`, `30m` -> timedelta (None when malformed, zero or over 365 days)."""
-    match = _DURATION.match(value.strip().lower())
-    if not match:
-        return None
-    span = timedelta(seconds=int(match[1]) * _UNIT_SECONDS[match[2]])
-    return span if timedelta(0) < span <= MAX_MUTE else None
 
 
 @command("start")
@@ -173,7 +150,7 @@ async def help_(ctx: CommandContext, call: Call) -> Reply:
 def _check_target(ctx: CommandContext, call: Call, target: str) -> Reply | None:
     if target == "all" or target in SEVERITIES or target in _rule_ids(ctx):
         return None
-    lines = [call.t("bad_target", target=target)]
+    lines = [call.t("bad_target", target=shown(target))]
     close = difflib.get_close_matches(target, [*_rule_ids(ctx), *SEVERITIES, "all"], n=3)
     if close:
         lines.append(call.t("did_you_mean", suggestions=", ".join(close)))
@@ -202,7 +179,7 @@ async def unsubscribe(ctx: CommandContext, call: Call) -> Reply:
         ctx.subs.unsubscribe(c.platform, c.chat_id, None)
         return Reply(call.t("unsubscribed_all"))
     if ctx.subs.unsubscribe(c.platform, c.chat_id, target) == 0:
-        return Reply(call.t("not_subscribed", target=target))
+        return Reply(call.t("not_subscribed", target=shown(target)))
     return Reply(call.t("unsubscribed", target=target))
 
 
@@ -213,12 +190,10 @@ def _where(caller: Caller) -> tuple[str, str]:
 @command("regime")
 async def regime(ctx: CommandContext, call: Call) -> Reply:
     """Where the cycle stands, with every gauge and milestone: /regime [YYYY-MM-DD]."""
-    as_of = ctx.clock().date()
-    if call.args:
-        try:
-            as_of = date.fromisoformat(call.args[0])
-        except ValueError:
-            return Reply(call.t("bad_date", value=call.args[0]), ephemeral=True)
+    today = ctx.clock().date()
+    as_of = parse_day(call.args[0], today) if call.args else today
+    if as_of is None:
+        return Reply(call.t("bad_date", value=shown(call.args[0]), today=today), ephemeral=True)
     if ctx.insight is None or not ctx.insight.has_data():
         return Reply(call.t("no_data"))
     insight = ctx.insight
@@ -234,7 +209,8 @@ async def why(ctx: CommandContext, call: Call) -> Reply:
         return Reply(call.t("usage_why"), ephemeral=True)
     rule_id = call.args[0].lower()
     if rule_id not in _rule_ids(ctx) or ctx.insight is None:
-        return _check_target(ctx, call, rule_id) or Reply(call.t("unknown_rule", rule=rule_id))
+        unknown = Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
+        return _check_target(ctx, call, rule_id) or unknown
     if not ctx.insight.has_data():
         return Reply(call.t("no_data"))
     found = await asyncio.to_thread(views.why, ctx.insight, rule_id, ctx.clock().date(), call.lang)
@@ -270,10 +246,10 @@ async def mute(ctx: CommandContext, call: Call) -> Reply:
         return Reply(call.t("usage_mute"), ephemeral=True)
     rule_id, span_text = call.args[0].lower(), call.args[1]
     if rule_id not in _rule_ids(ctx):
-        return Reply(call.t("unknown_rule", rule=rule_id), ephemeral=True)
+        return Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
     span = parse_duration(span_text)
     if span is None:
-        return Reply(call.t("bad_duration", value=span_text), ephemeral=True)
+        return Reply(call.t("bad_duration", value=shown(span_text)), ephemeral=True)
     now = ctx.clock()
     until = now + span
     c = call.caller
@@ -288,7 +264,7 @@ async def unmute(ctx: CommandContext, call: Call) -> Reply:
         return Reply(call.t("usage_unmute"), ephemeral=True)
     rule_id = call.args[0].lower()
     if not ctx.subs.unmute(call.caller.platform, call.caller.chat_id, rule_id):
-        return Reply(call.t("not_muted", rule=rule_id))
+        return Reply(call.t("not_muted", rule=shown(rule_id)))
     return Reply(call.t("unmuted", rule=rule_id))
 
 

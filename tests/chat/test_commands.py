@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, datetime
 
 import pandas as pd
 
 from bot.chat import Caller
-from bot.commands import COMMANDS, CommandContext, handle, parse_duration
+from bot.commandline import parse_duration
+from bot.commands import COMMANDS, CommandContext, handle
 from bot.i18n import text
 from bot.insight import Insight
 from bot.ratelimit import TokenBucket
@@ -160,11 +162,12 @@ async def test_no_data_is_said_plainly(
     chat_store: Store, clock: FakeClock, insight: Insight
 ) -> None:
     empty = Insight(insight.ruleset, lambda: {})
-    ctx = CommandContext(chat_store, clock, empty)
+    ctx = CommandContext(chat_store, clock, empty, limiter=TokenBucket(capacity=100))
     for line in ("/regime", "/rules", "/why qt_ends"):
         assert (await handle(ctx, private(), line)).text == text("en", "no_data")
-    assert (await handle(ctx, private(), "/regime 2020-13-01")).text == text(
-        "en", "bad_date", value="2020-13-01")
+    for bad in ("2020-13-01", "1899-12-31", "2026-11-24", "9999-12-31"):
+        assert (await handle(ctx, private(), f"/regime {bad}")).text == text(
+            "en", "bad_date", value=bad, today="2026-11-23")
     assert (await handle(ctx, private(), "/history")).text == text("en", "history_none")
 
 
@@ -173,3 +176,31 @@ async def test_button_actions_are_command_lines(ctx: CommandContext) -> None:
     reply = await handle(ctx, caller, "/mute qt_ends 1d")
     assert reply.text.startswith("Muted qt_ends")
     assert datetime.fromisoformat("2026-11-24T15:00+00:00").strftime("%Y-%m-%d") in reply.text
+
+
+async def test_garbage_input_gets_a_short_clear_answer(ctx: CommandContext) -> None:
+    for line in ("/", "//", "/\x00\x07", "/why " + "x" * 5000, "/subscribe " + "é" * 3000,
+                 "/mute qt_ends 99999999999d", "/unmute " + "y" * 999, "\u202e/regime"):
+        reply = await handle(ctx, private(), line)
+        assert reply.text and len(reply.text) < 1200
+        assert "\x00" not in reply.text and "x" * 100 not in reply.text
+    assert Subscriptions(ctx.store.engine).targets("telegram", "100") == []
+
+
+async def test_any_text_is_answered_without_raising(ctx: CommandContext) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    answered = []
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(["", "/", "/subscribe ", "/mute ", "/why ", "/lang ", "/regime "])
+           .flatmap(lambda head: st.text(max_size=80).map(lambda tail: head + tail)))
+    def check(line: str) -> None:
+        reply = asyncio.run(handle(ctx, private(), line))
+        assert reply.text
+        answered.append(line)
+
+    await asyncio.to_thread(check)
+    assert len(answered) >= 60
