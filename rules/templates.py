@@ -7,7 +7,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from rules.model import Localized
 
-SANDBOX = SandboxedEnvironment(autoescape=False, undefined=Undefined, trim_blocks=True)
+SANDBOX = SandboxedEnvironment(autoescape=False, undefined=Undefined)
 
 
 def template_problems(template: Localized | None) -> list[str]:

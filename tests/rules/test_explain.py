@@ -1,0 +1,46 @@
+"""Explanations of the default rules in English and Simplified Chinese."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rules import Event, RuleSet, backtest
+
+
+def rate_cut_event(default_rules: RuleSet) -> Event:
+    upper = pd.Series([5.5] * 5 + [5.0] * 5, index=pd.date_range("2024-09-14", periods=10))
+    (event,) = backtest(default_rules, {"DFEDTARU": upper}, only=["rate_cut"])
+    return event
+
+
+def test_rate_cut_explained_in_both_languages(default_rules: RuleSet) -> None:
+    event = rate_cut_event(default_rules)
+    assert event.render("en") == (
+        "The Fed cut its policy rate",
+        "The upper bound of the fed funds target range fell by 0.5 to 5% on 2024-09-19. "
+        "Cheaper money, the most direct form of easing.",
+    )
+    title, text = event.render("zh")
+    assert title == "美联储降息"
+    assert text.startswith("联邦基金目标区间上限于 2024-09-19 下调 0.5 个百分点至 5%。")
+    assert event.render("fr") == event.render("en")  # unknown language: English
+
+
+def test_default_text_shows_threshold_meaning_and_falsifier(default_rules: RuleSet) -> None:
+    assets = pd.Series(
+        [1000.0] * 14 + [1000.0 + 20 * i for i in range(1, 11)],
+        index=pd.date_range("2020-01-01", periods=24, freq="7D"),
+    )
+    events = backtest(default_rules, {"WALCL": assets}, only=["balance_sheet_expands"])
+    title, text = events[0].render("en")
+    assert title == "The Fed's balance sheet is expanding fast (QE-sized)"
+    lines = text.splitlines()
+    assert lines[0].startswith(f"Triggered as of {events[0].date.isoformat()}. Value ")
+    assert ", threshold 5 (distance " in lines[0]
+    assert lines[1].startswith("What it means: Money creation")
+    assert (
+        lines[2] == "What would prove it wrong: Total assets grow by less than 1% over a quarter."
+    )
+    zh_title, zh_text = events[0].render("zh")
+    assert zh_title == "美联储资产负债表快速扩张(QE规模)"
+    assert "阈值 5" in zh_text and "含义:" in zh_text and "何种情况可证伪:" in zh_text
