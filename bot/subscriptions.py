@@ -71,7 +71,10 @@ class Subscriptions:
             row = conn.execute(
                 sa.select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
             ).one()
-        return Chat(row.platform, row.chat_id, row.kind, row.lang, bool(row.active))
+            if not row.active and row.migrated_to is None:
+                # It blocked us once; talking to us again means it unblocked: resume delivery.
+                self._set_active(conn, platform, chat_id, True)
+        return Chat(row.platform, row.chat_id, row.kind, row.lang, True)
 
     def language(self, platform: str, chat_id: str) -> str:
         """The chat's language ('en' for an unknown chat)."""
@@ -173,15 +176,19 @@ class Subscriptions:
 
     def deactivate_chat(self, conn: Connection, platform: str, chat_id: str) -> None:
         """The chat blocked or left us: keep its rows but send it nothing more."""
+        self._set_active(conn, platform, chat_id, False)
+
+    @staticmethod
+    def _set_active(conn: Connection, platform: str, chat_id: str, active: bool) -> None:
         conn.execute(
             chats.update()
             .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
-            .values(active=False)
+            .values(active=active)
         )
         conn.execute(
             subscriptions.update()
             .where(subscriptions.c.platform == platform, subscriptions.c.chat_id == chat_id)
-            .values(active=False)
+            .values(active=active)
         )
 
     def migrate_chat(self, conn: Connection, platform: str, old: str, new: str) -> None:

@@ -141,6 +141,12 @@ async def test_blocked_chat_is_deactivated(
     assert Subscriptions(store.engine).targets("telegram", "c") == []
     Pipeline(store).record([_event(ruleset, 4)], clock.now)
     assert [c for c, s, _, _ in _statuses(store)][-1] == "d"
+    # the user unblocks the bot and talks to it again: alerts resume
+    subs = Subscriptions(store.engine)
+    subs.ensure_chat("telegram", "c", is_group=False, language_code="en", now=clock.now)
+    assert subs.targets("telegram", "c") == ["all"]
+    Pipeline(store).record([_event(ruleset, 5)], clock.now)
+    assert ("c", "pending") in [(c, s) for c, s, _, _ in _statuses(store)]
 
 
 async def test_migrated_chat_follows_the_new_id(
