@@ -118,6 +118,25 @@ class Evaluator:
                 )
         return None
 
+    def fresh_mask(self, names: frozenset[str], clock: pd.DatetimeIndex) -> np.ndarray:
+        """False where an input that has started is older than its freshness window.
+
+        An input that has not started yet is left to the expression (a `coalesce` fallback,
+        or unknown), so a series that ended or stopped updating makes the rule unknown.
+        """
+        ok = np.ones(len(clock), dtype=bool)
+        stamps = clock.as_unit("ns").asi8
+        for name in names:
+            item = self.inputs[name]
+            if not len(item.observed):
+                continue
+            pos = item.values.index.searchsorted(clock, side="right") - 1
+            observed = item.observed.as_unit("ns").asi8
+            last = observed[np.clip(pos, 0, len(observed) - 1)]
+            age_days = (stamps - last) / 86_400e9
+            ok &= (pos < 0) | (age_days <= item.fresh_days)
+        return ok
+
     def clock(self, rule: Rule) -> pd.DatetimeIndex:
         """The dates on which the rule is evaluated: its `on` series, or all its inputs' dates."""
         names = [rule.spec.on] if rule.spec.on else sorted(rule.inputs)
@@ -153,6 +172,7 @@ def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     """Compute a rule over its whole history in one vectorized pass."""
     clock = ev.clock(rule)
     condition = on_clock(ev_truth(rule.when.run(ev)), clock)
+    condition[~ev.fresh_mask(rule.inputs, clock)] = np.nan
     if rule.clear_when is not None:
         clearing = on_clock(ev_truth(rule.clear_when.run(ev)), clock)
         clearing[np.isnan(condition)] = np.nan

@@ -88,8 +88,9 @@ def _none(x: float) -> float | None:
 
 
 def _gauge_check(ev: Evaluator, gauge: Gauge, at: pd.Timestamp, lang: str) -> Check:
-    reason = ev.stale_reason(gauge.inputs, at)
     truth = _last(ev_truth(gauge.when.run(ev)), at)
+    fresh = bool(ev.fresh_mask(gauge.inputs, pd.DatetimeIndex([at]))[0])
+    reason = None if fresh and truth == truth else (ev.stale_reason(gauge.inputs, at) or "unknown")
     value = _last(gauge.value.run(ev), at) if gauge.value is not None else math.nan
     if value != value and gauge.when.comparison is not None:
         value = _last(gauge.when.comparison[0](ev), at)
