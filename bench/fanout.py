@@ -16,13 +16,17 @@ import asyncio
 import contextlib
 import functools
 import os
+import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pandas as pd
+import sqlalchemy as sa
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
@@ -30,16 +34,22 @@ from bot.commands import CommandContext, handle
 from bot.insight import Insight
 from bot.notifiers.base import Button, DeliveryError, Message
 from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
+from bot.outbox import Backoff, DeliveryWorker
+from bot.pipeline import Pipeline
 from bot.ratelimit import TokenBucket
 from bot.store import Store
+from bot.store.schema import outbox
+from bot.subscriptions import Subscriptions
 from bot.telegram import TelegramFrontEnd, build_application
-from rules import load_rules
+from rules import backtest, load_rules
 from sources.base import SourceError
 from sources.files import FileSource
 from tests.fakes.telegram import FakeTelegram
 
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
+# tmpfs when available: the benchmark measures the send path, not the disk's fsync time
+TMP_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 ALERT = Message(
     title="Quantitative tightening has ended",
     body="The Fed's Treasury holdings rose for 2 weeks after 26 weeks of decline.",
@@ -72,29 +82,99 @@ async def notifier_only(notifier: TelegramNotifier, chats: list[str], workers: i
     return retries
 
 
-async def run(subscribers: int, scale: float, workers: int) -> dict[str, float]:
-    """One fan-out; returns the measured figures."""
-    fake = await FakeTelegram(time_scale=scale).start()
-    bot = Bot(fake.token, base_url=fake.base_url,
-              request=HTTPXRequest(connection_pool_size=workers))
+def prepare_outbox(chats: list[str], store: Store) -> None:
+    """Subscribe every chat and publish one real history event through bot.pipeline."""
+    subs = Subscriptions(store.engine)
+    now = datetime.now(UTC)
+    for chat in chats:
+        subs.ensure_chat("telegram", chat, is_group=False, language_code="en", now=now)
+        subs.subscribe("telegram", chat, "all", now)
+    ctx = regime_context(store)
+    assert ctx.insight is not None
+    _, data = ctx.insight.data()
+    event = [e for e in backtest(ctx.insight.ruleset, data, only=["qt_ends"])
+             if e.state == "firing"][-1]
+    Pipeline(store).record([event], now)
+
+
+async def drain_outbox(notifier: TelegramNotifier, workers: int, store: Store) -> int:
+    """Drain bot.outbox with `workers` DeliveryWorkers sharing the store (as processes would)."""
+
+    def utc_now() -> datetime:
+        return datetime.now(UTC)
+
+    delivery = [DeliveryWorker(store, {"telegram": notifier}, clock=utc_now, worker_id=f"w{i}",
+                               backoff=Backoff(base_seconds=0.2, max_seconds=2), batch=20)
+                for i in range(workers)]
+
+    def waiting() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(outbox).where(
+                outbox.c.status.in_(("pending", "sending")))).scalar_one())
+
+    async def loop(worker: DeliveryWorker) -> None:
+        while True:
+            if await worker.run_once() == 0:
+                if await asyncio.to_thread(waiting) == 0:
+                    return
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(loop(w) for w in delivery))
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def fake_in_subprocess(scale: float) -> AsyncIterator[str]:
+    """The fake Bot API in its own process (as the real one is remote); yields its base URL."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.telegram", str(scale), stdout=asyncio.subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        port = int((await process.stdout.readline()).decode().strip())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def run(subscribers: int, scale: float, workers: int, mode: str) -> dict[str, object]:
+    """One fan-out (`mode` "outbox" or "notifier"); returns the measured figures."""
+    async with fake_in_subprocess(scale) as root:
+        return await _run(root, subscribers, scale, workers, mode)
+
+
+async def _run(root: str, subscribers: int, scale: float, workers: int,
+               mode: str) -> dict[str, object]:
+    token = FakeTelegram.token
+    bot = Bot(token, base_url=f"{root}/bot", request=HTTPXRequest(connection_pool_size=workers))
     notifier = TelegramNotifier(bot, limiter=TelegramRateLimiter(scale=scale))
     chats = [str(100_000 + i) for i in range(subscribers)]
+    tmp = tempfile.TemporaryDirectory(dir=TMP_ROOT)
+    store = Store(f"sqlite:///{tmp.name}/fanout.db")
+    if mode == "outbox":
+        await asyncio.to_thread(prepare_outbox, chats, store)
     started = time.perf_counter()
     try:
-        retries = await notifier_only(notifier, chats, workers)
+        if mode == "outbox":
+            retries = await drain_outbox(notifier, workers, store)
+        else:
+            retries = await notifier_only(notifier, chats, workers)
     finally:
         elapsed = time.perf_counter() - started
         await notifier.close()
-        await fake.close()
-    counts = Counter({chat: len(fake.messages.get(chat, [])) for chat in chats})
-    allowed = fake.overall_rate * scale
+        store.close()
+        tmp.cleanup()
+    async with httpx.AsyncClient() as client:
+        stats = (await client.get(f"{root}/_fake/stats")).json()
+    counts = Counter({chat: int(stats["messages"].get(chat, 0)) for chat in chats})
+    allowed = FakeTelegram.overall_rate * scale
     return {
-        "subscribers": subscribers, "scale": scale, "seconds": elapsed,
+        "mode": mode, "subscribers": subscribers, "scale": scale, "seconds": elapsed,
         "achieved_per_s": subscribers / elapsed, "allowed_per_s": allowed,
         "share_of_allowed": subscribers / elapsed / allowed,
         "lost": sum(1 for c in chats if counts[c] == 0),
         "duplicates": sum(n - 1 for n in counts.values() if n > 1),
-        "fake_429s": fake.rate_limited, "fake_429s_per_chat": fake.rate_limited_chat,
+        "fake_429s": stats["rate_limited"], "fake_429s_per_chat": stats["rate_limited_chat"],
         "client_retries": retries,
     }
 
@@ -119,7 +199,7 @@ def regime_context(store: Store) -> CommandContext:
                           limiter=TokenBucket(capacity=1000, per_second=1000))
 
 
-async def regime_latency(requests: int) -> dict[str, float]:
+async def regime_latency(requests: int) -> dict[str, object]:
     """Warm /regime round trips (update pushed -> every reply part recorded by the fake)."""
     fake = await FakeTelegram().start()  # real-time limits: one request per chat
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +229,7 @@ async def regime_latency(requests: int) -> dict[str, float]:
             "max_ms": 1000 * timings[-1]}
 
 
-def _print(result: dict[str, float]) -> None:
+def _print(result: dict[str, object]) -> None:
     for key, value in result.items():
         print(f"{key:>18}: {value:.3f}" if isinstance(value, float) else f"{key:>18}: {value}")
 
@@ -159,11 +239,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--scale", type=float, default=5.0, help="time compression")
-    parser.add_argument("--workers", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--regime-requests", type=int, default=40)
+    parser.add_argument("--mode", choices=["outbox", "notifier"], default="outbox")
     args = parser.parse_args()
     print("fan-out")
-    _print(asyncio.run(run(args.subscribers, args.scale, args.workers)))
+    _print(asyncio.run(run(args.subscribers, args.scale, args.workers, args.mode)))
     print("/regime through the Telegram front end (warm)")
     _print(asyncio.run(regime_latency(args.regime_requests)))
 

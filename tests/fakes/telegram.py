@@ -169,6 +169,7 @@ class FakeTelegram:
         """Listen on 127.0.0.1, a free port."""
         app = web.Application(client_max_size=20 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._handle)
+        app.router.add_get("/_fake/stats", self._stats)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -255,6 +256,14 @@ class FakeTelegram:
     def _take_message_id(self) -> int:
         self._next_message += 1
         return self._next_message
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        """Counts for a benchmark driving this fake in another process."""
+        return web.json_response({
+            "messages": {chat: len(sent) for chat, sent in self.messages.items()},
+            "rate_limited": self.rate_limited, "rate_limited_chat": self.rate_limited_chat,
+            "random_failures": self.random_failures,
+        })
 
     # ---- the API -------------------------------------------------------------------------
 
@@ -449,3 +458,19 @@ def _error(err: ApiError) -> web.Response:
     if err.parameters:
         body["parameters"] = err.parameters
     return web.json_response(body, status=err.status)
+
+
+async def serve_forever(scale: float) -> None:
+    """Run a fake on its own (in another process); print its port, then serve until killed."""
+    fake = await FakeTelegram(time_scale=scale).start()
+    print(fake.port, flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await fake.close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    asyncio.run(serve_forever(float(sys.argv[1])))
