@@ -31,6 +31,7 @@ class RuleView:
     since: str | None
     check: Check | None
     reason: str | None
+    last_status: str = "inactive"  # the state from the data we have, even when skipped now
 
 
 def frame_version(data: Mapping[str, pd.Series]) -> str:
@@ -138,6 +139,7 @@ class Insight:
                         state.since,
                         checks.get(rule.id),
                         reason,
+                        state.status,
                     )
                 )
             return views

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -20,7 +21,7 @@ _MARK = {True: "🟢", False: "⚪", None: "⏸"}
 _STATE_MARK = {"firing": "🟢", "pending": "🟡", "inactive": "⚪", "skipped": "⏸"}
 
 
-def _check_line(check: Check, lang: str) -> str:
+def _check_line(check: Check, lang: str, detail: str | None = None) -> str:
     mark = _MARK[check.on]
     word = {True: "check_on", False: "check_off", None: "check_skipped"}[check.on]
     threshold = (
@@ -31,8 +32,12 @@ def _check_line(check: Check, lang: str) -> str:
     return text(
         lang, "check_line", mark=f"{mark} {text(lang, word)}", title=check.title,
         value=number(check.value), threshold=threshold, observed=check.observed or "—",
-        detail=f"[{check.detail}]" if check.detail else "",
+        detail=f"[{shown}]" if (shown := detail or _gauge_detail(check, lang)) else "",
     ).rstrip()
+
+
+def _gauge_detail(check: Check, lang: str) -> str:
+    return skip_reason(check.detail, lang) if check.on is None else check.detail
 
 
 def regime_name(regime_id: str, lang: str) -> str:
@@ -43,13 +48,42 @@ def regime_name(regime_id: str, lang: str) -> str:
         return regime_id.replace("_", " ")
 
 
-def regime_text(found: Regime, lang: str) -> str:
+_STALE = re.compile(r"^(?P<series>\S+) stale: last (?P<last>[\d-]+), window (?P<days>\d+)d$")
+_NO_DATA = re.compile(r"^no data for (?P<series>\S+)$")
+
+
+def skip_reason(reason: str | None, lang: str) -> str:
+    """The rule engine's skip reason in `lang` (its own words when the shape is unknown)."""
+    reason = reason or ""
+    if (match := _STALE.match(reason)) is not None:
+        return text(lang, "reason_stale", **match.groupdict())
+    if (match := _NO_DATA.match(reason)) is not None:
+        return text(lang, "reason_no_data", **match.groupdict())
+    return reason
+
+
+def rule_state_text(view: RuleView, lang: str) -> str:
+    """A rule's state in words: "firing since 2019-08-28", "skipped (...); before that: ..."."""
+    def words(status: str) -> str:
+        if status == "firing" and view.since:
+            return text(lang, "state_firing_since", since=view.since)
+        return text(lang, f"state_{status}")
+
+    if view.state == "skipped":
+        return text(lang, "skipped_was", reason=skip_reason(view.reason, lang),
+                    state=words(view.last_status))
+    return words(view.state)
+
+
+def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -> str:
     """The /regime answer: the regime, then each gauge and milestone with its value."""
     lines = [text(lang, "regime_title", as_of=found.as_of.isoformat(),
                   regime=f"{regime_name(found.regime, lang)} ({found.regime})")]
+    states = {v.id: rule_state_text(v, lang) for v in views or ()}
     for kind, heading in (("gauge", "gauges_heading"), ("milestone", "milestones_heading")):
         lines += ["", text(lang, heading)]
-        lines += [_check_line(c, lang) for c in found.checks if c.kind == kind]
+        lines += [_check_line(c, lang, states.get(c.id) if kind == "milestone" else None)
+                  for c in found.checks if c.kind == kind]
     return "\n".join(lines)
 
 
@@ -71,12 +105,7 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     """Explain `rule_id`: its state now, latest value vs threshold, and its last change."""
     view = next(v for v in insight.rules(as_of, lang) if v.id == rule_id)
     lines = [text(lang, "why_title", title=view.title)]
-    if view.state == "skipped":
-        lines.append(text(lang, "why_state_skipped", reason=view.reason))
-    elif view.state == "firing":
-        lines.append(text(lang, "why_state_firing", since=view.since))
-    else:
-        lines.append(text(lang, f"why_state_{view.state}"))
+    lines.append(text(lang, "why_now", state=rule_state_text(view, lang)))
     check = view.check
     if check is not None and check.value is not None:
         threshold = (
@@ -100,11 +129,8 @@ def rules_text(found: list[RuleView], lang: str) -> str:
     """The /rules answer: one line per rule."""
     lines = [text(lang, "rules_title")]
     for view in found:
-        state = text(lang, f"state_{view.state}")
-        if view.state == "firing" and view.since:
-            state += f" ({view.since})"
         lines.append(text(lang, "rule_line", mark=_STATE_MARK.get(view.state, "•"),
-                          id=view.id, title=view.title, state=state))
+                          id=view.id, title=view.title, state=rule_state_text(view, lang)))
     return "\n".join(lines)
 
 

@@ -102,6 +102,11 @@ async def test_language_per_chat(ctx: CommandContext) -> None:
     assert en_regime.text.startswith("Regime as of 2021-06-30")
     assert re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("1"), "/rules")).text)
     assert not re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("2"), "/rules")).text)
+    today_zh = await handle(ctx, private("1"), "/regime")  # data ends before "today": stale
+    assert "跳过" in today_zh.text and "数据已过期" in today_zh.text
+    for english in ("stale", "firing", "inactive", "skipped", "no data"):
+        assert english not in today_zh.text
+        assert english not in (await handle(ctx, private("1"), "/rules")).text
     bad = await handle(ctx, private("2"), "/lang fr")
     assert bad.text == text("en", "usage_lang")
 
