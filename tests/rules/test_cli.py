@@ -173,3 +173,27 @@ def test_regime_chart_writes_png(history_dir: Path, tmp_path: Path) -> None:
     args = ["regime", "--rules", str(DEFAULT_RULES), "--as-of", "2021-12-31", "--data"]
     assert main([*args, str(history_dir), "--chart", str(chart)]) == 0
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_backtest_reads_the_store_without_data_dir(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from bot.store import Store
+    from sources.base import Fetched
+
+    store = Store(sqlite_url)
+    upper = pd.Series([2.0] * 5 + [1.75] * 5, index=pd.date_range("2030-01-01", periods=10))
+    store.record("fred", Fetched("DFEDTARU", upper), datetime(2030, 1, 11, tzinfo=UTC))
+    store.close()
+    monkeypatch.setenv("CYCLEWATCH_DB_URL", sqlite_url)
+    monkeypatch.delenv("CYCLEWATCH_DATA", raising=False)
+    args = ["backtest", "--rules", str(DEFAULT_RULES), "--rule", "rate_cut", "--json"]
+    assert main([*args, "--vintage", "first"]) == 0
+    events = json.loads(capsys.readouterr().out)
+    assert [(e["rule"], e["date"], e["value"]) for e in events] == [
+        ("rate_cut", "2030-01-06", 1.75)
+    ]
