@@ -143,14 +143,17 @@ class DeliveryWorker:
             handled += count
         return handled
 
-    def _chat(self, platform: str, chat_id: str) -> tuple[str, bool]:
+    def _chat(self, platform: str, chat_id: str) -> tuple[str, bool, str | None]:
+        """(language, active, id it migrated to) of a chat; unknown chats are English."""
         with self.store.engine.connect() as conn:
             row = conn.execute(
-                sa.select(chats.c.lang, chats.c.active).where(
+                sa.select(chats.c.lang, chats.c.active, chats.c.migrated_to).where(
                     chats.c.platform == platform, chats.c.chat_id == chat_id
                 )
             ).first()
-        return ("en", True) if row is None else (str(row.lang), bool(row.active))
+        if row is None:
+            return "en", True, None
+        return str(row.lang), bool(row.active), row.migrated_to
 
     def _replaces(self, job: Job) -> tuple[str, ...]:
         """For a resolve: the message ids of this chat's copy of the rule's last firing alert."""
@@ -175,7 +178,13 @@ class DeliveryWorker:
 
     async def deliver(self, job: Job) -> None:
         """Send one claimed row and record the outcome (never drops it silently)."""
-        lang, active = await asyncio.to_thread(self._chat, job.platform, job.chat_id)
+        lang, active, moved_to = await asyncio.to_thread(self._chat, job.platform, job.chat_id)
+        chat_id = job.chat_id
+        if moved_to is not None:  # claimed before another row's send learnt of the move
+            if not self._migrate(job, chat_id, moved_to):
+                return
+            chat_id = moved_to
+            lang, active, _ = await asyncio.to_thread(self._chat, job.platform, chat_id)
         if not active:
             self._finish(job, "blocked", error="chat is inactive (blocked or left)")
             return
@@ -185,8 +194,12 @@ class DeliveryWorker:
             return
         replaces = await asyncio.to_thread(self._replaces, job)
         chart = await asyncio.to_thread(self.chart_for, job.payload) if self.chart_for else None
-        message = render_alert(job.payload, lang, replaces=replaces, chart_png=chart)
-        chat_id, plain_tried, moved = job.chat_id, False, False
+        try:
+            message = render_alert(job.payload, lang, replaces=replaces, chart_png=chart)
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            self._finish(job, "failed", error=f"cannot render the alert: {err!r}")
+            return
+        plain_tried, moved = False, moved_to is not None
         while True:
             try:
                 sent = await notifier.send(chat_id, message)

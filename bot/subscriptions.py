@@ -204,18 +204,35 @@ class Subscriptions:
                 .where(chats.c.platform == platform, chats.c.chat_id == old)
                 .values(active=False, migrated_to=new)
             )
-        for table in (subscriptions, mutes):
-            conn.execute(
-                table.update()
-                .where(table.c.platform == platform, table.c.chat_id == old)
-                .values(chat_id=new)
+        # The new id may already have some of these rows (its own /subscribe, a second
+        # migration notice): copy what it lacks, then drop the old ones; never a conflict.
+        old_subs = conn.execute(
+            sa.select(subscriptions).where(
+                subscriptions.c.platform == platform, subscriptions.c.chat_id == old
             )
+        ).all()
+        for sub in old_subs:
+            values = {k: v for k, v in sub._mapping.items() if k not in ("id", "chat_id")}
+            insert_ignoring_duplicates(conn, subscriptions, {**values, "chat_id": new})
         conn.execute(
-            outbox.update()
-            .where(
-                outbox.c.platform == platform,
-                outbox.c.chat_id == old,
-                outbox.c.status == "pending",
+            subscriptions.delete().where(
+                subscriptions.c.platform == platform, subscriptions.c.chat_id == old
             )
+        )
+        conn.execute(
+            mutes.update()
+            .where(mutes.c.platform == platform, mutes.c.chat_id == old)
             .values(chat_id=new)
         )
+        pending = sa.and_(
+            outbox.c.platform == platform, outbox.c.chat_id == old, outbox.c.status == "pending"
+        )
+        already = sa.select(outbox.c.event_id).where(
+            outbox.c.platform == platform, outbox.c.chat_id == new
+        )
+        conn.execute(
+            outbox.update()
+            .where(pending, outbox.c.event_id.in_(already))
+            .values(status="migrated", last_error=f"chat moved to {new}")
+        )
+        conn.execute(outbox.update().where(pending).values(chat_id=new))

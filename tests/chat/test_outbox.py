@@ -14,7 +14,7 @@ from bot.notifiers.base import DeliveryError
 from bot.outbox import Backoff, DeliveryWorker
 from bot.pipeline import Pipeline
 from bot.store import Store
-from bot.store.schema import outbox
+from bot.store.schema import events, outbox
 from bot.subscriptions import Subscriptions
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
@@ -226,3 +226,41 @@ async def test_crash_repeats_at_most_the_message_in_flight(
     await crashed.deliver(in_flight[0])  # the old worker wakes up late: a repeat, not a loss
     assert len(notifier.sent) == 4 and notifier.sent[-1][1].tags["date"] == "2030-01-02"
     assert _statuses(store)[0][:2] == ("c", "sent")
+
+
+async def test_migration_onto_a_chat_we_already_know_sends_once(
+    sqlite_url: str, clock: FakeClock, ruleset: RuleSet
+) -> None:
+    store = Store(sqlite_url)
+    _chat(store, clock, "-100")
+    _chat(store, clock, "-1009")  # the supergroup already subscribed on its own
+    Pipeline(store).record([_event(ruleset, 2), _event(ruleset, 3)], clock.now)
+    notifier = RecordingNotifier()
+    notifier.fail_next("-100", DeliveryError("migrated", migrated_to="-1009"))
+    await _worker(store, notifier, clock).drain()
+    delivered = Counter((chat, m.tags["date"]) for chat, m in notifier.sent)
+    assert delivered == {("-1009", "2030-01-02"): 1, ("-1009", "2030-01-03"): 1}
+    assert Counter(s for _, s, _, _ in _statuses(store)) == {"sent": 2, "migrated": 2}
+    assert Subscriptions(store.engine).targets("telegram", "-1009") == ["all"]
+    store.close()
+
+
+async def test_an_unrenderable_row_fails_with_its_error_and_others_go_out(
+    sqlite_url: str, clock: FakeClock, ruleset: RuleSet
+) -> None:
+    store = Store(sqlite_url)
+    _chat(store, clock, "c")
+    Pipeline(store).record([_event(ruleset, 2)], clock.now)
+    with store.engine.begin() as conn:  # a row written by something else, not by our pipeline
+        event_id = conn.execute(sa.insert(events).values(
+            rule_id="qt_ends", state="firing", obs_date=date(2030, 2, 1),
+            payload={"texts": ["junk"]}, created_at=clock.now).returning(events.c.id)).scalar_one()
+        conn.execute(sa.insert(outbox).values(
+            event_id=event_id, platform="telegram", chat_id="c", status="pending", attempts=0,
+            next_attempt_at=clock.now, created_at=clock.now))
+    notifier = RecordingNotifier()
+    await _worker(store, notifier, clock).drain()
+    assert len(notifier.sent) == 1
+    [(_, status, _, error)] = [row for row in _statuses(store) if row[1] != "sent"]
+    assert status == "failed" and error is not None and "cannot render" in error
+    store.close()
