@@ -40,6 +40,7 @@ class ServiceState:
     last_evaluation_at: datetime | None = None
     last_evaluation_error: str | None = None
     rules_loaded: int = 0
+    evaluations: int = 0  # successful runs since start
     polls: dict[str, PollHealth] = field(default_factory=dict)
 
     @property
@@ -145,6 +146,7 @@ def check_health(
             "last_at": _iso(state.last_evaluation_at),
             "error": state.last_evaluation_error,
             "rules": state.rules_loaded,
+            "runs": state.evaluations,
         },
         "outbox": {"ok": not stuck, "depth": depth, "oldest_due_at": _iso(oldest_due)},
     }

@@ -88,5 +88,13 @@ class Leadership:
     async def release(self) -> None:
         """Give up leadership (at a clean stop) so a follower takes over at once."""
         if not self.single_process:
-            await asyncio.to_thread(self._drop)
+            await asyncio.to_thread(self._unlock_and_drop)
             self.is_leader = False
+
+    def _unlock_and_drop(self) -> None:
+        # Unlock explicitly: the server frees a closed session's locks only once its backend
+        # has exited, and a follower asking at that moment would be refused.
+        if self.is_leader and self._conn is not None and not self._conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
+        self._drop()

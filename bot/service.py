@@ -13,6 +13,7 @@ from pathlib import Path
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
+from bot.calendar import ReleaseCalendar
 from bot.config import Settings
 from bot.health import HealthLimits, ServiceState, check_health
 from bot.http import HttpServer, build_app
@@ -56,7 +57,9 @@ class Service:
         data_dir: Path | None = None,
         rules_path: Path | None = None,
         clock: Clock = utc_now,
+        calendar: ReleaseCalendar | None = None,
     ) -> None:
+        self.calendar = calendar
         self.settings = settings
         self.timing = timing
         self.data_dir = data_dir
@@ -67,6 +70,9 @@ class Service:
         self.state = ServiceState(started_at=clock())
         self._stop = asyncio.Event()
         self._signals = 0
+        self.started = asyncio.Event()  # set once serving (tests and benchmarks wait on it)
+        self.http_port: int | None = None
+        self.wiring: Wiring | None = None
 
     def request_stop(self) -> None:
         """Begin a clean stop; a second request cancels in-flight work at once."""
@@ -83,6 +89,11 @@ class Service:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
 
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
     async def run(self) -> int:
         """Start everything, serve until a stop is requested, stop everything; return 0."""
         self._install_signal_handlers()
@@ -94,6 +105,7 @@ class Service:
         wiring = Wiring(
             self.settings, self.timing, store, self.metrics, self.state, self.inflight,
             data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,
+            calendar=self.calendar,
         )
         limits = HealthLimits()
         app = build_app(
@@ -118,9 +130,12 @@ class Service:
                 ", ".join(self.state.sources) or "none",
                 wiring.describe(),
             )
+            self.http_port, self.wiring = server.bound_port, wiring
+            self.started.set()
             await self._stop.wait()
         finally:
             await self._shutdown(scheduler, wiring, server, store)
+            self._remove_signal_handlers()
         return 0
 
     async def _shutdown(

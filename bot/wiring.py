@@ -279,6 +279,7 @@ class Wiring:
             self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
             return False
         self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
+        self.state.evaluations += 1
         if result.recorded:
             self.jobs["deliver"].run_soon()
         if result.events:

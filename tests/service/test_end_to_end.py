@@ -1,0 +1,164 @@
+"""The whole service in-process over a data directory, with an injected clock: new data →
+alert on the console; rules reloaded while running without re-firing history; a restart
+sends what changed while it was down, and nothing twice.
+
+The series is plainly synthetic (TESTX), not history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from bot.config import load_settings
+from bot.scheduler import Timing
+from bot.service import Service
+from bot.store import Store
+from bot.store.schema import events, outbox
+
+RULES = """\
+series:
+  x: {source: fred, id: TESTX, fresh: 100y}
+rules:
+  - id: x_high
+    title: Test series above its line
+    when: "x > LINE"
+"""
+TITLE = "Test series above its line"
+START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The service's clock: starts at START, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def write_rules(path: Path, line: int) -> None:
+    write(path, RULES.replace("LINE", str(line)))
+
+
+def write_series(path: Path, values: list[float]) -> None:
+    """Weekly synthetic observations from 2026-11-04; the file's mtime marks a new release."""
+    dates = pd.date_range(start="2026-11-04", periods=len(values), freq="7D")
+    rows = "".join(f"{d.date()},{v}\n" for d, v in zip(dates, values, strict=True))
+    path.write_text("observation_date,TESTX\n" + rows)
+    stamp = time.time() + len(values)  # strictly newer than any earlier write
+    os.utime(path, (stamp, stamp))
+
+
+async def until(condition: Callable[[], bool], what: str, seconds: float = 20) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> tuple[Path, Path, str]:
+    data = tmp_path / "data"
+    data.mkdir()
+    rules = tmp_path / "rules.yaml"
+    write_rules(rules, 10)
+    write_series(data / "TESTX.csv", [1, 2, 3])
+    return data, rules, f"sqlite:///{tmp_path / 'bot.db'}"
+
+
+@asynccontextmanager
+async def running(paths: tuple[Path, Path, str], clock: Clock) -> AsyncIterator[Service]:
+    data, rules, db_url = paths
+    settings = load_settings(CYCLEWATCH_DB_URL=db_url, CYCLEWATCH_HTTP_ADDR="127.0.0.1:0")
+    timing = Timing.model_validate({"CYCLEWATCH_POLL_SECONDS": 0.3,
+                                    "CYCLEWATCH_DELIVER_SECONDS": 0.2})
+    service = Service(settings, timing, data_dir=data, rules_path=rules, clock=clock)
+    task = asyncio.create_task(service.run())
+    await asyncio.wait_for(service.started.wait(), timeout=30)
+    try:
+        yield service
+    finally:
+        service.request_stop()
+        assert await asyncio.wait_for(task, timeout=30) == 0
+
+
+def evaluated(service: Service) -> Callable[[], bool]:
+    before = service.state.evaluations
+    return lambda: service.state.evaluations > before
+
+
+def delivered(db_url: str) -> list[tuple[str, str, str]]:
+    store = Store(db_url, migrate=False)
+    try:
+        with store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(events.c.state, events.c.obs_date, outbox.c.status)
+                .join(outbox, outbox.c.event_id == events.c.id).order_by(outbox.c.id)
+            ).all()
+    finally:
+        store.close()
+    return [(r.state, r.obs_date.isoformat(), r.status) for r in rows]
+
+
+async def test_alerts_reload_and_catch_up_after_restart(
+    paths: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    data, rules, db_url = paths
+    clock = Clock()
+    async with running(paths, clock) as service:
+        await until(lambda: service.state.last_evaluation_at is not None, "an evaluation")
+        assert TITLE not in capsys.readouterr().out  # history is not announced
+
+        clock.now = START + timedelta(days=7)
+        write_series(data / "TESTX.csv", [1, 2, 3, 20])  # 2026-11-25 crosses the line
+        await until(lambda: TITLE in capsys.readouterr().out, "the alert on the console")
+        assert delivered(db_url) == [("firing", "2026-11-25", "sent")]
+
+        # A changed definition is caught up silently: nothing about 20 vs the new line.
+        reevaluated = evaluated(service)
+        write_rules(rules, 30)
+        await until(lambda: "rules reloaded (changed: x_high)" in caplog.text, "the reload")
+        await until(reevaluated, "an evaluation with the new rules")
+        # A broken file keeps the running rules and names the place of the problem.
+        write(rules, RULES.replace("x > LINE", "y > 30"))
+        await until(lambda: 'unknown series "y"' in caplog.text, "the rejected reload")
+        assert f"{rules}:6:" in caplog.text
+
+        clock.now = START + timedelta(days=14)
+        write_series(data / "TESTX.csv", [1, 2, 3, 20, 40])  # above 30: fires anew
+        await until(lambda: len(delivered(db_url)) == 2, "the second alert")
+        await until(lambda: all(s == "sent" for *_, s in delivered(db_url)), "its delivery")
+
+    # Down for a week: the series falls back; the restart reports exactly that, once.
+    write_rules(rules, 30)
+    write_series(data / "TESTX.csv", [1, 2, 3, 20, 40, 5])
+    clock.now = START + timedelta(days=21)
+    capsys.readouterr()
+    async with running(paths, clock):
+        await until(lambda: len(delivered(db_url)) == 3, "the catch-up event")
+        await until(lambda: all(s == "sent" for *_, s in delivered(db_url)), "its delivery")
+        await asyncio.sleep(1.0)  # more delivery rounds: nothing else may come
+    assert delivered(db_url) == [
+        ("firing", "2026-11-25", "sent"), ("firing", "2026-12-02", "sent"),
+        ("resolved", "2026-12-09", "sent"),
+    ]
+    assert capsys.readouterr().out.count(TITLE) == 1
