@@ -55,7 +55,13 @@ def prepare_input(
     if raw is None or raw.empty:
         empty = pd.Series([], index=pd.DatetimeIndex([]), dtype="float64")
         return Prepared(name, empty, pd.DatetimeIndex([]), 0, spec.id)
-    values = raw.astype("float64").dropna()
+    values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
+    index = pd.DatetimeIndex(values.index)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    values.index = index.normalize()
+    # Tolerate callers' unsorted or repeated dates: the later row for a date wins.
+    values = values[~values.index.duplicated(keep="last")].sort_index()
     observed = pd.DatetimeIndex(values.index).as_unit("ns")
     available = observed + period_offset(spec.lag) if spec.lag else observed
     shifted = pd.Series(values.to_numpy(), index=available, name=name)

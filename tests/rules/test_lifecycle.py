@@ -131,3 +131,13 @@ def test_resolved_event_carries_the_current_value(ruleset: RuleSet) -> None:
     assert title == "[resolved] Sticky"
     assert "Value 3, threshold 10 (distance -7)" in text
     assert "2020-01-22" in text
+
+
+def test_unsorted_repeated_and_tz_aware_input_is_normalised(ruleset: RuleSet) -> None:
+    x = weekly([0, 11, 11, 11, 0])
+    messy = pd.concat([x.iloc[::-1], pd.Series([99.0], index=[x.index[0]])])
+    messy.index = pd.DatetimeIndex(messy.index).tz_localize("UTC")
+    clean = [
+        (e.rule_id, e.state, e.date) for e in backtest(ruleset, {"X": weekly([11, 11, 11, 11, 0])})
+    ]
+    assert [(e.rule_id, e.state, e.date) for e in backtest(ruleset, {"X": messy})] == clean
