@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -16,6 +17,7 @@ from bot.store import Store
 from bot.store.schema import observations
 from rules import Check, Event, Regime, RuleSet, backtest, classify_regime, states_at
 
+CACHE_ENTRIES = 256
 DataLoader = Callable[[], Mapping[str, pd.Series]]
 VersionOf = Callable[[], str]
 
@@ -59,7 +61,7 @@ class Insight:
         self._load = load
         self._version = version
         self._lock = threading.Lock()
-        self._cache: dict[tuple[object, ...], object] = {}
+        self._cache: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._cached_version: str | None = None
         self._data: Mapping[str, pd.Series] = {}
 
@@ -100,10 +102,13 @@ class Insight:
         full = (version, *key)
         with self._lock:
             if full in self._cache:
+                self._cache.move_to_end(full)
                 return self._cache[full]
         value = compute()
         with self._lock:
             self._cache[full] = value
+            while len(self._cache) > CACHE_ENTRIES:  # /regime <any date> must not grow forever
+                self._cache.popitem(last=False)
         return value
 
     def has_data(self) -> bool:
