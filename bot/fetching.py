@@ -26,6 +26,7 @@ from bot.store.schema import observations
 from sources.base import Source, SourceError
 from sources.files import FileSource
 from sources.fred import FredSource
+from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch.fetch")
 Clock = Callable[[], datetime]
@@ -169,37 +170,46 @@ class Fetcher:
         return newest
 
 
-def rule_series(rules_path: Path) -> list[str]:
-    """The FRED ids the rules file reads; the built-in list when it cannot be read."""
+def rule_series(rules_path: Path, source: str = "fred") -> list[str]:
+    """The ids the rules file reads from `source`; for FRED the built-in list when unreadable."""
+    fallback = list(DEFAULT_FRED_SERIES) if source == "fred" else []
     try:
         from rules import RulesError, load_rules
     except ImportError:  # rules/ not in this build
-        return list(DEFAULT_FRED_SERIES)
+        return fallback
     try:
         ruleset = load_rules(rules_path.read_text(encoding="utf-8"), str(rules_path))
     except OSError:
-        return list(DEFAULT_FRED_SERIES)
+        return fallback
     except RulesError as err:
         log.warning("%s has problems (see `cyclewatch check`); fetching the default series: %s",
                     rules_path, err)  # fmt: skip
-        return list(DEFAULT_FRED_SERIES)
-    return sorted({s.id for s in ruleset.inputs if s.source == "fred"})
+        return fallback
+    return sorted({s.id for s in ruleset.inputs if s.source == source})
 
 
-def build_source(
-    settings: Settings, data_dir: Path | None, http: httpx.Client | None = None
-) -> FileSource | FredSource:
-    """FileSource for a data directory, else FRED (API with a key, keyless CSV without)."""
+def build_plan(
+    settings: Settings, data_dir: Path | None, http: httpx.Client, only: Iterable[str] = ()
+) -> list[tuple[Source, list[str]]]:
+    """Which source fetches which series: a data directory alone, else FRED and Treasury."""
+    wanted = list(only)
     if data_dir is not None:
-        return FileSource(data_dir)
-    return FredSource.from_settings(settings, http=http)
-
-
-def wanted_series(source: FileSource | FredSource, settings: Settings) -> list[str]:
-    """Every series of a data directory, or the FRED series the rules need."""
-    if isinstance(source, FileSource):
-        return source.series_ids()
-    return rule_series(settings.rules_path)
+        files = FileSource(data_dir)
+        return [(files, wanted or files.series_ids())]
+    fred = FredSource.from_settings(settings, http=http)
+    treasury = TreasurySource(settings.fiscaldata_url, http)
+    if wanted:
+        offered = set(treasury.series_ids())
+        plan: list[tuple[Source, list[str]]] = [
+            (fred, [s for s in wanted if s not in offered]),
+            (treasury, [s for s in wanted if s in offered]),
+        ]
+    else:
+        plan = [
+            (fred, rule_series(settings.rules_path, "fred")),
+            (treasury, rule_series(settings.rules_path, "treasury")),
+        ]
+    return [(source, ids) for source, ids in plan if ids]
 
 
 # --- commands -----------------------------------------------------------------------------
@@ -210,26 +220,29 @@ def fetch_command(args: argparse.Namespace, settings: Settings) -> int:
     data_dir: Path | None = args.data or settings.data_dir
     with httpx.Client(timeout=settings.fred_timeout) as http:
         try:
-            source = build_source(settings, data_dir, http)
+            plan = build_plan(settings, data_dir, http, args.series)
         except SourceError as err:
             print(f"cyclewatch fetch: {err.message}", file=sys.stderr)
             return 1
-        if args.vintages and not (isinstance(source, FredSource) and source.keyed):
+        fred = next((s for s, _ in plan if isinstance(s, FredSource)), None)
+        if args.vintages and not (fred is not None and fred.keyed):
             print("cyclewatch fetch: --vintages needs the FRED API; set FRED_API_KEY",
                   file=sys.stderr)  # fmt: skip
             return 1
-        series = list(args.series) or wanted_series(source, settings)
         store = Store(settings.db_url)
+        failed = 0
         try:
-            fetcher = Fetcher(store, source, vintages=args.vintages)
-            result = poll_with_progress(fetcher, series, Console())
+            for source, series in plan:
+                fetcher = Fetcher(store, source, vintages=args.vintages and source is fred)
+                result = poll_with_progress(fetcher, series, Console())
+                failed += result.count("failed", "skipped")
+                print(
+                    f"{len(series)} series from {source.name}: {result.count('updated')} "
+                    f"updated ({result.new_rows} new rows), {result.count('unchanged')} "
+                    f"unchanged, {result.count('failed', 'skipped')} failed"
+                )
         finally:
             store.close()
-    failed = result.count("failed", "skipped")
-    print(
-        f"{len(series)} series from {source.name}: {result.count('updated')} updated "
-        f"({result.new_rows} new rows), {result.count('unchanged')} unchanged, {failed} failed"
-    )
     return 0 if failed == 0 else 1
 
 

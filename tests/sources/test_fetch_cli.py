@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +126,26 @@ def test_without_series_arguments_fetch_reads_the_rules_file(
     if not REPO_RULES.is_file():
         pytest.skip("rules.yaml not in this checkout")
     monkeypatch.setenv("CYCLEWATCH_RULES", str(REPO_RULES))
-    main(["fetch"])  # keyless
+    monkeypatch.setenv("FISCALDATA_URL", f"http://127.0.0.1:{closed_port()}/fiscal_service")
+    # FRED inputs all load; the Treasury inputs are tried too, and their source is down here.
+    assert main(["fetch"]) == 1
     declared = yaml.safe_load(REPO_RULES.read_text())["series"].values()
-    wanted = {s["id"] for s in declared if s.get("source", "fred") == "fred"}
-    assert set(status_json(capsys)) == wanted
-    assert fred_env.count("fredgraph") == len(wanted)
+    fred_ids = {s["id"] for s in declared if s.get("source", "fred") == "fred"}
+    treasury_ids = {s["id"] for s in declared if s.get("source") == "treasury"}
+    rows = status_json(capsys)
+    assert fred_ids <= set(rows)
+    assert all(rows[i]["last_error"] is None for i in fred_ids)
+    assert fred_env.count("fredgraph") == len(fred_ids)
+    tried = set(rows) - fred_ids
+    assert tried and tried <= treasury_ids
+    assert all(rows[i]["last_error"] for i in tried)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def test_rule_series_falls_back_to_the_built_in_list(tmp_path: Path) -> None:
