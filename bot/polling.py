@@ -120,7 +120,10 @@ class SourcePoller:
         self.metrics.fetch_seconds.labels(name).observe(time.monotonic() - started)
         self.metrics.fetches.labels(name, "ok" if outcome.ok else "error").inc()
         finished = self.clock()
-        changed = now if outcome.new_rows else self.state.last_change
+        # The first poll after a start loads what was missed while down; it is no sign that
+        # this window's release is out, so fast polling continues until a later poll sees it.
+        first = self.state.last_poll is None
+        changed = now if outcome.new_rows and not first else self.state.last_change
         self.state = replace(self.state, last_poll=now, last_change=changed)
         self.health.last_error = outcome.error
         if outcome.ok:
