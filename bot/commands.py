@@ -20,6 +20,7 @@ from bot.chat import Caller, Reply
 from bot.commandline import parse_day, parse_duration, parse_line, shown
 from bot.i18n import LANGUAGES, text
 from bot.insight import Insight
+from bot.mutenotice import active_mutes
 from bot.ratelimit import TokenBucket
 from bot.store import Store
 from bot.store.schema import events
@@ -244,7 +245,9 @@ async def history(ctx: CommandContext, call: Call) -> Reply:
 async def mute(ctx: CommandContext, call: Call) -> Reply:
     """Silence one rule in this chat for a while: /mute <rule> <duration> (e.g. 7d, 12h)."""
     if len(call.args) != 2:
-        return Reply(call.t("usage_mute"), ephemeral=True)
+        muted = active_mutes(ctx.store, call.caller.platform, call.caller.chat_id, ctx.clock())
+        listed = f"\n{call.t('muted_list', rules=', '.join(muted))}" if muted else ""
+        return Reply(call.t("usage_mute") + listed, ephemeral=True)
     rule_id, span_text = call.args[0].lower(), call.args[1]
     if rule_id not in _rule_ids(ctx):
         return Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.alerts import render_alert
+from bot.mutenotice import announce_expired_mutes
 from bot.notifiers.base import DeliveryError, Notifier, Sent
 from bot.store import Store
 from bot.store.schema import chats, events, outbox
@@ -131,6 +132,7 @@ class DeliveryWorker:
         jobs = await asyncio.to_thread(self.claim)
         for job in jobs:
             await self.deliver(job)
+        await announce_expired_mutes(self.store, self.notifiers, self.clock())
         return len(jobs)
 
     async def drain(self, max_rounds: int = 1000) -> int:

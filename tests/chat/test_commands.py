@@ -126,7 +126,8 @@ async def test_mute_and_unmute(ctx: CommandContext, clock: FakeClock) -> None:
         "en", "bad_duration", value="400d")
     assert (await handle(ctx, private(), "/mute nope 1d")).text == text(
         "en", "unknown_rule", rule="nope")
-    assert (await handle(ctx, private(), "/mute qt_ends")).text == text("en", "usage_mute")
+    listed = (await handle(ctx, private(), "/mute")).text
+    assert listed == text("en", "usage_mute") + "\n" + text("en", "muted_list", rules="qt_ends")
     assert (await handle(ctx, private(), "/unmute qt_ends")).text == text(
         "en", "unmuted", rule="qt_ends")
     assert (await handle(ctx, private(), "/unmute qt_ends")).text == text(

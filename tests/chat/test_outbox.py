@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -264,3 +264,24 @@ async def test_an_unrenderable_row_fails_with_its_error_and_others_go_out(
     [(_, status, _, error)] = [row for row in _statuses(store) if row[1] != "sent"]
     assert status == "failed" and error is not None and "cannot render" in error
     store.close()
+
+
+async def test_a_chat_is_told_once_when_its_mute_ends(
+    store: Store, clock: FakeClock, ruleset: RuleSet
+) -> None:
+    _chat(store, clock, "zh-chat", lang="zh")
+    subs = Subscriptions(store.engine)
+    subs.mute("telegram", "zh-chat", "qt_ends", clock.now + timedelta(days=1), "u1", clock.now)
+    notifier = RecordingNotifier()
+    workers = [_worker(store, notifier, clock, worker_id=w) for w in ("a", "b")]
+    await workers[0].drain()
+    assert notifier.sent == []  # still muted
+    clock.advance(days=1)
+    for worker in workers:
+        await worker.drain()
+    [(chat, notice)] = notifier.sent
+    assert chat == "zh-chat" and "qt_ends" in notice.body and notice.title == "静音已结束"
+    assert notice.buttons[0].action == "/mute qt_ends 7d"
+    Pipeline(store).record([_event(ruleset, 2)], clock.now)  # alerts flow again
+    await workers[1].drain()
+    assert len(notifier.sent) == 2
