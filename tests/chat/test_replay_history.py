@@ -56,4 +56,11 @@ async def test_weekly_replay_delivers_each_transition_once(
         event = by_event[(message.tags["rule"], message.tags["date"])]
         lang = "zh" if chat == "zh-chat" else "en"
         assert event.render(lang)[0] in message.title
+    # a resolve carries the ids of the same chat's firing message (Slack edits it in place)
+    ids = {(chat, m.tags["rule"], m.tags["state"]): f"{chat}:{n}"
+           for n, (chat, m) in enumerate(notifier.sent, start=1)}
+    resolved = [(chat, m) for chat, m in notifier.sent if m.tags["state"] == "resolved"]
+    assert resolved
+    for chat, message in resolved:
+        assert message.replaces == (ids[(chat, message.tags["rule"], "firing")],)
     store.close()
