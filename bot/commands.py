@@ -195,7 +195,7 @@ async def regime(ctx: CommandContext, call: Call) -> Reply:
     as_of = parse_day(call.args[0], today) if call.args else today
     if as_of is None:
         return Reply(call.t("bad_date", value=shown(call.args[0]), today=today), ephemeral=True)
-    if ctx.insight is None or not ctx.insight.has_data():
+    if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     insight = ctx.insight
     found = await asyncio.to_thread(insight.regime, as_of, call.lang)
@@ -213,7 +213,7 @@ async def why(ctx: CommandContext, call: Call) -> Reply:
     if rule_id not in _rule_ids(ctx) or ctx.insight is None:
         unknown = Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
         return _check_target(ctx, call, rule_id) or unknown
-    if not ctx.insight.has_data():
+    if not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     found = await asyncio.to_thread(views.why, ctx.insight, rule_id, ctx.clock().date(), call.lang)
     return Reply(found.text, chart_png=found.chart if ctx.charts else None)
@@ -222,7 +222,7 @@ async def why(ctx: CommandContext, call: Call) -> Reply:
 @command("rules")
 async def rules(ctx: CommandContext, call: Call) -> Reply:
     """List every rule with its current state."""
-    if ctx.insight is None or not ctx.insight.has_data():
+    if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     found = await asyncio.to_thread(ctx.insight.rules, ctx.clock().date(), call.lang)
     return Reply(views.rules_text(found, call.lang))
