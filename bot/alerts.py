@@ -8,6 +8,14 @@ from bot.i18n import text
 from bot.notifiers.base import Button, Message
 
 MAX_ACTION_BYTES = 64  # Telegram callback_data limit
+SEVERITY_KEYS = frozenset({"warning", "info"})  # milestone uses plain alert_firing
+
+
+def severity_name(severity: str, lang: str) -> str:
+    """milestone / warning / info in `lang` (an unknown severity as given)."""
+    if severity in SEVERITY_KEYS or severity == "milestone":
+        return text(lang, f"severity_{severity}")
+    return severity
 
 
 def alert_buttons(rule_id: str, lang: str) -> tuple[Button, ...]:
@@ -33,13 +41,17 @@ def render_alert(
     chosen = texts.get(lang) or texts.get("en") or {}
     state = str(payload.get("state", "firing"))
     rule_id = str(payload.get("rule", ""))
-    headline = text(lang, "alert_firing" if state == "firing" else "alert_resolved")
+    severity = str(payload.get("severity", "milestone"))
+    headline = text(lang, "alert_resolved")
+    if state == "firing":
+        headline = text(lang, f"alert_firing_{severity}" if severity in SEVERITY_KEYS else
+                        "alert_firing")
     title = chosen.get("title") or payload.get("title") or rule_id
     body = "\n\n".join(
         part
         for part in (
             chosen.get("text", ""),
-            text(lang, "alert_severity", severity=payload.get("severity", "")),
+            text(lang, "alert_severity", severity=severity_name(severity, lang)),
             text(lang, "alert_observed", date=payload.get("date", "")),
         )
         if part
