@@ -85,3 +85,86 @@ def test_arbitrary_text_raises_only_rules_error(text: str) -> None:
         load_rules(text, "fuzz.yaml")
     except RulesError as err:
         assert err.problems
+
+
+NAMES = ["w", "m", "d"]
+FUNCS1 = ["yoy", "rises", "falls", "abs", "pct_from_high"]
+FUNCS_W = ["change", "pct_change", "mean", "median", "min", "max", "sum", "count", "pctrank"]
+FUNCS2 = ["crosses_above", "crosses_below", "coalesce", "least", "greatest"]
+WINDOWS = ["1", "4", "'4w'", "'1y'", "'3m'", "'10d'"]
+
+
+def expressions() -> st.SearchStrategy[str]:
+    leaf = st.sampled_from([*NAMES, "0", "1", "2.5", "-3"])
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        return st.one_of(
+            st.builds(lambda f, a: f"{f}({a})", st.sampled_from(FUNCS1), inner),
+            st.builds(
+                lambda f, a, w: f"{f}({a}, {w})",
+                st.sampled_from(FUNCS_W),
+                inner,
+                st.sampled_from(WINDOWS),
+            ),
+            st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(FUNCS2), inner, inner),
+            st.builds(lambda a, n: f"({a}).shift({n})", inner, st.integers(0, 3)),
+            st.builds(
+                lambda a, o, b: f"({a} {o} {b})",
+                inner,
+                st.sampled_from(["+", "-", "*", "/", ">", "<=", "==", "and", "or"]),
+                inner,
+            ),
+            st.builds(lambda a: f"(not ({a}))", inner),
+            st.builds(lambda a: f"({a}) ** 2", inner),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=8)
+
+
+def _data() -> dict[str, object]:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    return {
+        "W": pd.Series(
+            rng.normal(size=120).cumsum(), index=pd.date_range("2019-01-02", periods=120, freq="7D")
+        ),
+        "M": pd.Series(
+            rng.normal(size=30).cumsum(), index=pd.date_range("2019-01-01", periods=30, freq="MS")
+        ),
+        "D": pd.Series(
+            rng.choice([0.0, 1.0, np.nan], size=500), index=pd.date_range("2019-01-01", periods=500)
+        ),
+    }
+
+
+DATA = _data()
+FUZZ_RULES = """
+series:
+  w: {id: W}
+  m: {id: M, lag: 40d}
+  d: {id: D}
+rules:
+  - id: r
+    title: R
+    when: %s
+    clear_when: %s
+    for: 2
+"""
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions(), expressions())
+def test_any_valid_expression_evaluates_without_error(when: str, clear: str) -> None:
+    from datetime import date
+
+    from rules import backtest, evaluate
+
+    ruleset = load_rules(FUZZ_RULES % (repr(when), repr(clear)), "fuzz.yaml")
+    events = backtest(ruleset, DATA)  # type: ignore[arg-type]
+    assert all(e.state in ("firing", "resolved") for e in events)
+    found, states, _ = evaluate(ruleset, DATA, {}, date(2021, 6, 1))  # type: ignore[arg-type]
+    assert found == [] and set(states) == {"r"}
+    for event in events[:2]:
+        assert event.render("zh")[0].endswith("R")
