@@ -9,6 +9,7 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -20,16 +21,16 @@ from bot.insight import Insight
 from bot.metrics import Metrics
 from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
-from bot.notifiers.slack import SlackNotifier
-from bot.notifiers.telegram import TelegramNotifier
 from bot.notifiers.webhook import WebhookNotifier
 from bot.outbox import DeliveryWorker
 from bot.scheduler import Clock
-from bot.slack import SlackFrontEnd
 from bot.store import Store
 from bot.store.schema import outbox
-from bot.telegram import TelegramFrontEnd
 from rules import RuleSet
+
+if TYPE_CHECKING:  # the platform libraries are imported only when a platform is configured
+    from bot.slack import SlackFrontEnd
+    from bot.telegram import TelegramFrontEnd
 
 log = logging.getLogger("cyclewatch")
 
@@ -80,10 +81,14 @@ class ChatSide:
         self.notifiers: dict[str, Notifier] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         if settings.telegram_bot_token is not None:
+            from bot.notifiers.telegram import TelegramNotifier
+
             telegram = TelegramNotifier.from_settings(settings)
             self.notifiers["telegram"] = telegram
             self._closers.append(telegram.close)
         if settings.slack_bot_token is not None:
+            from bot.notifiers.slack import SlackNotifier
+
             self.notifiers["slack"] = SlackNotifier.from_settings(settings)
         if settings.webhook_url:
             self.notifiers["webhook"] = WebhookNotifier(self.http, settings.webhook_url)
@@ -125,8 +130,12 @@ class ChatSide:
     def build_front_ends(self) -> None:
         """Create the front ends (before the HTTP server starts, so its route exists)."""
         if self.settings.telegram_bot_token is not None:
+            from bot.telegram import TelegramFrontEnd
+
             self.telegram = TelegramFrontEnd.from_settings(self.settings, self.handler)
         if self.settings.slack_bot_token is not None:
+            from bot.slack import SlackFrontEnd
+
             self.slack = SlackFrontEnd.from_settings(self.settings, self.handler)
 
     async def start(self) -> None:
