@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 CommandHandler = Callable[[Caller, str], Awaitable[Reply]]
 SIGNATURE_WINDOW = 300  # seconds; Slack's own replay window
 ACK_BUDGET = 2.5  # Slack wants an answer within 3 s; past this we ack and post later
+COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 
 
 def command_line(command: str, text: str) -> str:
@@ -132,8 +133,7 @@ class SlackFrontEnd:
             log.warning("slack interaction without action, channel or user: ignored")
             return
         caller = await self._caller(channel, user)
-        reply = await self.handler(caller, str(actions[0].get("value", "")))
-        await self._post_reply(caller, reply, skip_first=False)
+        await self._post_late(caller, self.handler(caller, str(actions[0].get("value", ""))))
 
     # ---- signed HTTP ---------------------------------------------------------------------
 
@@ -142,13 +142,20 @@ class SlackFrontEnd:
         if self.verifier is None:
             return web.json_response({"error": "slash commands are not configured"}, status=404)
         body = await request.read()
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response({"error": "request body is not UTF-8"}, status=400)
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
-        if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+        well_formed = timestamp.isdigit() and signature.startswith("v0=")
+        if not well_formed or not self.verifier.is_valid(
+            body=body, timestamp=timestamp, signature=signature
+        ):
             return web.json_response({"error": "invalid request"}, status=401)
         if not self._first_use(signature):
             return web.json_response({"error": "replayed request"}, status=401)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
         line = command_line(form.get("command", ""), form.get("text", ""))
         return web.json_response(await self._answer_within_budget(form, line))
 
@@ -176,7 +183,7 @@ class SlackFrontEnd:
             return {"response_type": "ephemeral", "text": "Working on it…"}
         except Exception:  # a failing command must still be acknowledged, with a reason
             log.exception("slack command %r failed", line)
-            return {"response_type": "ephemeral", "text": "Sorry, that command failed."}
+            return {"response_type": "ephemeral", "text": COMMAND_FAILED}
         chunks = slack_blocks("", reply.text, reply.buttons)
         first = chunks[0] if chunks else [{"type": "section",
                                            "text": {"type": "plain_text", "text": "(empty)"}}]
@@ -184,8 +191,13 @@ class SlackFrontEnd:
         return {"response_type": "ephemeral" if reply.ephemeral else "in_channel",
                 "blocks": first, "text": fallback_text(first)}
 
-    async def _post_late(self, caller: Caller, task: asyncio.Future[Reply]) -> None:
-        await self._post_reply(caller, await task, skip_first=False)
+    async def _post_late(self, caller: Caller, pending: Awaitable[Reply]) -> None:
+        try:
+            reply = await pending
+        except Exception:  # the user still hears back; the traceback goes to the log
+            log.exception("slack command failed in %s", caller.chat_id)
+            reply = Reply(text=COMMAND_FAILED, ephemeral=True)
+        await self._post_reply(caller, reply, skip_first=False)
 
     async def _post_reply(self, caller: Caller, reply: Reply, *, skip_first: bool) -> None:
         """Post what the immediate answer could not carry: more blocks, and the chart."""

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # `functools.partial(bot.commands.handle, ctx)` fits: the front end only needs caller + text.
 CommandHandler = Callable[[Caller, str], Awaitable[Reply]]
+COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 
 
@@ -132,7 +133,11 @@ class TelegramFrontEnd:
         await self._answer(await self._caller(update), query.data)
 
     async def _answer(self, caller: Caller, text: str) -> None:
-        reply = await self.handler(caller, text)
+        try:
+            reply = await self.handler(caller, text)
+        except Exception:  # the user still hears back; the traceback goes to the log
+            log.exception("command %r failed in chat %s", text, caller.chat_id)
+            reply = Reply(text=COMMAND_FAILED)
         reply_message = Message(title="", body=reply.text, chart_png=reply.chart_png,
                                 buttons=reply.buttons)
         try:

@@ -222,6 +222,10 @@ class FakeTelegram:
             message["entities"] = [{"offset": 0, "length": length, "type": "bot_command"}]
         return self._queue({"message": message})
 
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue any raw update (an update_id is assigned)."""
+        return self._queue(dict(update))
+
     def push_callback(
         self, chat_id: int, data: str, *, user_id: int | None = None, message_id: int = 1,
         chat_type: str = "private", language_code: str | None = "en",
