@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -100,7 +101,7 @@ class TelegramFrontEnd:
             return
         if self.webhook_url:
             host, port = self.webhook_listen
-            path = self.webhook_url.rstrip("/").rsplit("/", 1)[-1]
+            path = urlparse(self.webhook_url).path.strip("/")
             await updater.start_webhook(
                 listen=host, port=port, url_path=path, webhook_url=self.webhook_url,
                 secret_token=self.webhook_secret, drop_pending_updates=False)

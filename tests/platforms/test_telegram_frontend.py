@@ -95,13 +95,13 @@ async def test_webhook_accepts_the_secret_and_refuses_others(
     port = _free_port()
     front = TelegramFrontEnd(
         build_application(fake_telegram.token, fake_telegram.base_url), recorder,
-        webhook_url="https://bot.example/hook-path", webhook_secret="s3cret",
+        webhook_url="https://bot.example/tg/hook-path", webhook_secret="s3cret",
         webhook_listen=("127.0.0.1", port))
     await front.start()
     try:
         assert fake_telegram.webhook["secret_token"] == "s3cret"
         update = fake_telegram.push_message(504, "/status")
-        url = f"http://127.0.0.1:{port}/hook-path"
+        url = f"http://127.0.0.1:{port}/tg/hook-path"
         async with httpx.AsyncClient() as client:
             bad = await client.post(url, json=update, headers={
                 "X-Telegram-Bot-Api-Secret-Token": "wrong"})
