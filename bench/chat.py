@@ -81,12 +81,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{tmp}/bench.db")
-        ctx = CommandContext(store, lambda: NOW, Insight(ruleset, lambda: data),
-                             limiter=TokenBucket(capacity=1e9), charts=False)
         caller = Caller("telegram", "1", "u1")
-        for line in ("/regime", "/rules"):
-            cold = timed(lambda line=line: asyncio.run(handle(ctx, caller, line)))  # type: ignore[misc]
-            warm = timed(lambda line=line: asyncio.run(handle(ctx, caller, line)))  # type: ignore[misc]
+        for line in ("/regime", "/rules", "/why qt_ends"):
+            # a fresh bridge each time: "cold" is the first answer after new data arrive
+            ctx = CommandContext(store, lambda: NOW, Insight(ruleset, lambda: data),
+                                 limiter=TokenBucket(capacity=1e9), charts=False)
+            cold = timed(lambda ctx=ctx, line=line: asyncio.run(handle(ctx, caller, line)))  # type: ignore[misc]
+            warm = timed(lambda ctx=ctx, line=line: asyncio.run(handle(ctx, caller, line)))  # type: ignore[misc]
             print(f"{line}: cold {cold:.3f} s, warm {warm * 1e3:.1f} ms -> {cold / warm:,.0f}x")
 
         subs = Subscriptions(store.engine)
