@@ -149,9 +149,11 @@ def _is_union_tag(step: str | int) -> bool:
 
 def _pydantic_problems(err: ValidationError, pos: _Positions, data: Any) -> list[Problem]:
     problems, seen = [], set()
-    for item in err.errors():
-        loc = [step for step in item["loc"] if not _is_union_tag(step)]
-        if tuple(loc) in seen:
+    items = [(item, [s for s in item["loc"] if not _is_union_tag(s)]) for item in err.errors()]
+    deeper = {tuple(loc[:i]) for _, loc in items for i in range(len(loc))}
+    for item, loc in items:
+        plain_branch = "str" in item["loc"] and tuple(loc) in deeper
+        if tuple(loc) in seen or plain_branch:  # a union's other branch says more
             continue
         seen.add(tuple(loc))
         field = ".".join(str(s) for s in loc)

@@ -158,7 +158,10 @@ def load_rules(text: str, filename: str = "rules.yaml") -> RuleSet:
     graph = {name: e.names for name, e in metrics.items()}
     for spec, exprs in compiled_rules:
         graph[spec.id] = frozenset().union(*(e.names for e in exprs.values() if e is not None))
-    for cycle in _find_cycles(graph):
+    names_only = {
+        n: frozenset(d - file.series.keys()) for n, d in graph.items() if n not in file.series
+    }
+    for cycle in _find_cycles(names_only):
         loc: tuple[str | int, ...] = ("metrics", cycle[0])
         if cycle[0] not in file.metrics:
             loc = ("rules", next(i for i, r in enumerate(file.rules) if r.id == cycle[0]), "id")
