@@ -104,7 +104,8 @@ def regime_dashboard(
         figure.tight_layout()
         return _png(figure)
 
-    return _cached(("dashboard", version, as_of), draw)
+    rules_key = tuple(r.definition_hash for r in ruleset.rules) if ruleset else ()
+    return _cached(("dashboard", version, as_of, rules_key), draw)
 
 
 def rule_chart(
@@ -147,7 +148,9 @@ def rule_chart(
 
     if rule_id not in {r.id for r in ruleset.rules}:
         return None
-    return _cached(("rule", version, rule_id, as_of), draw)
+    # Keyed by the rule's definition too: a reloaded rules file redraws its charts.
+    definition = ruleset.rule(rule_id).definition_hash
+    return _cached(("rule", version, rule_id, definition, as_of), draw)
 
 
 def is_png(payload: bytes) -> bool:
