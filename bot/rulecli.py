@@ -169,10 +169,13 @@ def _data_or_report(
     ruleset: RuleSet, args: argparse.Namespace, settings: Settings
 ) -> dict[str, pd.Series] | None:
     try:
-        return load_data(ruleset, args, settings)
+        data = load_data(ruleset, args, settings)
     except SourceError as err:
         _err(str(err))
         return None
+    if not data:
+        _err("no data for any input series: run `cyclewatch fetch`, or pass --data DIR")
+    return data
 
 
 def _events_table(events: list[Event]) -> None:
