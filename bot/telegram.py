@@ -26,7 +26,7 @@ from telegram.ext import (
 from bot.chat import Caller, Reply
 from bot.config import Settings
 from bot.notifiers.base import DeliveryError, Message
-from bot.notifiers.telegram import TelegramNotifier
+from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,13 @@ class TelegramFrontEnd:
         webhook_listen: tuple[str, int] = ("127.0.0.1", 8443),
         admin_cache_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        limiter: TelegramRateLimiter | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET as well")
         self.app = application
         self.handler = handler
-        self.notifier = TelegramNotifier(application.bot)
+        self.notifier = TelegramNotifier(application.bot, limiter=limiter)
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.webhook_listen = webhook_listen

@@ -8,16 +8,17 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from bot.notifiers.telegram import TelegramRateLimiter
 from bot.telegram import TelegramFrontEnd, build_application, command_line
 from tests.fakes.telegram import FakeTelegram
-from tests.platforms.conftest import Recorder, until
+from tests.platforms.conftest import FAST, Recorder, until
 
 
 @pytest.fixture
 async def polling(fake_telegram: FakeTelegram) -> AsyncIterator[tuple[TelegramFrontEnd, Recorder]]:
     recorder = Recorder(chart=b"\x89PNG-chart")
     front = TelegramFrontEnd(build_application(fake_telegram.token, fake_telegram.base_url),
-                             recorder)
+                             recorder, limiter=TelegramRateLimiter(scale=FAST))
     await front.start()
     yield front, recorder
     await front.stop()

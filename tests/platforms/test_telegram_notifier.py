@@ -78,7 +78,7 @@ async def test_resolve_replies_to_the_original_alert(
     ("status", "description", "parameters", "flag", "expected"),
     [
         (403, "Forbidden: bot was blocked by the user", None, "blocked", True),
-        (429, "Too Many Requests: retry after 3", {"retry_after": 3}, "retry_after", 3.0),
+        (429, "Too Many Requests: retry after 1", {"retry_after": 1}, "retry_after", 1.0),
         (400, "Bad Request: group chat was upgraded to a supergroup chat",
          {"migrate_to_chat_id": -100123}, "migrated_to", "-100123"),
         (400, "Bad Request: can't parse entities: Unsupported start tag", None, "malformed", True),
