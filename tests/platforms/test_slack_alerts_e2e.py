@@ -25,6 +25,7 @@ from bot.pipeline import Pipeline
 from bot.slack import SlackFrontEnd
 from bot.store import Store
 from bot.store.schema import outbox
+from bot.subscriptions import Subscriptions
 from rules import Event, backtest
 from tests.fakes.slack import FakeSlack, block_text
 from tests.platforms.conftest import NOW
@@ -127,3 +128,34 @@ async def test_subscribe_over_signed_http_then_alert_arrives(
     [alert] = fake_slack.messages["D20"]
     assert title_of(qt_ends_event) in block_text(alert)
     assert fake_slack.files["D20"][0]["data"].startswith(PNG_MAGIC)
+
+
+async def test_every_slack_alert_arrives_exactly_once_despite_30_percent_failures(
+    fake_slack: FakeSlack, platform_store: Store, qt_ends_event: Event,
+) -> None:
+    channels = [f"C{700 + i}" for i in range(6)]
+    subs = Subscriptions(platform_store.engine)
+    for channel in channels:
+        subs.ensure_chat("slack", channel, is_group=True, language_code="en", now=NOW)
+        subs.subscribe("slack", channel, "all", NOW)
+    fake_slack.failure_rate = 0.3
+    Pipeline(platform_store).record([qt_ends_event], NOW)
+    clock = [NOW]
+    worker = DeliveryWorker(
+        platform_store,
+        {"slack": SlackNotifier(slack_client(fake_slack.bot_token, fake_slack.base_url,
+                                             retries=0))},
+        clock=lambda: clock[0], rng=random.Random(5),
+        backoff=Backoff(base_seconds=1, max_seconds=2, max_attempts=40))
+    for _ in range(100):
+        await worker.drain()
+        with platform_store.engine.connect() as conn:
+            statuses = list(conn.execute(sa.select(outbox.c.status)).scalars())
+        if set(statuses) == {"sent"}:
+            break
+        clock[0] += timedelta(minutes=5)
+    title = title_of(qt_ends_event)
+    failed_calls = sum(1 for m, _ in fake_slack.calls if m == "chat.postMessage") - len(channels)
+    assert failed_calls >= 1  # the faults really happened
+    assert {c: [title in block_text(m) for m in fake_slack.messages.get(c, [])]
+            for c in channels} == {c: [True] for c in channels}
