@@ -143,6 +143,19 @@ class Evaluator:
             ok &= (pos < 0) | (age_days <= item.fresh_days)
         return ok
 
+    def observed_dates(self, names: list[str], clock: pd.DatetimeIndex) -> np.ndarray:
+        """For each clock date, the newest observation date (ns) among `names` known by then."""
+        best = np.full(len(clock), -1, dtype="int64")
+        for name in names:
+            item = self.inputs[name]
+            if not len(item.observed):
+                continue
+            observed = item.observed.as_unit("ns").asi8
+            pos = item.values.index.searchsorted(clock, side="right") - 1
+            found = np.where(pos >= 0, observed[np.clip(pos, 0, len(observed) - 1)], -1)
+            best = np.maximum(best, found)
+        return best
+
     def clock(self, rule: Rule) -> pd.DatetimeIndex:
         """The dates on which the rule is evaluated: its `on` series, or all its inputs' dates."""
         names = [rule.spec.on] if rule.spec.on else sorted(rule.inputs)
@@ -172,6 +185,7 @@ class Trace:
     value: np.ndarray
     threshold: float | None
     extras: dict[str, np.ndarray]
+    observed: np.ndarray | None = None  # ns stamps: newest observation date behind each point
 
 
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
@@ -193,7 +207,8 @@ def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     else:
         value = np.full(len(clock), np.nan)
     extras = {name: on_clock(expr.run(ev), clock) for name, expr in rule.values.items()}
-    return Trace(clock, condition, clearing, value, threshold, extras)
+    observed = ev.observed_dates([rule.spec.on] if rule.spec.on else sorted(rule.inputs), clock)
+    return Trace(clock, condition, clearing, value, threshold, extras, observed)
 
 
 def ev_truth(value: Value) -> Value:

@@ -75,6 +75,7 @@ class Event:
     values: dict[str, float | None] = field(default_factory=dict)
     as_of: dt.date | None = None
     rule_id: str = ""
+    observed: dt.date | None = None  # observation date of the newest input behind `date`
 
     def __post_init__(self) -> None:
         if not self.rule_id:
@@ -135,6 +136,7 @@ class Event:
             "severity": self.severity,
             "values": dict(self.values),
             "as_of": (self.as_of or self.date).isoformat(),
+            "observed": (self.observed or self.date).isoformat(),
         }
 
 
@@ -157,6 +159,7 @@ def make_event(
     threshold: float | None,
     values: dict[str, float | None],
     as_of: dt.date | None,
+    observed: dt.date | None = None,
 ) -> Event:
     """An Event with NaN turned into None."""
     return Event(
@@ -167,4 +170,5 @@ def make_event(
         threshold=threshold,
         values={k: _clean(v) for k, v in values.items()},
         as_of=as_of,
+        observed=observed,
     )

@@ -118,8 +118,11 @@ def _event(rule: Rule, trace: Trace, i: int, kind: State, as_of: date | None) ->
     extras: dict[str, float | None] = {
         name: float(values[i]) for name, values in trace.extras.items()
     }
+    observed = None
+    if trace.observed is not None and trace.observed[i] >= 0:
+        observed = to_date(pd.Timestamp(int(trace.observed[i])))
     return make_event(
-        rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when
+        rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when, observed
     )
 
 

@@ -141,3 +141,14 @@ def test_unsorted_repeated_and_tz_aware_input_is_normalised(ruleset: RuleSet) ->
         (e.rule_id, e.state, e.date) for e in backtest(ruleset, {"X": weekly([11, 11, 11, 11, 0])})
     ]
     assert [(e.rule_id, e.state, e.date) for e in backtest(ruleset, {"X": messy})] == clean
+
+
+def test_event_reports_publication_and_observation_dates() -> None:
+    rules = load_rules(
+        "series:\n  y: {id: Y, lag: 14d}\nrules:\n  - id: r\n    title: R\n    when: y > 1\n",
+        "t.yaml",
+    )
+    y = pd.Series([0.0, 2.0], index=pd.DatetimeIndex(["2020-01-31", "2020-02-29"]))
+    (event,) = backtest(rules, {"Y": y})
+    assert (event.date, event.observed) == (date(2020, 3, 14), date(2020, 2, 29))
+    assert event.to_dict()["observed"] == "2020-02-29"
