@@ -16,101 +16,18 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.telegram_rules import ApiError, Bucket, check_markup, checked_text
+
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "editMessageText"})
-_ALLOWED_TAGS = frozenset(
-    ["b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-     "tg-spoiler", "span", "blockquote", "tg-emoji"]
-)
 _JSON_FIELDS = frozenset(
     {"reply_markup", "entities", "caption_entities", "reply_parameters", "allowed_updates",
      "link_preview_options"}
 )
 BOT_USER = {"id": 2033456721, "is_bot": True, "first_name": "cyclewatch", "username": "cwbot"}
-
-
-class EntityError(ValueError):
-    """Broken HTML, as Telegram's entity parser reports it."""
-
-
-class _TelegramHTML(HTMLParser):
-    """Telegram's HTML subset: known tags, balanced, only the four named entities."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.stack: list[str] = []
-        self.chars: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _ALLOWED_TAGS:
-            raise EntityError(f'Unsupported start tag "{tag}"')
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if not self.stack or self.stack[-1] != tag:
-            raise EntityError(f'Unmatched end tag "{tag}"')
-        self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        if "<" in data or ">" in data or "&" in data:
-            raise EntityError("Unexpected <, > or & in text")
-        self.chars.append(data)
-
-    def handle_entityref(self, name: str) -> None:
-        table = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
-        if name not in table:
-            raise EntityError(f'Unsupported HTML entity "&{name};"')
-        self.chars.append(table[name])
-
-    def handle_charref(self, name: str) -> None:
-        self.chars.append("?")
-
-
-def parsed_text(text: str, parse_mode: str | None) -> str:
-    """The text after entity parsing (what Telegram counts and shows); EntityError if broken."""
-    if parse_mode != "HTML":
-        return text
-    parser = _TelegramHTML()
-    parser.feed(text)
-    parser.close()
-    if parser.stack:
-        raise EntityError(f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"')
-    return "".join(parser.chars)
-
-
-def utf16_len(text: str) -> int:
-    """Telegram's length unit."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-class _Bucket:
-    """A token bucket in scaled time."""
-
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate, self.capacity = rate, capacity
-        self.tokens, self.stamp = capacity, time.monotonic()
-
-    def take(self) -> float:
-        """Take one token; return 0, or the seconds to wait when empty (nothing is taken)."""
-        now = time.monotonic()
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) / self.rate
-
-
-class ApiError(Exception):
-    """An error reply (status, description, optional parameters)."""
-
-    def __init__(self, status: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.status, self.description, self.parameters = status, description, parameters
 
 
 @dataclass
@@ -155,8 +72,8 @@ class FakeTelegram:
         self._next_update = 1
         self._next_message = 1
         self._new_update = asyncio.Event()
-        self._overall = _Bucket(self.overall_rate * self.time_scale, self.overall_rate)
-        self._per_chat: dict[str, _Bucket] = {}
+        self._overall = Bucket(self.overall_rate * self.time_scale, self.overall_rate)
+        self._per_chat: dict[str, Bucket] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -326,7 +243,7 @@ class FakeTelegram:
         bucket = self._per_chat.get(chat)
         if bucket is None:
             rate = self.group_per_minute / 60 if chat.startswith("-") else self.per_chat_rate
-            bucket = self._per_chat[chat] = _Bucket(rate * self.time_scale, self.per_chat_burst)
+            bucket = self._per_chat[chat] = Bucket(rate * self.time_scale, self.per_chat_burst)
         overall_wait = self._overall.take()
         chat_wait = bucket.take() if not overall_wait else 0.0
         wait = max(overall_wait, chat_wait)
@@ -383,8 +300,8 @@ class FakeTelegram:
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         text = str(params.get("text", ""))
-        shown = _checked_text(text, params.get("parse_mode"), 4096, "message is too long")
-        _check_markup(params.get("reply_markup"))
+        shown = checked_text(text, params.get("parse_mode"), 4096, "message is too long")
+        check_markup(params.get("reply_markup"))
         result = self._record(str(params["chat_id"]), "sendMessage", text=text, shown=shown,
                               parse_mode=params.get("parse_mode"),
                               reply_markup=params.get("reply_markup"),
@@ -396,9 +313,9 @@ class FakeTelegram:
         if not isinstance(photo, bytes) or not photo:
             raise ApiError(400, "Bad Request: there is no photo in the request")
         caption = str(params.get("caption", ""))
-        shown = _checked_text(caption, params.get("parse_mode"), 1024,
+        shown = checked_text(caption, params.get("parse_mode"), 1024,
                               "message caption is too long", allow_empty=True)
-        _check_markup(params.get("reply_markup"))
+        check_markup(params.get("reply_markup"))
         result = self._record(str(params["chat_id"]), "sendPhoto", caption=caption, shown=shown,
                               photo=photo, parse_mode=params.get("parse_mode"),
                               reply_markup=params.get("reply_markup"))
@@ -407,37 +324,13 @@ class FakeTelegram:
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
         chat, text = str(params["chat_id"]), str(params.get("text", ""))
-        shown = _checked_text(text, params.get("parse_mode"), 4096, "message is too long")
+        shown = checked_text(text, params.get("parse_mode"), 4096, "message is too long")
         for entry in self.messages.get(chat, []):
             if str(entry["message_id"]) == str(params.get("message_id")):
                 entry.update(text=text, shown=shown, edited=True)
                 return {"message_id": entry["message_id"], "date": int(time.time()),
                         "chat": {"id": int(chat), "type": "private"}, "text": shown}
         raise ApiError(400, "Bad Request: message to edit not found")
-
-
-def _checked_text(
-    text: str, parse_mode: Any, limit: int, too_long: str, *, allow_empty: bool = False
-) -> str:
-    try:
-        shown = parsed_text(text, parse_mode)
-    except EntityError as err:
-        raise ApiError(400, f"Bad Request: can't parse entities: {err}") from None
-    if not shown.strip() and not allow_empty:
-        raise ApiError(400, "Bad Request: message text is empty")
-    if utf16_len(shown) > limit:
-        raise ApiError(400, f"Bad Request: {too_long}")
-    return shown
-
-
-def _check_markup(markup: Any) -> None:
-    if markup is None:
-        return
-    for row in markup.get("inline_keyboard", []):
-        for button in row:
-            data = button.get("callback_data")
-            if data is not None and not 1 <= len(data.encode()) <= 64:
-                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from bot.textsplit import split_text, telegram_html_parts, utf16_len
-from tests.fakes.telegram import parsed_text
+from tests.fakes.telegram_rules import parsed_text
 
 
 def test_prefers_paragraphs_then_lines_then_words() -> None:
