@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx
+import sqlalchemy as sa
 
 from bot.chat import Caller, Reply
 from bot.commands import CommandContext, handle
@@ -179,7 +180,40 @@ class ChatSide:
             )
         return int(result.rowcount or 0)
 
+    def release_dead_claims(self) -> int:
+        """Sends claimed by a process of this host that no longer runs (it crashed) go back to
+        pending now, instead of after the claim timeout; other hosts' claims are left alone."""
+        host = socket.gethostname()
+        with self.store.engine.begin() as conn:
+            owners = conn.execute(
+                sa.select(outbox.c.claimed_by).distinct().where(
+                    outbox.c.status == "sending", outbox.c.claimed_by.like(f"{host}:%"))
+            ).scalars().all()
+            dead = [o for o in owners if o and not _alive(o.rsplit(":", 1)[1])]
+            if not dead:
+                return 0
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.status == "sending", outbox.c.claimed_by.in_(dead))
+                .values(status="pending", claimed_by=None, claimed_at=None,
+                        next_attempt_at=self.clock())
+            )
+        count = int(result.rowcount or 0)
+        log.info("took back %d delivery claim(s) of a stopped process", count)
+        return count
+
     def describe(self) -> str:
         """Which notifiers are on."""
         return "notifiers " + ", ".join(sorted(self.notifiers))
 
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether a process with this pid runs on this host."""
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):  # not a pid we can judge, or someone else's: alive
+        return True
+    return True

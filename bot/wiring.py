@@ -98,6 +98,7 @@ class Wiring:
 
     async def start(self, scheduler: AsyncIOScheduler) -> None:
         """Load the rules, take or wait for leadership, then schedule every job."""
+        await asyncio.to_thread(self.chat.release_dead_claims)
         self._load_rules()
         self.state.leader = await self.leadership.check()
         self.metrics.leader.set(int(self.state.leader))
