@@ -46,8 +46,6 @@ from sources.base import SourceError
 from sources.files import FileSource
 from tests.fakes.telegram import FakeTelegram
 
-os.environ.setdefault("PTB_TIMEDELTA", "true")
-
 # tmpfs when available: the benchmark measures the send path, not the disk's fsync time
 TMP_ROOT = "/dev/shm" if os.path.isdir("/dev/shm") else None
 ALERT = Message(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,10 @@ from bot.textsplit import (
     plain_parts,
     telegram_html_parts,
 )
+
+# Opt into PTB 22's timedelta retry_after: the deprecated int form warns on every 429 (and
+# warnings are errors under our test settings). setdefault leaves an explicit choice alone.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

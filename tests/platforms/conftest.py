@@ -26,8 +26,6 @@ from sources.base import SourceError
 from sources.files import FileSource
 from tests.fakes.telegram import FakeTelegram
 
-# PTB 22 warns on every int retry_after unless told to use timedeltas (warnings are errors here).
-os.environ["PTB_TIMEDELTA"] = "true"
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 FAST = 10.0  # time compression for rate limits in functional tests (more invites jitter 429s)
