@@ -71,7 +71,9 @@ class TelegramFrontEnd:
         self._admin_cache: dict[tuple[int, int], tuple[float, asyncio.Future[bool | None]]] = {}
         self._admin_ttl = admin_cache_seconds
         self._clock = clock
-        application.add_handler(MessageHandler(filters.COMMAND, self._on_command))
+        # New messages and channel posts only: an edited "/subscribe" must not run again.
+        fresh = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+        application.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
         application.add_handler(CallbackQueryHandler(self._on_button))
         application.add_error_handler(self._on_error)
 
@@ -152,8 +154,12 @@ class TelegramFrontEnd:
 
     async def _caller(self, update: Update) -> Caller:
         chat, user = update.effective_chat, update.effective_user
-        if chat is None or user is None:
-            raise ValueError("update without chat or user")
+        if chat is None:
+            raise ValueError("update without a chat")
+        if user is None:
+            # A channel post has no user; only the channel's admins can post in it.
+            return Caller(platform="telegram", chat_id=str(chat.id), user_id=str(chat.id),
+                          is_group=True, is_chat_admin=chat.type == ChatType.CHANNEL)
         is_group = chat.type != ChatType.PRIVATE
         return Caller(
             platform="telegram", chat_id=str(chat.id), user_id=str(user.id),

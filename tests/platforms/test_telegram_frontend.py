@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 
@@ -120,3 +121,24 @@ def test_webhook_without_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="SECRET"):
         TelegramFrontEnd(build_application("1:x", "http://127.0.0.1:9/bot"), Recorder(),
                          webhook_url="https://bot.example/hook")
+
+
+async def test_channel_post_counts_as_admin_and_edits_do_not_rerun(
+    fake_telegram: FakeTelegram, polling: tuple[TelegramFrontEnd, Recorder]
+) -> None:
+    _, recorder = polling
+    channel = {"id": -100777, "type": "channel", "title": "Macro"}
+    command = [{"offset": 0, "length": 10, "type": "bot_command"}]
+    fake_telegram.push_update({"channel_post": {
+        "message_id": 3, "date": 0, "chat": channel, "text": "/subscribe all",
+        "entities": command}})
+    fake_telegram.push_update({"edited_message": {
+        "message_id": 4, "date": 0, "edit_date": 1, "chat": {"id": 505, "type": "private"},
+        "from": {"id": 505, "is_bot": False, "first_name": "U"}, "text": "/subscribe all",
+        "entities": command}})
+    fake_telegram.push_message(505, "/help")
+    await until(lambda: len(recorder.calls) == 2 and "505" in fake_telegram.messages)
+    await asyncio.sleep(0.2)  # time for a wrongly handled edit to show up
+    [(caller, text), (_, second)] = sorted(recorder.calls, key=lambda c: c[0].chat_id)
+    assert (caller.chat_id, caller.is_group, caller.is_chat_admin) == ("-100777", True, True)
+    assert text == "/subscribe all" and second == "/help"
