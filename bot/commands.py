@@ -275,11 +275,14 @@ async def unmute(ctx: CommandContext, call: Call) -> Reply:
 @command("status")
 async def status(ctx: CommandContext, call: Call) -> Reply:
     """How fresh every data source is."""
-    found = ctx.store.status()
+    found = await asyncio.to_thread(ctx.store.status)
     if not found:
         return Reply(call.t("status_none"))
+    stale: dict[str, str] = {}
+    if ctx.insight is not None:
+        stale = await asyncio.to_thread(ctx.insight.stale_series, ctx.clock().date())
     lines = [call.t("status_title")]
-    lines += [views.status_line(s, ctx.clock(), call.lang) for s in found]
+    lines += [views.status_line(s, ctx.clock(), call.lang, stale.get(s.series)) for s in found]
     return Reply("\n".join(lines))
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from bot.store import Store
 from bot.store.schema import observations
 from rules import Check, Event, Regime, RuleSet, backtest, classify_regime, states_at
+from rules.engine import Evaluator
 
 CACHE_ENTRIES = 256
 DataLoader = Callable[[], Mapping[str, pd.Series]]
@@ -162,4 +163,21 @@ class Insight:
 
         result = self._cached(("last_event", rule_id, as_of), compute)
         assert result is None or isinstance(result, Event)
+        return result
+
+    def stale_series(self, as_of: date) -> dict[str, str]:
+        """Series id -> why the rules cannot use it on `as_of` (missing or too old)."""
+
+        def compute() -> dict[str, str]:
+            stamp = pd.Timestamp(as_of)
+            ev = Evaluator(self.ruleset, self.data()[1], stamp)
+            found = {}
+            for name, prepared in ev.inputs.items():
+                reason = ev.stale_reason(frozenset({name}), stamp)
+                if reason is not None:
+                    found[prepared.series_id] = reason
+            return found
+
+        result = self._cached(("stale", as_of), compute)
+        assert isinstance(result, dict)
         return result

@@ -151,15 +151,21 @@ def _age(delta: timedelta) -> str:
     return f"{seconds // 86400}d"
 
 
-def status_line(found: SeriesStatus, now: datetime, lang: str) -> str:
-    """One /status line: series, latest observation, last check and any error."""
+def status_line(
+    found: SeriesStatus, now: datetime, lang: str, stale_reason: str | None = None
+) -> str:
+    """One /status line: series, latest observation, last check, any error, and ⚠ when the
+    rules find it too old to use."""
     checked = found.last_fetch_at
-    return text(
+    line = text(
         lang, "status_line", series=found.series, source=found.source,
         last_obs=found.last_obs_date.isoformat() if found.last_obs_date else text(lang, "never"),
         age=_age(now - checked) if checked else text(lang, "never"),
         error=text(lang, "status_error", error=found.last_error) if found.last_error else "",
     )
+    if stale_reason:
+        line = f"⚠ {line} — {skip_reason(stale_reason, lang)}"
+    return line
 
 
 def alert_chart(insight: Insight) -> Callable[[dict[str, Any]], bytes | None]:

@@ -16,6 +16,7 @@ from bot.insight import Insight
 from bot.ratelimit import TokenBucket
 from bot.store import Store
 from bot.subscriptions import Subscriptions
+from bot.views import skip_reason
 from rules import classify_regime
 from sources.base import Fetched
 from tests.chat.conftest import FakeClock, group_member, private
@@ -162,6 +163,12 @@ async def test_status_lists_every_series(ctx: CommandContext, clock: FakeClock) 
     clock.advance(hours=1)
     reply = await handle(ctx, private(), "/status")
     assert "WALCL (fred): latest 2026-11-18, checked 1h ago — last error: HTTP 503" in reply.text
+    # the history the rules read (ctx.insight) ends before today: WALCL is flagged as stale
+    reason = ctx.insight.stale_series(clock.now.date())["WALCL"]  # type: ignore[union-attr]
+    assert "⚠ WALCL (fred)" in reply.text and skip_reason(reason, "en") in reply.text
+    assert "is stale: last observation" in skip_reason(reason, "en")
+    fresh = CommandContext(ctx.store, clock, None, limiter=TokenBucket(capacity=100))
+    assert "⚠" not in (await handle(fresh, private(), "/status")).text
 
 
 async def test_no_data_is_said_plainly(
