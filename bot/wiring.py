@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.calendar import DEFAULT_SCHEDULES, ReleaseCalendar, SourceSchedule
 from bot.config import Settings
+from bot.digest import send_digests
 from bot.evaluation import LiveEvaluator
 from bot.fetching import DEFAULT_FRED_SERIES, Fetcher
 from bot.frontends import ChatSide
@@ -42,6 +44,7 @@ from sources.refunding import RefundingSource
 from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch")
+CATCH_UP_WAIT_SECONDS = 120.0
 
 
 class Wiring:
@@ -81,6 +84,8 @@ class Wiring:
         self._stop = asyncio.Event()
         self._polled: set[str] = set()
         self._first_round = False  # every source polled once since start
+        self._digest_done = False
+        self._started = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
 
     def _backoff(self) -> Backoff:
@@ -106,7 +111,7 @@ class Wiring:
         await self._add_pollers()
         self._add_evaluator()
         self.chat.use_rules(self.holder.current)
-        self._job("deliver", self.chat.deliver, self.timing.deliver_seconds)
+        self._job("deliver", self._deliver, self.timing.deliver_seconds)
         self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
             job.add_to(scheduler)
@@ -253,6 +258,22 @@ class Wiring:
         if (outcome.new_rows or first_round_done) and "evaluate" in self.jobs:
             self.jobs["evaluate"].run_soon()
         self._first_round = self._first_round or first_round_done
+
+    # --- delivery ------------------------------------------------------------------------
+
+    async def _deliver(self) -> bool:
+        if not self._digest_done:
+            # At start the leader first catches up (polls, evaluation), so that everything that
+            # changed while it was down goes out as one digest per chat; never wait forever.
+            waiting = (self.leadership.is_leader and self.holder.current is not None
+                       and self.state.evaluations == 0
+                       and time.monotonic() - self._started < CATCH_UP_WAIT_SECONDS)
+            if waiting:
+                return True
+            worker = self.chat.worker
+            await send_digests(self.store, worker.notifiers, worker.worker_id, self.clock)
+            self._digest_done = True
+        return await self.chat.deliver()
 
     # --- evaluation ----------------------------------------------------------------------
 

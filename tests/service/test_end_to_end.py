@@ -1,6 +1,6 @@
 """The whole service in-process over a data directory, with an injected clock: new data →
 alert on the console; rules reloaded while running without re-firing history; a restart
-sends what changed while it was down, and nothing twice.
+sends what changed while it was down as one digest, and nothing twice.
 
 The series is plainly synthetic (TESTX), not history.
 """
@@ -148,17 +148,20 @@ async def test_alerts_reload_and_catch_up_after_restart(
         await until(lambda: len(delivered(db_url)) == 2, "the second alert")
         await until(lambda: all(s == "sent" for *_, s in delivered(db_url)), "its delivery")
 
-    # Down for a week: the series falls back; the restart reports exactly that, once.
+    # Down for two weeks: the series fell back, then rose again. The restart sends both
+    # changes as one digest, and nothing that was already sent.
     write_rules(rules, 30)
-    write_series(data / "TESTX.csv", [1, 2, 3, 20, 40, 5])
-    clock.now = START + timedelta(days=21)
+    write_series(data / "TESTX.csv", [1, 2, 3, 20, 40, 5, 50])
+    clock.now = START + timedelta(days=28)
     capsys.readouterr()
     async with running(paths, clock):
-        await until(lambda: len(delivered(db_url)) == 3, "the catch-up event")
-        await until(lambda: all(s == "sent" for *_, s in delivered(db_url)), "its delivery")
+        await until(lambda: len(delivered(db_url)) == 4, "the catch-up events")
+        await until(lambda: all(s == "sent" for *_, s in delivered(db_url)), "their delivery")
         await asyncio.sleep(1.0)  # more delivery rounds: nothing else may come
     assert delivered(db_url) == [
         ("firing", "2026-11-25", "sent"), ("firing", "2026-12-02", "sent"),
-        ("resolved", "2026-12-09", "sent"),
+        ("resolved", "2026-12-09", "sent"), ("firing", "2026-12-16", "sent"),
     ]
-    assert capsys.readouterr().out.count(TITLE) == 1
+    out = capsys.readouterr().out
+    assert out.count("2 changes while cyclewatch was not running") == 1
+    assert out.count(TITLE) == 2  # both alerts, inside the one digest
