@@ -29,6 +29,7 @@ class PollOutcome:
     ok: bool
     new_rows: int = 0
     error: str | None = None
+    partial: bool = False  # it answered, but some series came back unusable: retry soon
 
 
 PollOnce = Callable[[datetime], PollOutcome]  # blocking: runs in a worker thread
@@ -127,10 +128,13 @@ class SourcePoller:
         self.state = replace(self.state, last_poll=now, last_change=changed)
         self.health.last_error = outcome.error
         if outcome.ok:
-            self.backoff.reset()
             self._last_ok = time.time()
             self.health.last_ok_at, self.health.failures = finished, 0
             when, _reason = self.next_planned(finished)
+            if outcome.partial:  # a garbled body may be fixed at the source any moment
+                when = min(when, finished + timedelta(seconds=self.backoff.next_delay()))
+            else:
+                self.backoff.reset()
         else:
             self.metrics.fetch_failures.labels(name).inc()
             self.health.failures += 1
@@ -165,7 +169,7 @@ def fetcher_poll(fetcher: Fetcher, series_ids: Callable[[], Sequence[str]]) -> P
         result = fetcher.poll(series_ids())
         errors = [r.error for r in result.results if r.error]
         return PollOutcome(ok=result.ok, new_rows=result.new_rows,
-                           error=errors[0] if errors else None)
+                           error=errors[0] if errors else None, partial=bool(errors))
 
     return poll_once
 
