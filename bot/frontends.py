@@ -4,6 +4,7 @@ context, and the Telegram and Slack front ends, built from the settings and run 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -111,6 +112,25 @@ class ChatSide:
         if "webhook" in self.notifiers:
             found.append(("webhook", "webhook"))
         return found
+
+    def offer_reload(self, reload: Callable[[], Awaitable[str]]) -> None:
+        """Give the chat commands a way to reload the rules (an admin's /reload), once the
+        command context has a `reload` field for it."""
+        if any(f.name == "reload" for f in dataclasses.fields(self.context)):
+            setattr(self.context, "reload", reload)  # noqa: B010 - the field may not exist yet
+
+    async def tell_admins(self, title: str, body: str) -> None:
+        """Send a notice to every admin (CYCLEWATCH_ADMINS entries like `telegram:12345`)."""
+        for admin in self.settings.admins:
+            platform, _, chat_id = admin.partition(":")
+            notifier = self.notifiers.get(platform)
+            if notifier is None or not chat_id:
+                log.warning("admin %r: no %s notifier configured", admin, platform or "?")
+                continue
+            try:
+                await notifier.send(chat_id, Message(title=title, body=body, plain=True))
+            except DeliveryError as err:
+                log.warning("could not tell admin %s: %s", admin, err)
 
     def use_rules(self, ruleset: RuleSet | None) -> None:
         """Answer /regime, /why and /rules from this rule set (called at start and on reload)."""

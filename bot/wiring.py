@@ -111,6 +111,7 @@ class Wiring:
         await self._add_pollers()
         self._add_evaluator()
         self.chat.use_rules(self.holder.current)
+        self.chat.offer_reload(self.reload_for_chat)
         self._job("deliver", self._deliver, self.timing.deliver_seconds)
         self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
@@ -182,9 +183,14 @@ class Wiring:
             await self.announce_reload(result)
         return result
 
+    async def reload_for_chat(self) -> str:
+        """/reload for the chat commands: the outcome in one message."""
+        return (await self.reload_rules()).summary()
+
     async def announce_reload(self, result: ReloadResult) -> None:
-        """Record a reload's outcome; admins hear about it through the notifiers."""
+        """Record a reload's outcome and tell the admins."""
         self.metrics.reloads.labels("ok" if result.ok else "error").inc()
+        await self.chat.tell_admins("cyclewatch rules", result.summary())
         if result.ok and self.holder.current is not None:
             self.chat.use_rules(self.holder.current)
             self.state.rules_loaded = len(self.holder.current.rules)

@@ -86,7 +86,8 @@ def paths(tmp_path: Path) -> tuple[Path, Path, str]:
 @asynccontextmanager
 async def running(paths: tuple[Path, Path, str], clock: Clock) -> AsyncIterator[Service]:
     data, rules, db_url = paths
-    settings = load_settings(CYCLEWATCH_DB_URL=db_url, CYCLEWATCH_HTTP_ADDR="127.0.0.1:0")
+    settings = load_settings(CYCLEWATCH_DB_URL=db_url, CYCLEWATCH_HTTP_ADDR="127.0.0.1:0",
+                             CYCLEWATCH_ADMINS="console:admin")
     timing = Timing.model_validate({"CYCLEWATCH_POLL_SECONDS": 0.3,
                                     "CYCLEWATCH_DELIVER_SECONDS": 0.2})
     service = Service(settings, timing, data_dir=data, rules_path=rules, clock=clock)
@@ -142,6 +143,8 @@ async def test_alerts_reload_and_catch_up_after_restart(
         write(rules, RULES.replace("x > LINE", "y > 30"))
         await until(lambda: 'unknown series "y"' in caplog.text, "the rejected reload")
         assert f"{rules}:6:" in caplog.text
+        told = capsys.readouterr().out  # the admin (on the console here) is told where
+        assert "running rules stay in place" in told and f"{rules.name}:6:" in told
 
         clock.now = START + timedelta(days=14)
         write_series(data / "TESTX.csv", [1, 2, 3, 20, 40])  # above 30: fires anew
