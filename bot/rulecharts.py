@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,8 @@ def backtest_chart(
     events: list[Event],
     out: Path,
     only: Iterable[str] | None = None,
+    since: date | None = None,
+    until: date | None = None,
 ) -> None:
     """Write a PNG: one panel per rule (value or condition), firing ▲ and resolved ▼ markers."""
     wanted = set(only) if only else None
@@ -37,6 +40,9 @@ def backtest_chart(
         label = "value"
         if values.empty:
             values, label = pd.Series(trace.condition, index=trace.clock).dropna(), "condition"
+        start = pd.Timestamp(since) if since else pd.Timestamp.min
+        end = pd.Timestamp(until) if until else pd.Timestamp.max
+        values = values[(values.index >= start) & (values.index <= end)]
         ax.set_title(f"{rule.id} ({label})", fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)

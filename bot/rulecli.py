@@ -157,7 +157,9 @@ def backtest_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.chart is not None:
         from bot.rulecharts import backtest_chart
 
-        backtest_chart(ruleset, data, events, args.chart, only=args.only)
+        backtest_chart(
+            ruleset, data, events, args.chart, only=args.only, since=args.since, until=args.until
+        )
     if args.json:
         print(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=1))
     else:
