@@ -109,11 +109,14 @@ class LiveEvaluator:
         return EvaluationResult(tuple(events), recorded, tuple(skipped))
 
     def _log_skips(self, skipped: Sequence[Skipped]) -> None:
-        # A stale input is reported when it starts and when it ends, not on every run.
+        # Skips are reported when they start and when they end, in one line each, not on
+        # every run (a fresh install without network would otherwise list every rule).
         now_skipped = {s.rule: s.reason for s in skipped}
-        for rule, reason in now_skipped.items():
-            if self._skipped_seen.get(rule) != reason:
-                log.warning("rule %s skipped: %s", rule, reason)
-        for rule in self._skipped_seen.keys() - now_skipped.keys():
-            log.info("rule %s evaluated again", rule)
+        started = [f"{rule} ({reason})" for rule, reason in now_skipped.items()
+                   if self._skipped_seen.get(rule) != reason]
+        ended = sorted(self._skipped_seen.keys() - now_skipped.keys())
+        if started:
+            log.warning("%d rule(s) skipped: %s", len(started), "; ".join(started))
+        if ended:
+            log.info("evaluated again: %s", ", ".join(ended))
         self._skipped_seen = now_skipped

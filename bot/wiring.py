@@ -19,7 +19,7 @@ from bot.digest import send_digests
 from bot.evaluation import LiveEvaluator
 from bot.fetching import DEFAULT_FRED_SERIES, Fetcher
 from bot.frontends import ChatSide
-from bot.health import PollHealth, ServiceState
+from bot.health import PollHealth, ServiceState, outbox_backlog
 from bot.http import Handler
 from bot.leader import Leadership
 from bot.metrics import Metrics
@@ -279,7 +279,10 @@ class Wiring:
             worker = self.chat.worker
             await send_digests(self.store, worker.notifiers, worker.worker_id, self.clock)
             self._digest_done = True
-        return await self.chat.deliver()
+        ok = await self.chat.deliver()
+        depth, _oldest = await asyncio.to_thread(outbox_backlog, self.store, self.clock())
+        self.metrics.outbox_depth.set(depth)
+        return ok
 
     # --- evaluation ----------------------------------------------------------------------
 
