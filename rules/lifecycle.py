@@ -42,10 +42,26 @@ class RuleState:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RuleState:
-        """Rebuild from `to_json` output (unknown keys ignored)."""
+    def from_json(cls, data: Mapping[str, Any]) -> RuleState | None:
+        """Rebuild from `to_json` output (unknown keys ignored); None if it is not one."""
+        if not isinstance(data, Mapping):
+            return None
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-        return cls(**fields)
+        try:
+            state = cls(**fields)
+            if state.last is not None:
+                date.fromisoformat(state.last)
+            if state.baseline is not None:
+                date.fromisoformat(state.baseline)
+        except (TypeError, ValueError):
+            return None
+        valid = (
+            state.status in ("inactive", "pending", "firing")
+            and isinstance(state.count, int)
+            and isinstance(state.off, int)
+            and isinstance(state.definition_hash, str)
+        )
+        return state if valid else None
 
 
 @dataclass(frozen=True)
@@ -198,8 +214,10 @@ def evaluate(
             reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
             skipped.append(Skipped(rule.id, reason))
             fresh = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
-            new_states[rule.id] = dict(old) if old is not None else fresh.to_json()
+            kept = RuleState.from_json(old) if old is not None else None
+            new_states[rule.id] = (kept or fresh).to_json()
             continue
+        # A missing or unreadable state starts afresh from a silent baseline.
         state = RuleState.from_json(old) if old is not None else None
         if state is None or state.definition_hash != rule.definition_hash:
             state = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())

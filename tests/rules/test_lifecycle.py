@@ -152,3 +152,27 @@ def test_event_reports_publication_and_observation_dates() -> None:
     (event,) = backtest(rules, {"Y": y})
     assert (event.date, event.observed) == (date(2020, 3, 14), date(2020, 2, 29))
     assert event.to_dict()["observed"] == "2020-02-29"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {},
+        {"rule": "high"},
+        {"definition_hash": "x", "rule": "high", "status": "on fire"},
+        {"definition_hash": "x", "rule": "high", "last": "yesterday"},
+        "not a dict",
+    ],
+)
+def test_unreadable_state_restarts_silently(ruleset: RuleSet, broken: object) -> None:
+    x = weekly([0, 11, 11, 11, 0, 11, 11, 11])
+    events, states, _ = evaluate(ruleset, {"X": x}, {"high": broken}, date(2020, 3, 1))  # type: ignore[dict-item]
+    assert events == []
+    assert states["high"]["status"] == "firing"
+    assert states["high"]["baseline"] == "2020-03-01"
+
+
+def test_unreadable_state_of_a_skipped_rule_is_replaced(ruleset: RuleSet) -> None:
+    _, states, skipped = evaluate(ruleset, {}, {"high": "garbage"}, date(2020, 3, 1))  # type: ignore[dict-item]
+    assert {s.rule for s in skipped} >= {"high"}
+    assert states["high"]["status"] == "inactive"
