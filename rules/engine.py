@@ -55,8 +55,11 @@ def prepare_input(
     if raw is None or raw.empty:
         empty = pd.Series([], index=pd.DatetimeIndex([]), dtype="float64")
         return Prepared(name, empty, pd.DatetimeIndex([]), 0, spec.id)
-    values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
-    index = pd.DatetimeIndex(values.index)
+    try:
+        values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
+        index = pd.DatetimeIndex(values.index)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"input series {name} ({spec.id}) is not numbers by date: {err}") from None
     if index.tz is not None:
         index = index.tz_localize(None)
     values.index = index.normalize()

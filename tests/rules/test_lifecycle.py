@@ -176,3 +176,12 @@ def test_unreadable_state_of_a_skipped_rule_is_replaced(ruleset: RuleSet) -> Non
     _, states, skipped = evaluate(ruleset, {}, {"high": "garbage"}, date(2020, 3, 1))  # type: ignore[dict-item]
     assert {s.rule for s in skipped} >= {"high"}
     assert states["high"]["status"] == "inactive"
+
+
+def test_non_numeric_input_is_a_clear_error(ruleset: RuleSet) -> None:
+    bad = pd.Series(["1", "two"], index=pd.date_range("2020-01-01", periods=2))
+    with pytest.raises(ValueError, match=r"input series x \(X\) is not numbers by date"):
+        backtest(ruleset, {"X": bad})
+    undated = pd.Series([1.0, 2.0], index=["a", "b"])
+    with pytest.raises(ValueError, match=r"input series x \(X\)"):
+        backtest(ruleset, {"X": undated})
