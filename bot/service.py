@@ -101,7 +101,8 @@ class Service:
             store = await asyncio.to_thread(Store, self.settings.db_url)
         except Exception as err:
             shown = make_url(self.settings.db_url).render_as_string(hide_password=True)
-            raise StartupError(f"cannot open the database {shown}: {err}") from err
+            reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
+            raise StartupError(f"cannot open the database {shown}: {reason}") from err
         wiring = Wiring(
             self.settings, self.timing, store, self.metrics, self.state, self.inflight,
             data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,

@@ -61,6 +61,16 @@ def test_bad_data_dir_is_refused(
     bot.wait_for(r"--data .*missing: not a directory")
 
 
+def test_unreachable_database_is_one_line_without_the_password(
+    start_bot: StartBot, bot_env: dict[str, str]
+) -> None:
+    env = dict(bot_env, CYCLEWATCH_DB_URL="postgresql+psycopg://u:s3cretpw@127.0.0.1:1/db")
+    bot = start_bot(env)
+    assert bot.proc.wait(timeout=60) == 1
+    bot.wait_for(r"^cyclewatch: cannot open the database postgresql\+psycopg://u:\*\*\*@")
+    assert len(bot.output()) == 1 and "s3cretpw" not in bot.output()[0]
+
+
 def _metric(text: str, name: str, source: str) -> float:
     for line in text.splitlines():
         if line.startswith(f'{name}{{source="{source}"}}'):
