@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.calendar import DEFAULT_SCHEDULES, ReleaseCalendar, SourceSchedule
+from bot.calendar import ReleaseCalendar, SourceSchedule
 from bot.config import Settings
 from bot.digest import send_digests
 from bot.evaluation import LiveEvaluator
-from bot.fetching import DEFAULT_FRED_SERIES, Fetcher
+from bot.fetching import DEFAULT_FRED_SERIES
 from bot.frontends import ChatSide
 from bot.health import PollHealth, ServiceState, outbox_backlog
 from bot.http import Handler
@@ -25,23 +25,16 @@ from bot.leader import Leadership
 from bot.metrics import Metrics
 from bot.pipeline import Pipeline, Recipient
 from bot.polling import (
-    FeedPoll,
     PollOnce,
     PollOutcome,
     SourcePoller,
-    fetcher_poll,
-    with_fast_poll,
 )
-from bot.releases import load_release_calendar, poll_fomc, poll_refunding
+from bot.pollsetup import data_dir_source, network_sources
+from bot.releases import load_release_calendar
 from bot.reload import ReloadResult, RulesHolder, watch_rules
 from bot.scheduler import Backoff, Clock, InFlight, JobBody, PeriodicJob, Timing
 from bot.store import Store
 from rules import RulesError
-from sources.files import FileSource
-from sources.fomc import FomcSource
-from sources.fred import FredSource
-from sources.refunding import RefundingSource
-from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch")
 CATCH_UP_WAIT_SECONDS = 120.0
@@ -209,42 +202,19 @@ class Wiring:
         return sorted({i.id for i in ruleset.inputs if not sources or i.source in sources})
 
     async def _add_pollers(self) -> None:
-        fast = self.timing.release_poll_seconds
-        schedules = {s.name: s for s in with_fast_poll(
-            DEFAULT_SCHEDULES, timedelta(seconds=fast) if fast else None)}
         if self.data_dir is not None:
-            files = Fetcher(self.store, FileSource(self.data_dir), clock=self.clock)
             every = timedelta(seconds=self.timing.poll_seconds)
-            self._poller(SourceSchedule("files", ()), fetcher_poll(files, self._series_for),
-                         fixed_every=every)
-            return
-        if self.calendar is None:
-            self.calendar = await asyncio.to_thread(
-                load_release_calendar, self.http, self.settings.fed_feeds_url)
-        fred = Fetcher(self.store, self._fred_source(), clock=self.clock)
-        # The service backs off between polls itself; the adapters retry only briefly.
-        treasury_source = TreasurySource(
-            self.settings.fiscaldata_url, self.http, attempts=2, retry_wait=1.0)
-        treasury = Fetcher(self.store, treasury_source, clock=self.clock)
-        fomc = FomcSource(self.settings.fed_feeds_url, self.http)
-        refunding = RefundingSource(self.settings.treasury_press_url, self.http)
-        engine = self.store.engine
-        self._poller(schedules["fred"], fetcher_poll(fred, lambda: self._series_for("fred")))
-        self._poller(schedules["treasury"],
-                     fetcher_poll(treasury, lambda: self._series_for("treasury")))
-        self._poller(schedules["fomc"], FeedPoll(
-            "Fed press releases", lambda now: poll_fomc(engine, fomc, now)))
-        self._poller(schedules["refunding"], FeedPoll(
-            "Treasury press releases", lambda now: poll_refunding(engine, refunding, now)))
-
-    def _fred_source(self) -> FredSource:
-        key = self.settings.fred_api_key
-        return FredSource(
-            api_key=key.get_secret_value() if key else None,
-            api_url=self.settings.fred_api_url, graph_url=self.settings.fred_graph_url,
-            http=self.http, timeout=self.settings.fred_timeout, rate=self.settings.fred_rate,
-            attempts=2, backoff=1.0,
-        )
+            planned = data_dir_source(self.store, self.data_dir, self._series_for, self.clock,
+                                      every)
+        else:
+            if self.calendar is None:
+                self.calendar = await asyncio.to_thread(
+                    load_release_calendar, self.http, self.settings.fed_feeds_url)
+            fast = self.timing.release_poll_seconds
+            planned = network_sources(self.settings, self.store, self.http, self._series_for,
+                                      self.clock, timedelta(seconds=fast) if fast else None)
+        for source in planned:
+            self._poller(source.schedule, source.poll, source.fixed_every)
 
     def _poller(self, schedule: SourceSchedule, poll: PollOnce,
                 fixed_every: timedelta | None = None) -> None:
