@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from bot.calendar import ReleaseCalendar
@@ -34,7 +35,14 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if data_dir is not None and not data_dir.is_dir():
         print(f"cyclewatch: --data {data_dir}: not a directory", file=sys.stderr)
         return 1
-    service = Service(settings, Timing(), data_dir=data_dir, rules_path=rules_path)
+    try:
+        timing = Timing()
+    except ValidationError as err:
+        problems = "; ".join(f"{p['loc'][0] if p['loc'] else 'timing'}: {p['msg']} "
+                             f"(got {p.get('input')!r})" for p in err.errors())
+        print(f"cyclewatch: configuration error: {problems}", file=sys.stderr)
+        return 2
+    service = Service(settings, timing, data_dir=data_dir, rules_path=rules_path)
     try:
         return asyncio.run(service.run())
     except StartupError as err:
@@ -103,11 +111,15 @@ class Service:
             shown = make_url(self.settings.db_url).render_as_string(hide_password=True)
             reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
             raise StartupError(f"cannot open the database {shown}: {reason}") from err
-        wiring = Wiring(
-            self.settings, self.timing, store, self.metrics, self.state, self.inflight,
-            data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,
-            calendar=self.calendar,
-        )
+        try:
+            wiring = Wiring(
+                self.settings, self.timing, store, self.metrics, self.state, self.inflight,
+                data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,
+                calendar=self.calendar,
+            )
+        except ValueError as err:  # e.g. a Telegram webhook URL without its secret
+            store.close()
+            raise StartupError(str(err)) from err
         limits = HealthLimits()
         app = build_app(
             lambda: check_health(store, self.state, limits, self.clock()),

@@ -71,6 +71,21 @@ def test_unreachable_database_is_one_line_without_the_password(
     assert len(bot.output()) == 1 and "s3cretpw" not in bot.output()[0]
 
 
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("CYCLEWATCH_POLL_SECONDS", "soon", r"configuration error: CYCLEWATCH_POLL_SECONDS: "),
+    ("TELEGRAM_WEBHOOK_URL", "https://bot.example/hook",
+     r"TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET"),
+])
+def test_bad_service_settings_are_one_clear_line(
+    start_bot: StartBot, bot_env: dict[str, str], name: str, value: str, expected: str
+) -> None:
+    env = dict(bot_env, TELEGRAM_BOT_TOKEN="123456:TEST-token", **{name: value})
+    bot = start_bot(env)
+    assert bot.proc.wait(timeout=60) in (1, 2)
+    bot.wait_for(expected)
+    assert not any("Traceback" in line for line in bot.output())
+
+
 def _metric(text: str, name: str, source: str) -> float:
     for line in text.splitlines():
         if line.startswith(f'{name}{{source="{source}"}}'):
