@@ -133,6 +133,12 @@ async def test_alerts_reload_and_catch_up_after_restart(
         write_series(data / "TESTX.csv", [1, 2, 3, 20])  # 2026-11-25 crosses the line
         await until(lambda: TITLE in capsys.readouterr().out, "the alert on the console")
         assert delivered(db_url) == [("firing", "2026-11-25", "sent")]
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for m in service.metrics.registry.collect() for s in m.samples}
+        assert samples[("cyclewatch_events_total", (("state", "firing"),))] == 1
+        sent = (("outcome", "sent"), ("platform", "console"))
+        assert samples[("cyclewatch_deliveries_total", sent)] == 1
+        assert samples[("cyclewatch_evaluations_total", (("outcome", "ok"),))] >= 2
 
         # A changed definition is caught up silently: nothing about 20 vs the new line.
         reevaluated = evaluated(service)
