@@ -103,6 +103,7 @@ class ChatSide:
             store=store, clock=clock, admins=frozenset(settings.admins)
         )
         self.telegram: TelegramFrontEnd | None = None
+        self._telegram_started = False
         self.slack: SlackFrontEnd | None = None
 
     def implicit_recipients(self) -> list[tuple[str, str]]:
@@ -159,15 +160,30 @@ class ChatSide:
 
             self.slack = SlackFrontEnd.from_settings(self.settings, self.handler)
 
-    async def start(self) -> None:
-        """Start Telegram polling/webhook and Slack Socket Mode; a failure is logged, not fatal."""
-        for name, front in (("telegram", self.telegram), ("slack", self.slack)):
-            if front is None:
-                continue
-            try:
-                await front.start()
-            except Exception as err:  # alerts still go out; commands wait for a restart
-                log.error("%s front end did not start: %s", name, err)
+    async def start(self, *, leader: bool) -> None:
+        """Start Slack Socket Mode, and Telegram when this process may take its updates."""
+        await self._start("slack", self.slack)
+        await self.on_leadership(leader)
+
+    async def on_leadership(self, leader: bool) -> None:
+        """Telegram gives updates to one poller per bot: with polling, only the leader asks
+        (a webhook can be served anywhere). A new leader starts polling; it is never stopped
+        by losing the lead, which happens when the process is dying anyway."""
+        if self.telegram is None or self._telegram_started:
+            return
+        if leader or self.settings.telegram_webhook_url:
+            self._telegram_started = await self._start("telegram", self.telegram)
+
+    @staticmethod
+    async def _start(name: str, front: TelegramFrontEnd | SlackFrontEnd | None) -> bool:
+        if front is None:
+            return False
+        try:
+            await front.start()
+        except Exception as err:  # alerts still go out; commands wait for a restart
+            log.error("%s front end did not start: %s", name, err)
+            return False
+        return True
 
     async def deliver(self) -> bool:
         """Drain what is due now; True (retries are the worker's business)."""

@@ -111,7 +111,7 @@ class Wiring:
             job.add_to(scheduler)
         for poller in self.pollers:
             poller.start(scheduler)
-        await self.chat.start()
+        await self.chat.start(leader=self.state.leader)
 
     async def stop(self) -> None:
         """Stop the watcher and front ends, give up leadership, close HTTP clients."""
@@ -140,6 +140,7 @@ class Wiring:
     async def _check_leader(self) -> bool:
         self.state.leader = await self.leadership.check()
         self.metrics.leader.set(int(self.state.leader))
+        await self.chat.on_leadership(self.state.leader)
         return True
 
     # --- rules ---------------------------------------------------------------------------

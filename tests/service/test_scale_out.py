@@ -85,6 +85,11 @@ def seed(pg_url: str, rules_text: str) -> None:
     store.close()
 
 
+def polls_started(telegram: FakeTelegram) -> int:
+    """How many Telegram pollers started (PTB calls deleteWebhook before its first poll)."""
+    return sum(method == "deleteWebhook" for method, _ in telegram.calls)
+
+
 def claimers(pg_url: str) -> set[str]:
     store = Store(pg_url, migrate=False)
     with store.engine.connect() as conn:
@@ -117,6 +122,8 @@ async def test_three_processes_deliver_once_and_survive_the_leader(
         leaders = [a for a in bots if health(a).get("leader")]
         assert len(leaders) == 1, leaders
         leader = leaders[0]
+        # Telegram gives updates to one poller per bot: only the leader polls.
+        await until(lambda: polls_started(telegram) == 1, "the leader's Telegram polling")
         await until(lambda: health(leader)["evaluation"]["runs"] > 0, "a first evaluation")
 
         write_series(data / "TESTX.csv", [1, 2, 3, 20, 30])  # crosses on 2026-10-22
@@ -128,6 +135,7 @@ async def test_three_processes_deliver_once_and_survive_the_leader(
         rest = [a for a in bots if a != leader]
         await until(lambda: any(health(a).get("leader") for a in rest), "a new leader", 30)
         assert time.monotonic() - killed_at < 30
+        await until(lambda: polls_started(telegram) == 2, "the new leader's Telegram polling")
 
         write_series(data / "TESTX.csv", [1, 2, 3, 20, 30, 5])  # resolves on 2026-11-05
         await until(lambda: all(len(telegram.texts(c)) == 2 for c in CHATS), "alert 2 to all")
