@@ -138,6 +138,12 @@ class ChatSide:
         self.context.insight = (
             Insight.from_store(ruleset, self.store) if ruleset is not None else None
         )
+        # Charts only where they are shown (Telegram photos, Slack uploads): each costs a
+        # render per delivery.
+        if self.context.insight is not None and {"telegram", "slack"} & self.notifiers.keys():
+            from bot.views import alert_chart
+
+            self.worker.chart_for = alert_chart(self.context.insight)
 
     async def handler(self, caller: Caller, line: str) -> Reply:
         """The one command entry point both front ends call."""

@@ -129,6 +129,7 @@ async def test_three_processes_deliver_once_and_survive_the_leader(
         write_series(data / "TESTX.csv", [1, 2, 3, 20, 30])  # crosses on 2026-10-22
         await until(lambda: all(len(telegram.texts(c)) == 1 for c in CHATS), "alert 1 to all")
         assert len(claimers(pg_url)) >= 2  # the followers delivered too
+        assert telegram.photos(CHATS[0])  # the alert came with its chart
 
         bots[leader].proc.kill()  # kill -9: no clean stop, no unlock
         killed_at = time.monotonic()
