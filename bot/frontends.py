@@ -16,10 +16,8 @@ import httpx
 import sqlalchemy as sa
 
 from bot.chat import Caller, Reply
-from bot.commands import CommandContext, handle
 from bot.config import Settings
 from bot.http import Handler
-from bot.insight import Insight
 from bot.metrics import Metrics
 from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
@@ -31,6 +29,7 @@ from bot.store.schema import outbox
 from rules import RuleSet
 
 if TYPE_CHECKING:  # the platform libraries are imported only when a platform is configured
+    from bot.commands import CommandContext
     from bot.slack import SlackFrontEnd
     from bot.telegram import TelegramFrontEnd
 
@@ -99,17 +98,27 @@ class ChatSide:
             store, {name: MeteredNotifier(n, metrics) for name, n in self.notifiers.items()},
             clock=clock, worker_id=worker_id(),
         )
-        self.context = CommandContext(
-            store=store, clock=clock, admins=frozenset(settings.admins)
-        )
+        # Chat commands (and their charting libraries) only when a chat platform is on.
+        self.context: CommandContext | None = None
+        if self.chat_on:
+            from bot.commands import CommandContext
+
+            self.context = CommandContext(
+                store=store, clock=clock, admins=frozenset(settings.admins)
+            )
         self.telegram: TelegramFrontEnd | None = None
         self._telegram_started = False
         self.slack: SlackFrontEnd | None = None
 
+    @property
+    def chat_on(self) -> bool:
+        """Whether Telegram or Slack is configured."""
+        return bool({"telegram", "slack"} & self.notifiers.keys())
+
     def implicit_recipients(self) -> list[tuple[str, str]]:
         """Who gets every alert without subscribing: the console with no chat platform, and
         the generic webhook when one is configured."""
-        found = [] if {"telegram", "slack"} & self.notifiers.keys() else [("console", CONSOLE_CHAT)]
+        found = [] if self.chat_on else [("console", CONSOLE_CHAT)]
         if "webhook" in self.notifiers:
             found.append(("webhook", "webhook"))
         return found
@@ -117,6 +126,8 @@ class ChatSide:
     def offer_reload(self, reload: Callable[[], Awaitable[str]]) -> None:
         """Give the chat commands a way to reload the rules (an admin's /reload), once the
         command context has a `reload` field for it."""
+        if self.context is None:
+            return
         if any(f.name == "reload" for f in dataclasses.fields(self.context)):
             setattr(self.context, "reload", reload)  # noqa: B010 - the field may not exist yet
 
@@ -134,19 +145,23 @@ class ChatSide:
                 log.warning("could not tell admin %s: %s", admin, err)
 
     def use_rules(self, ruleset: RuleSet | None) -> None:
-        """Answer /regime, /why and /rules from this rule set (called at start and on reload)."""
-        self.context.insight = (
-            Insight.from_store(ruleset, self.store) if ruleset is not None else None
-        )
-        # Charts only where they are shown (Telegram photos, Slack uploads): each costs a
-        # render per delivery.
-        if self.context.insight is not None and {"telegram", "slack"} & self.notifiers.keys():
-            from bot.views import alert_chart
+        """Answer /regime, /why and /rules from this rule set (called at start and on reload),
+        and draw alert charts from it (only where a chat platform shows them)."""
+        if self.context is None:
+            return
+        from bot.insight import Insight
+        from bot.views import alert_chart
 
-            self.worker.chart_for = alert_chart(self.context.insight)
+        insight = Insight.from_store(ruleset, self.store) if ruleset is not None else None
+        self.context.insight = insight
+        if insight is not None:
+            self.worker.chart_for = alert_chart(insight)
 
     async def handler(self, caller: Caller, line: str) -> Reply:
         """The one command entry point both front ends call."""
+        from bot.commands import handle
+
+        assert self.context is not None  # front ends exist only with a chat platform
         return await handle(self.context, caller, line)
 
     def slack_http_handler(self) -> Handler | None:
