@@ -193,6 +193,7 @@ class ChatSide:
         if self.telegram is None or self._telegram_started:
             return
         if leader or self.settings.telegram_webhook_url:
+            self._telegram_started = True  # before awaiting: the leader check may call again
             self._telegram_started = await self._start("telegram", self.telegram)
 
     @staticmethod
