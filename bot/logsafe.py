@@ -77,3 +77,5 @@ def configure_logging(settings: Settings) -> None:
     # httpx logs every request URL at INFO, and Telegram puts the token in the URL.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # A periodic job still running at its next tick is skipped by design (max_instances=1).
+    logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
