@@ -106,6 +106,12 @@ class Service:
         """Start everything, serve until a stop is requested, stop everything; return 0."""
         self._install_signal_handlers()
         try:
+            return await self._run()
+        finally:
+            self._remove_signal_handlers()
+
+    async def _run(self) -> int:
+        try:
             store = await asyncio.to_thread(Store, self.settings.db_url)
         except Exception as err:
             shown = make_url(self.settings.db_url).render_as_string(hide_password=True)
@@ -148,7 +154,6 @@ class Service:
             await self._stop.wait()
         finally:
             await self._shutdown(scheduler, wiring, server, store)
-            self._remove_signal_handlers()
         return 0
 
     async def _shutdown(
