@@ -33,6 +33,8 @@ class EvaluationResult:
     events: tuple[Event, ...]
     recorded: int
     skipped: tuple[Skipped, ...]
+    newly_skipped: tuple[str, ...] = ()  # "rule (reason)" for skips that began this run
+    resumed: tuple[str, ...] = ()  # rules evaluated again after a skip
 
 
 def load_states(store: Store) -> dict[str, dict[str, Any]]:
@@ -105,10 +107,10 @@ class LiveEvaluator:
         self.metrics.evaluations.labels("ok").inc()
         for event in events:
             self.metrics.events.labels(event.state).inc()
-        self._log_skips(skipped)
-        return EvaluationResult(tuple(events), recorded, tuple(skipped))
+        began, resumed = self._log_skips(skipped)
+        return EvaluationResult(tuple(events), recorded, tuple(skipped), began, resumed)
 
-    def _log_skips(self, skipped: Sequence[Skipped]) -> None:
+    def _log_skips(self, skipped: Sequence[Skipped]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         # Skips are reported when they start and when they end, in one line each, not on
         # every run (a fresh install without network would otherwise list every rule).
         now_skipped = {s.rule: s.reason for s in skipped}
@@ -120,3 +122,4 @@ class LiveEvaluator:
         if ended:
             log.info("evaluated again: %s", ", ".join(ended))
         self._skipped_seen = now_skipped
+        return tuple(started), tuple(ended)

@@ -284,6 +284,14 @@ class Wiring:
         self.state.evaluations += 1
         if result.recorded:
             self.jobs["deliver"].run_soon()
+        # Stale inputs mean no alert rather than a false one; the admins hear about it.
+        stale = [item for item in result.newly_skipped if "stale" in item]
+        if stale:
+            await self.chat.tell_admins("cyclewatch: rules paused on stale data",
+                                        "\n".join(stale))
+        if result.resumed and self.state.evaluations > 1:
+            await self.chat.tell_admins("cyclewatch: rules evaluated again",
+                                        ", ".join(result.resumed))
         if result.events:
             log.info("evaluation: %d new transition(s): %s", len(result.events),
                      ", ".join(f"{e.rule_id} {e.state}" for e in result.events))

@@ -174,3 +174,22 @@ async def test_alerts_reload_and_catch_up_after_restart(
     out = capsys.readouterr().out
     assert out.count("2 changes while cyclewatch was not running") == 1
     assert out.count(TITLE) == 2  # both alerts, inside the one digest
+
+
+async def test_stale_input_pauses_the_rule_tells_the_admins_and_resumes(
+    paths: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, rules, _db_url = paths
+    write(rules, RULES.replace("fresh: 100y", "fresh: 14d").replace("LINE", "10"))
+    clock = Clock()
+    clock.now = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)  # the newest week is 2 days old
+    async with running(paths, clock) as service:
+        await until(lambda: service.state.evaluations > 0, "an evaluation")
+        assert "paused" not in capsys.readouterr().out
+        clock.now = datetime(2026, 12, 20, 15, 0, tzinfo=UTC)  # a month without data
+        await until(lambda: "rules paused on stale data" in capsys.readouterr().out,
+                    "the staleness notice to the admin")
+        write_series(data / "TESTX.csv", [1, 2, 3, 4, 5, 6, 7])  # through 2026-12-16
+        await until(lambda: "rules evaluated again" in capsys.readouterr().out,
+                    "the notice that the rule is back")
+        assert TITLE not in capsys.readouterr().out  # no false alert on the way
