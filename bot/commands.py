@@ -39,6 +39,8 @@ class CommandContext:
     admins: frozenset[str] = frozenset()
     limiter: TokenBucket = field(default_factory=TokenBucket)
     charts: bool = True  # attach PNG charts to /regime and /why
+    # The running service's rules reload (validate, then swap); None outside the service.
+    reload: Callable[[], Awaitable[str]] | None = None
 
     @property
     def subs(self) -> Subscriptions:
@@ -116,7 +118,12 @@ async def handle(ctx: CommandContext, caller: Caller, text_line: str) -> Reply:
 
 
 def _is_admin(ctx: CommandContext, caller: Caller) -> bool:
-    return caller.is_chat_admin or caller.user_id in ctx.admins
+    return caller.is_chat_admin or _is_bot_admin(ctx, caller)
+
+
+def _is_bot_admin(ctx: CommandContext, caller: Caller) -> bool:
+    """A CYCLEWATCH_ADMINS entry: `platform:user_id` (a bare user id is accepted too)."""
+    return f"{caller.platform}:{caller.user_id}" in ctx.admins or caller.user_id in ctx.admins
 
 
 def _unknown(call: Call, name: str) -> Reply:
@@ -295,3 +302,13 @@ async def lang(ctx: CommandContext, call: Call) -> Reply:
         return Reply(call.t("usage_lang"), ephemeral=True)
     ctx.subs.set_language(call.caller.platform, call.caller.chat_id, choice)
     return Reply(text(choice, "lang_set"))
+
+
+@command("reload")
+async def reload(ctx: CommandContext, call: Call) -> Reply:
+    """Reload rules.yaml now (bot admins only); a broken file keeps the running rules."""
+    if not _is_bot_admin(ctx, call.caller):
+        return Reply(call.t("bot_admins_only"), ephemeral=True)
+    if ctx.reload is None:
+        return Reply(call.t("reload_unavailable"), ephemeral=True)
+    return Reply(await ctx.reload())

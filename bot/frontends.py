@@ -4,7 +4,6 @@ context, and the Telegram and Slack front ends, built from the settings and run 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import socket
@@ -124,12 +123,9 @@ class ChatSide:
         return found
 
     def offer_reload(self, reload: Callable[[], Awaitable[str]]) -> None:
-        """Give the chat commands a way to reload the rules (an admin's /reload), once the
-        command context has a `reload` field for it."""
-        if self.context is None:
-            return
-        if any(f.name == "reload" for f in dataclasses.fields(self.context)):
-            setattr(self.context, "reload", reload)  # noqa: B010 - the field may not exist yet
+        """Give the chat commands a way to reload the rules (an admin's /reload)."""
+        if self.context is not None:
+            self.context.reload = reload
 
     async def tell_admins(self, title: str, body: str) -> None:
         """Send a notice to every admin (CYCLEWATCH_ADMINS entries like `telegram:12345`)."""

@@ -217,3 +217,31 @@ async def test_any_text_is_answered_without_raising(ctx: CommandContext) -> None
 
     await asyncio.to_thread(check)
     assert len(answered) >= 60
+
+
+async def test_configured_admins_are_written_platform_colon_id(ctx: CommandContext) -> None:
+    # CYCLEWATCH_ADMINS documents entries such as `telegram:u7`; a caller carries the bare id.
+    ctx.admins = frozenset({"telegram:u7", "slack:u7"})
+    subs = Subscriptions(ctx.store.engine)
+    await handle(ctx, group_member(user="u7"), "/subscribe all")
+    assert subs.targets("telegram", "-200") == ["all"]
+    refused = await handle(ctx, group_member(user="u8"), "/subscribe rate_cut")
+    assert refused.text == text("en", "admins_only")
+
+
+async def test_reload_is_for_bot_admins_and_reports_the_outcome(ctx: CommandContext) -> None:
+    calls: list[str] = []
+
+    async def reload() -> str:
+        calls.append("reload")
+        return "rules.yaml:3:5: unknown key (kept the running rules)"
+
+    assert (await handle(ctx, private(), "/reload")).text == text("en", "bot_admins_only")
+    chat_admin = await handle(ctx, group_member(admin=True), "/reload")
+    assert chat_admin.text == text("en", "bot_admins_only")  # a chat admin is not a bot admin
+    unavailable = await handle(ctx, group_member(user="boss"), "/reload")
+    assert unavailable.text == text("en", "reload_unavailable")
+    ctx.reload = reload
+    answer = await handle(ctx, group_member(user="boss"), "/reload")
+    assert answer.text == "rules.yaml:3:5: unknown key (kept the running rules)"
+    assert calls == ["reload"]
