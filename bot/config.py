@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
     telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: SecretStr | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # Where the webhook server listens; Telegram must reach it (often behind a reverse proxy).
+    telegram_webhook_listen: str = Field("0.0.0.0:8443", alias="TELEGRAM_WEBHOOK_LISTEN")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("http_addr")
+    @field_validator("http_addr", "telegram_webhook_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
@@ -110,3 +112,9 @@ def load_settings(**overrides: object) -> Settings:
 
 def _is_secret(name: str) -> bool:
     return any(word in name.upper() for word in ("TOKEN", "SECRET", "KEY", "PASSWORD"))
+
+
+def host_port(addr: str) -> tuple[str, int]:
+    """Split a validated HOST:PORT setting."""
+    host, _, port = addr.rpartition(":")
+    return host, int(port)

@@ -24,7 +24,7 @@ from telegram.ext import (
 )
 
 from bot.chat import Caller, Reply
-from bot.config import Settings
+from bot.config import Settings, host_port
 from bot.notifiers.base import DeliveryError, Message
 from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
 
@@ -79,8 +79,7 @@ class TelegramFrontEnd:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, handler: CommandHandler, *,
-        webhook_listen: tuple[str, int] = ("0.0.0.0", 8443),  # Telegram must reach it
+        cls, settings: Settings, handler: CommandHandler
     ) -> TelegramFrontEnd:
         """Build the Application from TELEGRAM_* settings (base URL included)."""
         if settings.telegram_bot_token is None:
@@ -92,7 +91,7 @@ class TelegramFrontEnd:
             handler,
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=secret.get_secret_value() if secret else None,
-            webhook_listen=webhook_listen,
+            webhook_listen=host_port(settings.telegram_webhook_listen),
         )
 
     async def start(self) -> None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot import charts
 from bot.i18n import text
 from bot.insight import Insight, RuleView
 from bot.store import SeriesStatus
@@ -90,6 +89,8 @@ def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -
 def dashboard_png(insight: Insight, found: Regime) -> bytes:
     """The regime dashboard chart for `found` (cached per data version)."""
     version, data = insight.data()
+    from bot import charts  # matplotlib is ~40 MB: loaded on the first chart, not at start
+
     return charts.regime_dashboard(data, found.as_of, version, insight.ruleset)
 
 
@@ -121,6 +122,8 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
         title, body = last.render(lang)
         lines += ["", text(lang, "why_last_event", date=last.date.isoformat()), title, body]
     version, data = insight.data()
+    from bot import charts
+
     chart = charts.rule_chart(data, insight.ruleset, rule_id, as_of, version)
     return WhyAnswer("\n".join(lines), chart)
 
@@ -178,6 +181,8 @@ def alert_chart(insight: Insight) -> Callable[[dict[str, Any]], bytes | None]:
         try:
             as_of = date.fromisoformat(str(payload.get("as_of") or payload["date"]))
             version, data = insight.data()
+            from bot import charts
+
             return charts.rule_chart(data, insight.ruleset, str(payload["rule"]), as_of, version)
         except (KeyError, ValueError, TypeError):
             log.warning("no chart for alert %s", payload.get("rule"), exc_info=True)
