@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.config import Settings
+from bot.plausibility import implausible
 from bot.store import SeriesStatus, Store
 from bot.store.schema import observations
 from sources.base import Source, SourceError
@@ -83,7 +84,10 @@ class Fetcher:
     """Fetches series from one source into the store, noting failures.
 
     It logs one line when the source becomes unreachable and one when it recovers, never a
-    traceback; a permanent error (bad key, unknown series) is logged once per message.
+    traceback; a permanent error (bad key, unknown series) is logged once per message. Data
+    that `bot.plausibility` finds implausible next to the stored history is not recorded: the
+    failure is noted (retryable, so polling goes on and heals with the source), logged once
+    per series until good data come again.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class Fetcher:
         self.label: str = getattr(source, "label", source.name)
         self.down = False
         self._reported: set[str] = set()
+        self._implausible: dict[str, str] = {}  # series -> the rejection last logged
 
     def fetch_one(self, series_id: str) -> SeriesResult:
         """Fetch one series unless its publisher says nothing changed; record what came."""
@@ -117,8 +122,13 @@ class Fetcher:
             return SeriesResult(series_id, "failed", error=err.message, retryable=err.retryable)
         if fetched.last_updated is None:
             fetched = replace(fetched, last_updated=stamp)
-        new_rows = self.store.record(name, fetched, self.clock())
         self._recovered()
+        reason = implausible(self.store.series(series_id), fetched.values)
+        if reason is not None:
+            return self._reject(series_id, reason)
+        new_rows = self.store.record(name, fetched, self.clock())
+        if self._implausible.pop(series_id, None) is not None:
+            log.warning("%s: plausible data from %s again", series_id, name)
         newest = fetched.values.index.max() if len(fetched.values) else None
         last_obs = self._last_obs(series_id) if newest is None else newest.date()
         return SeriesResult(series_id, "updated", new_rows, last_obs)
@@ -129,7 +139,7 @@ class Fetcher:
         """Fetch each series in turn; once the source is unreachable, skip the rest."""
         results: list[SeriesResult] = []
         for series_id in series_ids:
-            if results and results[-1].retryable:
+            if results and results[-1].retryable and self.down:
                 error = f"not tried: {self.label} unreachable"
                 result = SeriesResult(series_id, "skipped", error=error, retryable=True)
             else:
@@ -143,6 +153,15 @@ class Fetcher:
         """One poll off the event loop (the sources are synchronous); True when it went well."""
         result = await asyncio.to_thread(self.poll, list(series_ids))
         return result.ok
+
+    def _reject(self, series_id: str, reason: str) -> SeriesResult:
+        """Keep the stored values; note why, logged once per series while it lasts."""
+        message = f"implausible data from {self.source.name}: {reason} (kept the previous values)"
+        if self._implausible.get(series_id) != message:
+            log.error("%s: %s", series_id, message)
+        self._implausible[series_id] = message
+        self.store.note_failure(series_id, self.source.name, message, self.clock())
+        return SeriesResult(series_id, "failed", error=message, retryable=True)
 
     def _report(self, err: SourceError) -> None:
         if err.retryable:

@@ -5,8 +5,9 @@ Serves the series of a history directory (``DIR/fred/<ID>.csv``) as `/fred/serie
 ``file_type=json``) and the keyless `/graph/fredgraph.csv`. Each CSV row is treated as first
 published ``publication_lag`` days after its observation date (the fake's own assumption; the
 values themselves are the real ones). Tests can publish new observations and revisions, count
-requests per route, and inject the failures FRED really shows: 400 error bodies, a 429 with a
-plain-text body, a 500 HTML page, a hung response, and the 2000-vintage cap.
+requests per route, serve a fredgraph.csv body as is (`serve_csv`), and inject the failures
+FRED really shows: 400 error bodies, a 429 with a plain-text body, a 500 HTML page, a hung
+response, and the 2000-vintage cap.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class FakeFred:
     series: dict[str, FakeSeries] = field(default_factory=dict)
     requests: list[tuple[str, float, dict[str, str]]] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    csv_bodies: dict[str, str] = field(default_factory=dict)  # fredgraph.csv served as is
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -148,6 +150,14 @@ class FakeFred:
         """Answer the next `times` requests of `route` with a failure of `kind`."""
         with self.lock:
             self.faults.setdefault(route, []).append(Fault(kind, times, delay))
+
+    def serve_csv(self, series_id: str, body: str | None) -> None:
+        """Answer fredgraph.csv for `series_id` with `body` as is (None: the data again)."""
+        with self.lock:
+            if body is None:
+                self.csv_bodies.pop(series_id, None)
+            else:
+                self.csv_bodies[series_id] = body
 
     def count(self, route: str) -> int:
         """How many requests `route` received."""
@@ -267,6 +277,10 @@ class _FredHandler(BaseHTTPRequestHandler):
         series = self.fake.get(params.get("id", ""))
         if series is None:
             self._send(404, "text/html", "<html><body>Series not found</body></html>")
+            return
+        body = self.fake.csv_bodies.get(series.series_id)
+        if body is not None:
+            self._send(200, "application/csv", body)
             return
         start = _day(params.get("cosd"), EARLIEST)
         end = _day(params.get("coed"), LATEST)
