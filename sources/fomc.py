@@ -12,8 +12,8 @@ import httpx
 import pandas as pd
 
 from sources.base import SourceError
-from sources.rss import FeedError, FeedItem, ReleaseRecord, page_text, parse_rss, sentences
-from sources.web import get_bytes
+from sources.rss import FeedItem, ReleaseRecord, page_text, sentences
+from sources.web import get_bytes, read_feed
 
 SOURCE = "fomc"
 STATEMENT_TITLE = "Federal Reserve issues FOMC statement"
@@ -135,11 +135,7 @@ class FomcSource:
 
     def statement_items(self) -> list[FeedItem]:
         """Feed items titled exactly like an FOMC statement, newest first."""
-        raw = get_bytes(self.client, self.feed_url, source=SOURCE)
-        try:
-            items = parse_rss(raw)
-        except FeedError as err:
-            raise SourceError(SOURCE, None, f"{self.feed_url}: {err}") from err
+        items = read_feed(self.client, self.feed_url, source=SOURCE)
         return [i for i in items if i.title == STATEMENT_TITLE]
 
     def decisions(self, since: datetime | None = None) -> list[FomcDecision]:

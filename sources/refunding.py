@@ -14,9 +14,8 @@ from typing import Literal
 
 import httpx
 
-from sources.base import SourceError
-from sources.rss import FeedError, FeedItem, ReleaseRecord, page_text, parse_rss, sentences
-from sources.web import get_bytes
+from sources.rss import FeedItem, ReleaseRecord, page_text, sentences
+from sources.web import get_bytes, read_feed
 
 SOURCE = "refunding"
 TITLE = re.compile(r"\bquarterly refunding statement\b", re.IGNORECASE)
@@ -88,11 +87,7 @@ class RefundingSource:
 
     def statement_items(self) -> list[FeedItem]:
         """Feed items titled as a quarterly refunding statement, newest first."""
-        raw = get_bytes(self.client, self.feed_url, source=SOURCE)
-        try:
-            items = parse_rss(raw)
-        except FeedError as err:
-            raise SourceError(SOURCE, None, f"{self.feed_url}: {err}") from err
+        items = read_feed(self.client, self.feed_url, source=SOURCE)
         return [i for i in items if TITLE.search(i.title)]
 
     def statements(self, since: datetime | None = None) -> list[RefundingStatement]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import httpx
 
 from sources.base import SourceError
+from sources.rss import FeedError, FeedItem, parse_rss
 
 # Statuses worth retrying later; everything else 4xx means a person must act.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -58,3 +59,11 @@ def get_bytes(
             retry_after=_retry_after(response),
         )
     return body
+
+
+def read_feed(client: httpx.Client, url: str, *, source: str) -> list[FeedItem]:
+    """GET an RSS 2.0 feed and parse its items; any failure is one SourceError."""
+    try:
+        return parse_rss(get_bytes(client, url, source=source))
+    except FeedError as err:
+        raise SourceError(source, None, f"{url}: {err}") from err
