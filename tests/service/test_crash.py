@@ -10,18 +10,14 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from bot.store import Store
-from bot.store.schema import rule_states
-from bot.subscriptions import Subscriptions
-from rules import RuleState, load_rules
 from tests.fakes.webhook import FakeWebhook
 from tests.service.conftest import BotProcess
+from tests.service.seeding import seed_subscribers
 
 pytestmark = pytest.mark.slow
 StartBot = Callable[..., BotProcess]
@@ -35,23 +31,6 @@ rules:
     title: Test series above its line
     when: "x > 10"
 """
-
-
-def seed(db_url: str) -> None:
-    """1,000 webhook subscribers, and a rule state left by an earlier run."""
-    store = Store(db_url)
-    now = datetime.now(UTC)
-    subs = Subscriptions(store.engine)
-    for chat in CHATS:
-        subs.ensure_chat("webhook", chat, is_group=False, language_code="en", now=now)
-        subs.subscribe("webhook", chat, "all", now)
-    rule = load_rules(RULES).rules[0]
-    state = RuleState(rule.id, rule.definition_hash, last="2026-10-15", baseline="2026-10-15")
-    with store.engine.begin() as conn:
-        conn.execute(rule_states.insert().values(
-            rule_id=rule.id, state="inactive", definition_hash=rule.definition_hash,
-            data=state.to_json(), updated_at=now))
-    store.close()
 
 
 def write_series(path: Path, values: list[float]) -> None:
@@ -71,7 +50,7 @@ async def test_kill_9_during_fan_out_loses_nothing(
     write_series(data / "TESTX.csv", [1, 2, 3, 20])  # the fan-out: one event, 1,001 sends
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    seed(bot_env["CYCLEWATCH_DB_URL"])
+    seed_subscribers(bot_env["CYCLEWATCH_DB_URL"], "webhook", CHATS, RULES)
     env = dict(bot_env, CYCLEWATCH_RULES=str(rules), CYCLEWATCH_WEBHOOK_URL=hook.url,
                CYCLEWATCH_POLL_SECONDS="0.3", CYCLEWATCH_DELIVER_SECONDS="0.2")
     expected = {*CHATS, "webhook"}

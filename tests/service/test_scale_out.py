@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.store import Store
-from bot.store.schema import outbox, rule_states
-from bot.subscriptions import Subscriptions
-from rules import RuleState, load_rules
+from bot.store.schema import outbox
 from tests.fakes.telegram import FakeTelegram
 from tests.service.conftest import BotProcess, free_port
+from tests.service.seeding import seed_subscribers
 
 pytestmark = pytest.mark.postgres
 StartBot = Callable[..., BotProcess]
@@ -67,24 +65,6 @@ async def until(condition: Callable[[], bool], what: str, seconds: float = 60) -
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def seed(pg_url: str, rules_text: str) -> None:
-    """Subscribe the chats, and give the rule a state as of the last historical week, as a
-    previous run would have left it (so the weeks written next are news, not history)."""
-    store = Store(pg_url)
-    now = datetime.now(UTC)
-    subs = Subscriptions(store.engine)
-    for chat in CHATS:
-        subs.ensure_chat("telegram", chat, is_group=False, language_code="en", now=now)
-        subs.subscribe("telegram", chat, "all", now)
-    rule = load_rules(rules_text).rules[0]
-    state = RuleState(rule.id, rule.definition_hash, last="2026-10-15", baseline="2026-10-15")
-    with store.engine.begin() as conn:
-        conn.execute(rule_states.insert().values(
-            rule_id=rule.id, state="inactive", definition_hash=rule.definition_hash,
-            data=state.to_json(), updated_at=now))
-    store.close()
-
-
 def polls_started(telegram: FakeTelegram) -> int:
     """How many Telegram pollers started (PTB calls deleteWebhook before its first poll)."""
     return sum(method == "deleteWebhook" for method, _ in telegram.calls)
@@ -107,7 +87,7 @@ async def test_three_processes_deliver_once_and_survive_the_leader(
     write_series(data / "TESTX.csv", [1, 2, 3])
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES)
-    seed(pg_url, RULES)
+    seed_subscribers(pg_url, "telegram", CHATS, RULES)
     env = dict(bot_env, CYCLEWATCH_DB_URL=pg_url, CYCLEWATCH_RULES=str(rules),
                CYCLEWATCH_POLL_SECONDS="0.5", CYCLEWATCH_DELIVER_SECONDS="0.3",
                CYCLEWATCH_LEADER_CHECK_SECONDS="1", TELEGRAM_BOT_TOKEN=telegram.token,
