@@ -1,7 +1,7 @@
 """Chat-side costs, measured side by side in one run on the history in ../shared/data:
 
 1. charts: first render vs a cached render of the regime dashboard and a rule chart;
-2. /regime and /rules through `bot.commands.handle`: cold (new data version) vs warm;
+2. /regime and /rules through `bot.chat.commands.handle`: cold (new data version) vs warm;
 3. pipeline + outbox on SQLite: N events x M subscribers into the outbox (one transaction),
    then drained by one worker through an in-memory notifier; rows per second each way.
 
@@ -21,16 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from bot import charts
-from bot.chat import Caller
-from bot.commands import CommandContext, handle
-from bot.insight import Insight
+from bot.alerts.outbox import DeliveryWorker
+from bot.alerts.pipeline import Pipeline
+from bot.chat import charts
+from bot.chat.commands import CommandContext, handle
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.types import Caller
+from bot.evaluate.insight import Insight
 from bot.notifiers.base import Message, Sent
-from bot.outbox import DeliveryWorker
-from bot.pipeline import Pipeline
-from bot.ratelimit import TokenBucket
 from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.store.chats import Subscriptions
 from rules import Event, load_rules
 from sources.base import SourceError
 from sources.files import FileSource

@@ -3,7 +3,7 @@ enforces Telegram's limits (30 msg/s overall, 1 msg/s per chat), time-compressed
 
 Prints the achieved send rate as a share of the allowed rate (target >= 95%), lost and
 duplicate counts, and the number of 429s the fake had to answer; then the warm `/regime`
-latency through the Telegram front end (real PTB polling + bot.commands over the history
+latency through the Telegram front end (real PTB polling + bot.chat.commands over the history
 in ../shared/data), p50/p95 (target p95 <= 300 ms). Run:
 
     .venv/bin/python -m bench.fanout --subscribers 10000 --scale 3 --workers 4
@@ -30,17 +30,17 @@ import sqlalchemy as sa
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.commands import CommandContext, handle
-from bot.insight import Insight
+from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.pipeline import Pipeline
+from bot.chat.commands import CommandContext, handle
+from bot.chat.ratelimit import TokenBucket
+from bot.evaluate.insight import Insight
 from bot.notifiers.base import Button, DeliveryError, Message
-from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
-from bot.outbox import Backoff, DeliveryWorker
-from bot.pipeline import Pipeline
-from bot.ratelimit import TokenBucket
+from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application
+from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import outbox
-from bot.subscriptions import Subscriptions
-from bot.telegram import TelegramFrontEnd, build_application
 from rules import backtest, load_rules
 from sources.base import SourceError
 from sources.files import FileSource
@@ -81,7 +81,7 @@ async def notifier_only(notifier: TelegramNotifier, chats: list[str], workers: i
 
 
 def prepare_outbox(chats: list[str], store: Store) -> None:
-    """Subscribe every chat and publish one real history event through bot.pipeline."""
+    """Subscribe every chat and publish one real history event through bot.alerts.pipeline."""
     subs = Subscriptions(store.engine)
     now = datetime.now(UTC)
     for chat in chats:
@@ -96,7 +96,7 @@ def prepare_outbox(chats: list[str], store: Store) -> None:
 
 
 async def drain_outbox(notifier: TelegramNotifier, workers: int, store: Store) -> int:
-    """Drain bot.outbox with `workers` DeliveryWorkers sharing the store (as processes would)."""
+    """Drain the outbox with `workers` DeliveryWorkers sharing the store (as processes do)."""
 
     def utc_now() -> datetime:
         return datetime.now(UTC)
@@ -187,7 +187,7 @@ def history_dir() -> Path:
 
 
 def regime_context(store: Store) -> CommandContext:
-    """bot.commands over the real rules and history, charts on (as in production)."""
+    """bot.chat.commands over the real rules and history, charts on (as in production)."""
     rules_file = Path(__file__).resolve().parents[1] / "rules.yaml"
     ruleset = load_rules(rules_file.read_text(encoding="utf-8"), str(rules_file))
     source = FileSource(history_dir())

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.fetching import Fetcher
+from bot.ingest.fetcher import Fetcher
 from bot.store import Store
 from sources.fred import FredSource
 from tests.fakes.fred import API_KEY, FakeFred

@@ -26,12 +26,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.calendar import EASTERN
+from bot.app.service import Service
 from bot.config import load_settings
-from bot.scheduler import Timing
-from bot.service import Service
+from bot.ingest.calendar import EASTERN
+from bot.runtime.scheduler import Timing
 from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.store.chats import Subscriptions
 from tests.conftest import HISTORY
 from tests.fakes.fred import FakeFred
 from tests.fakes.telegram import FakeTelegram

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from bot.config import ConfigError, host_port, load_settings
-from bot.telegram import TelegramFrontEnd
+from bot.platforms.telegram.frontend import TelegramFrontEnd
 
 
 @pytest.fixture(autouse=True)

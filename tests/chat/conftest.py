@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.chat import Caller
-from bot.commands import CommandContext
-from bot.insight import Insight
-from bot.ratelimit import TokenBucket
+from bot.chat.commands import CommandContext
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.types import Caller
+from bot.evaluate.insight import Insight
 from bot.store import Store
 from rules import RuleSet, load_rules
 from sources.base import SourceError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.alerts import MAX_ACTION_BYTES, render_alert
+from bot.alerts.pipeline import event_payload
+from bot.alerts.render import MAX_ACTION_BYTES, render_alert
 from bot.i18n import phrases, text
-from bot.pipeline import event_payload
 from rules import Event, RuleSet
 
 

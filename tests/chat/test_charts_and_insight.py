@@ -8,13 +8,13 @@ from datetime import date
 
 import pandas as pd
 
-from bot import charts
-from bot.chat import Caller
-from bot.commands import CommandContext, handle
-from bot.insight import Insight
-from bot.pipeline import Pipeline, event_payload
+from bot.alerts.pipeline import Pipeline, event_payload
+from bot.chat import charts
+from bot.chat.commands import CommandContext, handle
+from bot.chat.types import Caller
+from bot.chat.views import alert_chart
+from bot.evaluate.insight import Insight
 from bot.store import Store
-from bot.views import alert_chart
 from rules import RuleSet, backtest
 from sources.base import Fetched
 from tests.chat.conftest import FakeClock

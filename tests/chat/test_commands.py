@@ -8,15 +8,15 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from bot.chat import Caller
-from bot.commandline import parse_duration
-from bot.commands import COMMANDS, CommandContext, handle
+from bot.chat.commands import COMMANDS, CommandContext, handle
+from bot.chat.parse import parse_duration
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.types import Caller
+from bot.chat.views import skip_reason
+from bot.evaluate.insight import Insight
 from bot.i18n import text
-from bot.insight import Insight
-from bot.ratelimit import TokenBucket
 from bot.store import Store
-from bot.subscriptions import Subscriptions
-from bot.views import skip_reason
+from bot.store.chats import Subscriptions
 from rules import classify_regime
 from sources.base import Fetched
 from tests.chat.conftest import FakeClock, group_member, private

@@ -11,11 +11,11 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot.outbox import DeliveryWorker
-from bot.pipeline import Pipeline
+from bot.alerts.outbox import DeliveryWorker
+from bot.alerts.pipeline import Pipeline
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import outbox
-from bot.subscriptions import Subscriptions
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
 from tests.chat.recording import RecordingNotifier

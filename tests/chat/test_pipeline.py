@@ -8,10 +8,10 @@ from datetime import date, timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from bot.pipeline import Pipeline, Recipient, event_payload
+from bot.alerts.pipeline import Pipeline, Recipient, event_payload
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import events, outbox
-from bot.subscriptions import Subscriptions
 from rules import Event, RuleSet, backtest
 from tests.chat.conftest import FakeClock
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.ratelimit import TokenBucket
+from bot.chat.ratelimit import TokenBucket
 
 
 def test_burst_then_refill() -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from bot.outbox import DeliveryWorker
-from bot.pipeline import Pipeline
+from bot.alerts.outbox import DeliveryWorker
+from bot.alerts.pipeline import Pipeline
 from bot.store import Store
-from bot.subscriptions import Subscriptions
+from bot.store.chats import Subscriptions
 from rules import RuleSet, backtest, evaluate
 from tests.chat.conftest import FakeClock
 from tests.chat.recording import RecordingNotifier

@@ -14,12 +14,12 @@ import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.chat import Caller, Reply
-from bot.commands import CommandContext, handle
-from bot.insight import Insight
+from bot.chat.commands import CommandContext, handle
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.types import Caller, Reply
+from bot.evaluate.insight import Insight
 from bot.notifiers.base import Button
-from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
-from bot.ratelimit import TokenBucket
+from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.store import Store
 from rules import load_rules
 from sources.base import SourceError
@@ -69,7 +69,7 @@ class Recorder:
                      buttons=(Button("Mute 7d", "/mute qt_ends 7d"),))
 
 
-# ---- the real chat core (bot.commands) over the real rules and history ------------------
+# ---- the real chat core (bot.chat.commands) over the real rules and history ------------------
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -99,7 +99,7 @@ def platform_store(sqlite_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def command_ctx(platform_store: Store, platform_insight: Insight) -> CommandContext:
-    """bot.commands over the real history, charts on, a generous per-user rate limit."""
+    """bot.chat.commands over the real history, charts on, a generous per-user rate limit."""
     return CommandContext(
         store=platform_store, clock=lambda: NOW, insight=platform_insight,
         limiter=TokenBucket(capacity=1000, per_second=100), charts=True,

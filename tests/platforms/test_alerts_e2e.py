@@ -1,5 +1,5 @@
-"""Alerts end to end: Telegram commands -> bot.pipeline -> bot.outbox -> the Telegram notifier
--> the fake Bot API (real python-telegram-bot over HTTP), with faults injected at the wire."""
+"""Alerts end to end: Telegram commands -> bot.alerts.pipeline -> bot.alerts.outbox -> the
+Telegram notifier -> the fake Bot API (real python-telegram-bot over HTTP), faults at the wire."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot import charts
-from bot.chat import Caller, Reply
-from bot.insight import Insight
-from bot.notifiers.telegram import TelegramNotifier
-from bot.outbox import Backoff, DeliveryWorker
-from bot.pipeline import Pipeline, Recipient, enqueue
+from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.pipeline import Pipeline, Recipient, enqueue
+from bot.chat import charts
+from bot.chat.types import Caller, Reply
+from bot.evaluate.insight import Insight
+from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application
+from bot.platforms.telegram.notifier import TelegramNotifier
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import chats, events, outbox
-from bot.subscriptions import Subscriptions
-from bot.telegram import TelegramFrontEnd, build_application
 from rules import Event, backtest
 from tests.fakes.telegram import FakeTelegram
 from tests.platforms.conftest import NOW, until

@@ -11,14 +11,14 @@ import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.chat import Caller, Reply
+from bot.chat.types import Caller, Reply
 from bot.config import load_settings
 from bot.notifiers.base import DeliveryError, Message
-from bot.notifiers.slack import SlackNotifier, slack_client
-from bot.notifiers.telegram import TelegramNotifier
-from bot.slack import COMMAND_FAILED as SLACK_FAILED
-from bot.slack import SlackFrontEnd
-from bot.telegram import COMMAND_FAILED, TelegramFrontEnd, build_application
+from bot.platforms.slack.frontend import COMMAND_FAILED as SLACK_FAILED
+from bot.platforms.slack.frontend import SlackFrontEnd
+from bot.platforms.slack.notifier import SlackNotifier, slack_client
+from bot.platforms.telegram.frontend import COMMAND_FAILED, TelegramFrontEnd, build_application
+from bot.platforms.telegram.notifier import TelegramNotifier
 from tests.fakes.slack import FakeSlack, block_text
 from tests.fakes.telegram import FakeTelegram
 from tests.platforms.conftest import Recorder, until

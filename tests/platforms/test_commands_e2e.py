@@ -1,4 +1,4 @@
-"""End to end through the real clients: chat platforms -> front ends -> bot.commands (real
+"""End to end through the real clients: chat platforms -> front ends -> bot.chat.commands (real
 rules over the real history) -> replies with checklist and chart, in the chat's language."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.chat import Caller, Reply
-from bot.notifiers.slack import slack_client
-from bot.slack import SlackFrontEnd
-from bot.telegram import TelegramFrontEnd, build_application
+from bot.chat.types import Caller, Reply
+from bot.platforms.slack.frontend import SlackFrontEnd
+from bot.platforms.slack.notifier import slack_client
+from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application
 from tests.fakes.slack import FakeSlack, block_text
 from tests.fakes.telegram import FakeTelegram
 from tests.platforms.conftest import until

@@ -1,5 +1,6 @@
 """Slack end to end: /cyclewatch subscribe (Socket Mode, signed HTTP) -> a real history event
-through bot.pipeline -> bot.outbox -> SlackNotifier -> the fake Web API; resolve edits it."""
+through bot.alerts.pipeline -> bot.alerts.outbox -> SlackNotifier -> the fake Web API;
+resolve edits it."""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ import sqlalchemy as sa
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot import charts
-from bot.chat import Caller, Reply
-from bot.insight import Insight
-from bot.notifiers.slack import SlackNotifier, slack_client
-from bot.outbox import Backoff, DeliveryWorker
-from bot.pipeline import Pipeline
-from bot.slack import SlackFrontEnd
+from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.pipeline import Pipeline
+from bot.chat import charts
+from bot.chat.types import Caller, Reply
+from bot.evaluate.insight import Insight
+from bot.platforms.slack.frontend import SlackFrontEnd
+from bot.platforms.slack.notifier import SlackNotifier, slack_client
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import outbox
-from bot.subscriptions import Subscriptions
 from rules import Event, backtest
 from tests.fakes.slack import FakeSlack, block_text
 from tests.platforms.conftest import NOW

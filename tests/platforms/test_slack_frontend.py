@@ -11,8 +11,8 @@ import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.notifiers.slack import slack_client
-from bot.slack import SlackFrontEnd, command_line
+from bot.platforms.slack.frontend import SlackFrontEnd, command_line
+from bot.platforms.slack.notifier import slack_client
 from tests.fakes.slack import FakeSlack, block_text
 from tests.platforms.conftest import Recorder, until
 

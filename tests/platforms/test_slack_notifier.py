@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.notifiers.base import Button, DeliveryError, Message
-from bot.notifiers.slack import SlackNotifier, slack_blocks, slack_client
+from bot.platforms.slack.notifier import SlackNotifier, slack_blocks, slack_client
 from tests.fakes.slack import FakeSlack, block_text
 
 PNG = b"\x89PNG\r\n\x1a\nchart"

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bot.notifiers.telegram import TelegramRateLimiter
-from bot.telegram import TelegramFrontEnd, build_application, command_line
+from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application, command_line
+from bot.platforms.telegram.notifier import TelegramRateLimiter
 from tests.fakes.telegram import FakeTelegram
 from tests.platforms.conftest import FAST, Recorder, until
 

@@ -8,7 +8,7 @@ import pytest
 from telegram import Bot
 
 from bot.notifiers.base import Button, DeliveryError, Message
-from bot.notifiers.telegram import TelegramNotifier, TelegramRateLimiter
+from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from tests.fakes.telegram import FakeTelegram
 
 PNG = b"\x89PNG\r\n\x1a\nchart"

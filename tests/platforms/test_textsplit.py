@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from bot.textsplit import split_text, telegram_html_parts, utf16_len
+from bot.notifiers.textsplit import split_text, telegram_html_parts, utf16_len
 from tests.fakes.telegram_rules import parsed_text
 
 

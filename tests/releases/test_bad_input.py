@@ -7,7 +7,7 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.calendar import CalendarError, parse_fed_calendar
+from bot.ingest.calendar import CalendarError, parse_fed_calendar
 from sources.base import SourceError
 from sources.fiscal import RowError, number
 from sources.rss import FeedError, parse_rss

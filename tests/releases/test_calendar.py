@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from bot.calendar import (
+from bot.ingest.calendar import (
     CalendarError,
     PollState,
     ReleaseCalendar,
@@ -171,7 +171,7 @@ def test_plan_needs_an_aware_now() -> None:
 
 
 def test_default_schedules_meet_the_fomc_statement_at_2pm() -> None:
-    from bot.calendar import DEFAULT_SCHEDULES
+    from bot.ingest.calendar import DEFAULT_SCHEDULES
 
     now = utc("2026-12-09 18:00")
     states = {s.name: PollState(last_poll=utc("2026-12-09 17:55")) for s in DEFAULT_SCHEDULES}

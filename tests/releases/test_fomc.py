@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.releases import (
+from bot.ingest.releases import (
     confirm_fomc_releases,
     load_release_calendar,
     poll_fomc,

@@ -67,7 +67,7 @@ def test_cli_backtest_reports_the_treasury_milestones(
 ) -> None:
     import json
 
-    from bot.cli import main
+    from bot.cli.main import main
 
     code = main(["backtest", "--data", str(history_dir), "--json", "--rules", str(RULES),
                  "--rule", "bill_share_rises", "--rule", "large_deficit"])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from bot.releases import poll_refunding, stored_releases, upsert_releases
+from bot.ingest.releases import poll_refunding, stored_releases, upsert_releases
 from bot.store import Store
 from sources.base import SourceError
 from sources.refunding import RefundingSource, classify

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 from tests.rules.conftest import DEFAULT_RULES, SHIPPED_TESTS
 
 THREE_MISTAKES = """\

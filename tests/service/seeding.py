@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from bot.store.schema import rule_states
-from bot.subscriptions import Subscriptions
 from rules import RuleState, load_rules
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from bot.digest import send_digests
+from bot.alerts.digest import send_digests
 from bot.notifiers.webhook import WebhookNotifier
 from bot.store import Store
 from bot.store.schema import events, outbox

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from bot.app.service import Service
 from bot.config import load_settings
-from bot.scheduler import Timing
-from bot.service import Service
+from bot.runtime.scheduler import Timing
 from bot.store import Store
 from bot.store.schema import events, outbox
 

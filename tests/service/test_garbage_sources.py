@@ -16,11 +16,11 @@ import httpx
 import pandas as pd
 import pytest
 
-from bot.calendar import EASTERN
+from bot.app.service import Service
 from bot.config import load_settings
-from bot.fetching import Fetcher
-from bot.scheduler import Timing
-from bot.service import Service
+from bot.ingest.calendar import EASTERN
+from bot.ingest.fetcher import Fetcher
+from bot.runtime.scheduler import Timing
 from bot.store import Store
 from tests.fakes.fred import FakeFred
 from tests.sources.conftest import make_source

@@ -7,7 +7,7 @@ import asyncio
 import psycopg
 import pytest
 
-from bot.leader import Leadership, libpq_url
+from bot.runtime.leader import Leadership, libpq_url
 
 pytestmark = pytest.mark.postgres
 

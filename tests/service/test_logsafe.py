@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.config import load_settings
-from bot.logsafe import MASK, RedactingFormatter, secrets_of
+from bot.runtime.logsafe import MASK, RedactingFormatter, secrets_of
 
 TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-x"
 SLACK = "xoxb-1111-2222-abcdefghijklmnop"

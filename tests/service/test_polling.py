@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.calendar import EASTERN, ReleaseCalendar, SourceSchedule
-from bot.metrics import Metrics
-from bot.polling import PollOutcome, SourcePoller, with_fast_poll
-from bot.scheduler import Backoff, InFlight, build_scheduler
+from bot.ingest.calendar import EASTERN, ReleaseCalendar, SourceSchedule
+from bot.ingest.poller import PollOutcome, SourcePoller, with_fast_poll
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import Backoff, InFlight, build_scheduler
 
 # Thursday 2026-11-19, one minute after the H.4.1 release (4:30 pm Eastern).
 IN_WINDOW = datetime(2026, 11, 19, 16, 31, tzinfo=EASTERN).astimezone(UTC)

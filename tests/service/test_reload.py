@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.reload import ReloadResult, RulesHolder, watch_rules
+from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
 
 GOOD = """\
 series:

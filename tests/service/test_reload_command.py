@@ -11,10 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app.service import Service
 from bot.config import load_settings
 from bot.i18n import text
-from bot.scheduler import Timing
-from bot.service import Service
+from bot.runtime.scheduler import Timing
 from tests.fakes.telegram import FakeTelegram
 
 RULES = """\

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.scheduler import JOB_DEFAULTS, Backoff, InFlight, PeriodicJob, build_scheduler
+from bot.runtime.scheduler import JOB_DEFAULTS, Backoff, InFlight, PeriodicJob, build_scheduler
 
 
 def test_backoff_doubles_caps_and_resets() -> None:

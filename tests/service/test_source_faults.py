@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app.service import Service
 from bot.config import load_settings
-from bot.scheduler import Timing
-from bot.service import Service
+from bot.runtime.scheduler import Timing
 from tests.conftest import HISTORY
 from tests.fakes.fred import FakeFred
 

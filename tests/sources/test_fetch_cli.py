@@ -1,4 +1,4 @@
-"""`cyclewatch fetch` and `cyclewatch status` end to end through bot.cli.main."""
+"""`cyclewatch fetch` and `cyclewatch status` end to end through bot.cli.main.main."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import main
-from bot.fetching import DEFAULT_FRED_SERIES, rule_series
+from bot.cli.main import main
+from bot.ingest.fetcher import DEFAULT_FRED_SERIES, rule_series
 from tests.fakes.fred import API_KEY, FakeFred
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules.yaml"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.plausibility import implausible
+from bot.ingest.plausibility import implausible
 from sources.files import FileSource
 
 WEEKS = pd.date_range("2026-09-02", periods=6, freq="7D")  # ... 2026-09-30, 2026-10-07

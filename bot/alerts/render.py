@@ -1,0 +1,67 @@
+"""An outbox row's event rendered as a platform-neutral Message in the chat's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.i18n import text
+from bot.notifiers.base import Button, Message
+
+MAX_ACTION_BYTES = 64  # Telegram callback_data limit
+SEVERITY_KEYS = frozenset({"warning", "info"})  # milestone uses plain alert_firing
+
+
+def severity_name(severity: str, lang: str) -> str:
+    """milestone / warning / info in `lang` (an unknown severity as given)."""
+    if severity in SEVERITY_KEYS or severity == "milestone":
+        return text(lang, f"severity_{severity}")
+    return severity
+
+
+def alert_buttons(rule_id: str, lang: str) -> tuple[Button, ...]:
+    """Mute 1d / Mute 7d / Why? — each action a command line for `bot.chat.commands.handle`."""
+    candidates = (
+        Button(text(lang, "button_mute_1d"), f"/mute {rule_id} 1d"),
+        Button(text(lang, "button_mute_7d"), f"/mute {rule_id} 7d"),
+        Button(text(lang, "button_why"), f"/why {rule_id}"),
+    )
+    return tuple(b for b in candidates if len(b.action.encode()) <= MAX_ACTION_BYTES)
+
+
+def render_alert(
+    payload: dict[str, Any],
+    lang: str,
+    *,
+    replaces: tuple[str, ...] = (),
+    chart_png: bytes | None = None,
+    plain: bool = False,
+) -> Message:
+    """The alert for one chat: localized title and explanation, severity, buttons."""
+    texts = payload.get("texts", {})
+    chosen = texts.get(lang) or texts.get("en") or {}
+    state = str(payload.get("state", "firing"))
+    rule_id = str(payload.get("rule", ""))
+    severity = str(payload.get("severity", "milestone"))
+    headline = text(lang, "alert_resolved")
+    if state == "firing":
+        headline = text(lang, f"alert_firing_{severity}" if severity in SEVERITY_KEYS else
+                        "alert_firing")
+    title = chosen.get("title") or payload.get("title") or rule_id
+    body = "\n\n".join(
+        part
+        for part in (
+            chosen.get("text", ""),
+            text(lang, "alert_severity", severity=severity_name(severity, lang)),
+            text(lang, "alert_observed", date=payload.get("date", "")),
+        )
+        if part
+    )
+    return Message(
+        title=f"{headline}: {title}",
+        body=body,
+        chart_png=chart_png,
+        buttons=alert_buttons(rule_id, lang) if state == "firing" else (),
+        plain=plain,
+        replaces=replaces if state == "resolved" else (),
+        tags={"rule": rule_id, "state": state, "date": str(payload.get("date", ""))},
+    )

@@ -1,0 +1,174 @@
+"""`cyclewatch run`: one asyncio process with the scheduler, the HTTP server, delivery and the
+chat front ends; SIGINT/SIGTERM stop it cleanly (stop taking work, finish in-flight, exit 0)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+
+from bot.app.health import HealthLimits, ServiceState, check_health
+from bot.app.http import HttpServer, build_app
+from bot.app.wiring import Wiring
+from bot.config import Settings
+from bot.ingest.calendar import ReleaseCalendar
+from bot.runtime.logsafe import configure_logging
+from bot.runtime.metrics import Metrics
+from bot.runtime.scheduler import Clock, InFlight, Timing, build_scheduler, utc_now
+from bot.store import Store
+
+log = logging.getLogger("cyclewatch")
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The `run` subcommand: serve until stopped; 0 on a clean stop, 1 when it cannot start."""
+    configure_logging(settings)
+    data_dir: Path | None = getattr(args, "data", None) or settings.data_dir
+    rules_path: Path = getattr(args, "rules", None) or settings.rules_path
+    if data_dir is not None and not data_dir.is_dir():
+        print(f"cyclewatch: --data {data_dir}: not a directory", file=sys.stderr)
+        return 1
+    try:
+        timing = Timing()
+    except ValidationError as err:
+        problems = "; ".join(f"{p['loc'][0] if p['loc'] else 'timing'}: {p['msg']} "
+                             f"(got {p.get('input')!r})" for p in err.errors())
+        print(f"cyclewatch: configuration error: {problems}", file=sys.stderr)
+        return 2
+    service = Service(settings, timing, data_dir=data_dir, rules_path=rules_path)
+    try:
+        return asyncio.run(service.run())
+    except StartupError as err:
+        print(f"cyclewatch: {err}", file=sys.stderr)
+        return 1
+
+
+class StartupError(Exception):
+    """The service cannot start (port taken, database unreachable, ...)."""
+
+
+class Service:
+    """Owns the loop's long-lived parts and their order of start and stop."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        timing: Timing,
+        *,
+        data_dir: Path | None = None,
+        rules_path: Path | None = None,
+        clock: Clock = utc_now,
+        calendar: ReleaseCalendar | None = None,
+    ) -> None:
+        self.calendar = calendar
+        self.settings = settings
+        self.timing = timing
+        self.data_dir = data_dir
+        self.rules_path = rules_path or settings.rules_path
+        self.clock = clock
+        self.metrics = Metrics()
+        self.inflight = InFlight()
+        self.state = ServiceState(started_at=clock())
+        self._stop = asyncio.Event()
+        self._signals = 0
+        self.started = asyncio.Event()  # set once serving (tests and benchmarks wait on it)
+        self.http_port: int | None = None
+        self.wiring: Wiring | None = None
+
+    def request_stop(self) -> None:
+        """Begin a clean stop; a second request cancels in-flight work at once."""
+        self._signals += 1
+        if self._signals == 1:
+            log.info("stopping: finishing work in flight (press Ctrl-C again to abandon it)")
+        self._stop.set()
+        if self._signals > 1:
+            self.inflight.accepting = False
+            self.timing.stop_grace_seconds = 0
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.request_stop)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+    async def run(self) -> int:
+        """Start everything, serve until a stop is requested, stop everything; return 0."""
+        self._install_signal_handlers()
+        try:
+            return await self._run()
+        finally:
+            self._remove_signal_handlers()
+
+    async def _run(self) -> int:
+        try:
+            store = await asyncio.to_thread(Store, self.settings.db_url)
+        except Exception as err:
+            shown = make_url(self.settings.db_url).render_as_string(hide_password=True)
+            reason = (str(getattr(err, "orig", None) or err).strip().splitlines() or ["?"])[0]
+            raise StartupError(f"cannot open the database {shown}: {reason}") from err
+        try:
+            wiring = Wiring(
+                self.settings, self.timing, store, self.metrics, self.state, self.inflight,
+                data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,
+                calendar=self.calendar,
+            )
+        except ValueError as err:  # e.g. a Telegram webhook URL without its secret
+            store.close()
+            raise StartupError(str(err)) from err
+        limits = HealthLimits()
+        app = build_app(
+            lambda: check_health(store, self.state, limits, self.clock()),
+            self.metrics,
+            slack_commands=wiring.slack_commands_handler(),
+        )
+        server = HttpServer(app, self.settings.http_addr)
+        try:
+            await server.start()
+        except OSError as err:
+            store.close()
+            raise StartupError(str(err)) from err
+        scheduler = build_scheduler(self.settings.timezone)
+        scheduler.start()  # APScheduler 3.11 needs the running loop here
+        try:
+            await wiring.start(scheduler)
+            log.info(
+                "cyclewatch running: http://%s:%s/healthz, database %s, sources %s, %s",
+                server.host, server.bound_port,
+                make_url(self.settings.db_url).render_as_string(hide_password=True),
+                ", ".join(self.state.sources) or "none",
+                wiring.describe(),
+            )
+            self.http_port, self.wiring = server.bound_port, wiring
+            self.started.set()
+            await self._stop.wait()
+        finally:
+            await self._shutdown(scheduler, wiring, server, store)
+        return 0
+
+    async def _shutdown(
+        self, scheduler: AsyncIOScheduler, wiring: Wiring, server: HttpServer, store: Store
+    ) -> None:
+        self.inflight.accepting = False
+        if scheduler.running:
+            scheduler.pause()  # no new runs; the executor would cancel running ones on shutdown
+        abandoned = await self.inflight.drain(self.timing.stop_grace_seconds)
+        if abandoned:
+            log.warning("abandoned %d job(s) still running at stop; they resume at next start",
+                        abandoned)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        await wiring.stop()
+        await server.stop()
+        store.close()
+        log.info("cyclewatch stopped")

@@ -1,0 +1,314 @@
+"""Chat commands, written once for every platform: `await handle(ctx, caller, "/regime")`.
+
+Each command is a plain function whose docstring is its (English) help text; the Chinese
+help lines are `help_<name>` in bot/i18n/zh.yaml. Front ends only translate platform events
+into a `Caller` and a command line, and a button press is the same call with its action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from bot.alerts.mutenotice import active_mutes
+from bot.chat import views
+from bot.chat.parse import parse_day, parse_duration, parse_line, shown
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.types import Caller, Reply
+from bot.evaluate.insight import Insight
+from bot.i18n import LANGUAGES, text
+from bot.store import Store
+from bot.store.chats import Chat, Subscriptions
+from bot.store.schema import events
+
+SEVERITIES = ("milestone", "warning", "info")
+
+
+@dataclass
+class CommandContext:
+    """What commands need: the store, a clock, admin ids, a rate limiter, the rules bridge."""
+
+    store: Store
+    clock: Callable[[], datetime]
+    insight: Insight | None = None
+    admins: frozenset[str] = frozenset()
+    limiter: TokenBucket = field(default_factory=TokenBucket)
+    charts: bool = True  # attach PNG charts to /regime and /why
+    # The running service's rules reload (validate, then swap); None outside the service.
+    reload: Callable[[], Awaitable[str]] | None = None
+
+    @property
+    def subs(self) -> Subscriptions:
+        """Subscriptions, mutes and chat settings."""
+        return Subscriptions(self.store.engine)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One command invocation: who, in which chat (with its language), and the arguments."""
+
+    caller: Caller
+    chat: Chat
+    args: tuple[str, ...]
+
+    @property
+    def lang(self) -> str:
+        """The chat's language."""
+        return self.chat.lang
+
+    def t(self, key: str, **values: object) -> str:
+        """A phrase in the chat's language."""
+        return text(self.lang, key, **values)
+
+
+CommandFn = Callable[[CommandContext, Call], Awaitable[Reply]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A registered command: its function and whether groups restrict it to admins."""
+
+    name: str
+    run: CommandFn
+    admin_only: bool = False
+
+    def help(self, lang: str) -> str:
+        """The one-line help in `lang` (the docstring's first line in English)."""
+        if lang != "en":
+            return text(lang, f"help_{self.name}")
+        return (self.run.__doc__ or "").strip().splitlines()[0]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, *, admin_only: bool = False) -> Callable[[CommandFn], CommandFn]:
+    """Register a command function under `/name`."""
+
+    def register(fn: CommandFn) -> CommandFn:
+        COMMANDS[name] = Command(name, fn, admin_only)
+        return fn
+
+    return register
+
+
+async def handle(ctx: CommandContext, caller: Caller, text_line: str) -> Reply:
+    """Run one command line for `caller` and return the reply in the chat's language."""
+    now = ctx.clock()
+    chat = ctx.subs.ensure_chat(
+        caller.platform, caller.chat_id, is_group=caller.is_group,
+        language_code=caller.language_code, now=now,
+    )
+    name, args = parse_line(text_line)
+    call = Call(caller, chat, args)
+    wait = ctx.limiter.take(f"{caller.platform}:{caller.user_id}")
+    if wait > 0:
+        return Reply(call.t("rate_limited", seconds=max(1, round(wait))), ephemeral=True)
+    found = COMMANDS.get(name)
+    if found is None:
+        return _unknown(call, name)
+    if found.admin_only and caller.is_group and not _is_admin(ctx, caller):
+        return Reply(call.t("admins_only"), ephemeral=True)
+    return await found.run(ctx, call)
+
+
+def _is_admin(ctx: CommandContext, caller: Caller) -> bool:
+    return caller.is_chat_admin or _is_bot_admin(ctx, caller)
+
+
+def _is_bot_admin(ctx: CommandContext, caller: Caller) -> bool:
+    """A CYCLEWATCH_ADMINS entry: `platform:user_id` (a bare user id is accepted too)."""
+    return f"{caller.platform}:{caller.user_id}" in ctx.admins or caller.user_id in ctx.admins
+
+
+def _unknown(call: Call, name: str) -> Reply:
+    lines = [call.t("unknown_command", name=shown(name))]
+    close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.5)
+    if close:
+        lines.append(call.t("did_you_mean", suggestions=", ".join(f"/{c}" for c in close)))
+    lines.append(call.t("see_help"))
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+def _rule_ids(ctx: CommandContext) -> list[str]:
+    return ctx.insight.rule_ids if ctx.insight else []
+
+
+@command("start")
+async def start(ctx: CommandContext, call: Call) -> Reply:
+    """Say hello and show how to begin."""
+    return Reply(f"{call.t('welcome')}\n\n{call.t('welcome_next')}")
+
+
+@command("help")
+async def help_(ctx: CommandContext, call: Call) -> Reply:
+    """List every command."""
+    lines = [call.t("help_title")]
+    lines += [f"/{c.name} — {c.help(call.lang)}" for c in COMMANDS.values()]
+    rules = ", ".join(_rule_ids(ctx)) or "—"
+    lines += ["", call.t("help_footer", rules=rules)]
+    return Reply("\n".join(lines))
+
+
+def _check_target(ctx: CommandContext, call: Call, target: str) -> Reply | None:
+    if target == "all" or target in SEVERITIES or target in _rule_ids(ctx):
+        return None
+    lines = [call.t("bad_target", target=shown(target))]
+    close = difflib.get_close_matches(target, [*_rule_ids(ctx), *SEVERITIES, "all"], n=3)
+    if close:
+        lines.append(call.t("did_you_mean", suggestions=", ".join(close)))
+    return Reply("\n".join(lines), ephemeral=True)
+
+
+@command("subscribe", admin_only=True)
+async def subscribe(ctx: CommandContext, call: Call) -> Reply:
+    """Get alerts here: /subscribe [rule|severity|all] (default all)."""
+    target = call.args[0].lower() if call.args else "all"
+    if (refusal := _check_target(ctx, call, target)) is not None:
+        return refusal
+    c = call.caller
+    if not ctx.subs.subscribe(c.platform, c.chat_id, target, ctx.clock()):
+        return Reply(call.t("already_subscribed", target=target))
+    targets = ", ".join(ctx.subs.targets(c.platform, c.chat_id))
+    return Reply(call.t("subscribed", target=target, targets=targets))
+
+
+@command("unsubscribe", admin_only=True)
+async def unsubscribe(ctx: CommandContext, call: Call) -> Reply:
+    """Stop alerts: /unsubscribe [rule|severity|all] (default: everything)."""
+    c = call.caller
+    target = call.args[0].lower() if call.args else None
+    if target is None or (target == "all" and "all" not in ctx.subs.targets(*_where(c))):
+        ctx.subs.unsubscribe(c.platform, c.chat_id, None)
+        return Reply(call.t("unsubscribed_all"))
+    if ctx.subs.unsubscribe(c.platform, c.chat_id, target) == 0:
+        return Reply(call.t("not_subscribed", target=shown(target)))
+    return Reply(call.t("unsubscribed", target=target))
+
+
+def _where(caller: Caller) -> tuple[str, str]:
+    return caller.platform, caller.chat_id
+
+
+@command("regime")
+async def regime(ctx: CommandContext, call: Call) -> Reply:
+    """Where the cycle stands, with every gauge and milestone: /regime [YYYY-MM-DD]."""
+    today = ctx.clock().date()
+    as_of = parse_day(call.args[0], today) if call.args else today
+    if as_of is None:
+        return Reply(call.t("bad_date", value=shown(call.args[0]), today=today), ephemeral=True)
+    if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
+        return Reply(call.t("no_data"))
+    insight = ctx.insight
+    found = await asyncio.to_thread(insight.regime, as_of, call.lang)
+    states = await asyncio.to_thread(insight.rules, as_of, call.lang)
+    chart = await asyncio.to_thread(views.dashboard_png, insight, found) if ctx.charts else None
+    return Reply(views.regime_text(found, call.lang, states), chart_png=chart)
+
+
+@command("why")
+async def why(ctx: CommandContext, call: Call) -> Reply:
+    """Explain a rule: its state, latest value, threshold and last change: /why <rule>."""
+    if not call.args:
+        return Reply(call.t("usage_why"), ephemeral=True)
+    rule_id = call.args[0].lower()
+    if rule_id not in _rule_ids(ctx) or ctx.insight is None:
+        unknown = Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
+        return _check_target(ctx, call, rule_id) or unknown
+    if not await asyncio.to_thread(ctx.insight.has_data):
+        return Reply(call.t("no_data"))
+    found = await asyncio.to_thread(views.why, ctx.insight, rule_id, ctx.clock().date(), call.lang)
+    return Reply(found.text, chart_png=found.chart if ctx.charts else None)
+
+
+@command("rules")
+async def rules(ctx: CommandContext, call: Call) -> Reply:
+    """List every rule with its current state."""
+    if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
+        return Reply(call.t("no_data"))
+    found = await asyncio.to_thread(ctx.insight.rules, ctx.clock().date(), call.lang)
+    return Reply(views.rules_text(found, call.lang))
+
+
+@command("history")
+async def history(ctx: CommandContext, call: Call) -> Reply:
+    """The most recent alerts (newest first)."""
+    query = sa.select(events).order_by(events.c.obs_date.desc(), events.c.id.desc()).limit(15)
+    with ctx.store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return Reply(call.t("history_none"))
+    lines = [call.t("history_title")]
+    lines += [views.history_line(row.obs_date, row.state, row.payload, call.lang) for row in rows]
+    return Reply("\n".join(lines))
+
+
+@command("mute", admin_only=True)
+async def mute(ctx: CommandContext, call: Call) -> Reply:
+    """Silence one rule in this chat for a while: /mute <rule> <duration> (e.g. 7d, 12h)."""
+    if len(call.args) != 2:
+        muted = active_mutes(ctx.store, call.caller.platform, call.caller.chat_id, ctx.clock())
+        listed = f"\n{call.t('muted_list', rules=', '.join(muted))}" if muted else ""
+        return Reply(call.t("usage_mute") + listed, ephemeral=True)
+    rule_id, span_text = call.args[0].lower(), call.args[1]
+    if rule_id not in _rule_ids(ctx):
+        return Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
+    span = parse_duration(span_text)
+    if span is None:
+        return Reply(call.t("bad_duration", value=shown(span_text)), ephemeral=True)
+    now = ctx.clock()
+    until = now + span
+    c = call.caller
+    ctx.subs.mute(c.platform, c.chat_id, rule_id, until, c.user_id, now)
+    return Reply(call.t("muted", rule=rule_id, until=until.strftime("%Y-%m-%d %H:%M UTC")))
+
+
+@command("unmute", admin_only=True)
+async def unmute(ctx: CommandContext, call: Call) -> Reply:
+    """Lift a mute: /unmute <rule>."""
+    if len(call.args) != 1:
+        return Reply(call.t("usage_unmute"), ephemeral=True)
+    rule_id = call.args[0].lower()
+    if not ctx.subs.unmute(call.caller.platform, call.caller.chat_id, rule_id):
+        return Reply(call.t("not_muted", rule=shown(rule_id)))
+    return Reply(call.t("unmuted", rule=rule_id))
+
+
+@command("status")
+async def status(ctx: CommandContext, call: Call) -> Reply:
+    """How fresh every data source is."""
+    found = await asyncio.to_thread(ctx.store.status)
+    if not found:
+        return Reply(call.t("status_none"))
+    stale: dict[str, str] = {}
+    if ctx.insight is not None:
+        stale = await asyncio.to_thread(ctx.insight.stale_series, ctx.clock().date())
+    lines = [call.t("status_title")]
+    lines += [views.status_line(s, ctx.clock(), call.lang, stale.get(s.series)) for s in found]
+    return Reply("\n".join(lines))
+
+
+@command("lang", admin_only=True)
+async def lang(ctx: CommandContext, call: Call) -> Reply:
+    """Set this chat's language: /lang en|zh."""
+    choice = call.args[0].lower() if call.args else ""
+    choice = "zh" if choice.startswith("zh") or choice == "中文" else choice
+    if choice not in LANGUAGES:
+        return Reply(call.t("usage_lang"), ephemeral=True)
+    ctx.subs.set_language(call.caller.platform, call.caller.chat_id, choice)
+    return Reply(text(choice, "lang_set"))
+
+
+@command("reload")
+async def reload(ctx: CommandContext, call: Call) -> Reply:
+    """Reload rules.yaml now (bot admins only); a broken file keeps the running rules."""
+    if not _is_bot_admin(ctx, call.caller):
+        return Reply(call.t("bot_admins_only"), ephemeral=True)
+    if ctx.reload is None:
+        return Reply(call.t("reload_unavailable"), ephemeral=True)
+    return Reply(await ctx.reload())

@@ -1,0 +1,1 @@
+"""The offline subcommands of `cyclewatch` (fetch, status, check, test, backtest, regime)."""

@@ -1,0 +1,241 @@
+"""`cyclewatch check | test | backtest | regime`: the rule engine on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from bot.config import Settings
+from rules import Event, Regime, RulesError, RuleSet, backtest, classify_regime, load_rules
+from rules.loader import Problem
+from rules.testing import TestOutcome, run_test_file
+from sources.base import SourceError
+
+TESTS_NAME = "rules_tests.yaml"
+
+
+def _err(message: str) -> None:
+    print(f"cyclewatch: {message}", file=sys.stderr)
+
+
+def read_rules(path: Path) -> RuleSet:
+    """Read and load a rules file; RulesError for problems in it, OSError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RulesError([_problem(path, f"not UTF-8 text: {err.reason}")]) from None
+    return load_rules(text, str(path))
+
+
+def _problem(path: Path, message: str) -> Problem:
+    return Problem(str(path), 1, 1, message)
+
+
+def _rules_path(args: argparse.Namespace, settings: Settings) -> Path:
+    path: Path | None = getattr(args, "rules", None)
+    return path if path is not None else settings.rules_path
+
+
+def _load_or_report(path: Path) -> RuleSet | None:
+    try:
+        return read_rules(path)
+    except RulesError as err:
+        for problem in err.problems:
+            print(problem)
+        return None
+    except OSError as err:
+        _err(f"cannot read rules file {path}: {err.strerror or err}")
+        return None
+
+
+def load_data(
+    ruleset: RuleSet, args: argparse.Namespace, settings: Settings
+) -> dict[str, pd.Series]:
+    """Every input series: from `--data DIR` (offline files) or else from the store."""
+    data_dir: Path | None = getattr(args, "data", None) or settings.data_dir
+    ids = sorted({item.id for item in ruleset.inputs})
+    if data_dir is not None:
+        from sources.files import FileSource
+
+        files = FileSource(data_dir)
+        data: dict[str, pd.Series] = {}
+        for series_id in ids:
+            try:
+                data[series_id] = files.fetch(series_id).values
+            except SourceError as err:
+                if "no " not in err.message:
+                    _err(f"warning: {err}")
+        return data
+    from bot.store import Store
+
+    store = Store(settings.db_url)
+    try:
+        return store.frame(ids, vintage=getattr(args, "vintage", "latest") or "latest")
+    finally:
+        store.close()
+
+
+def check_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Validate a rules file: exit 1 and print every problem as file:line:col: message."""
+    path = _rules_path(args, settings)
+    ruleset = _load_or_report(path)
+    if ruleset is None:
+        return 1
+    print(
+        f"{path}: OK ({len(ruleset.rules)} rules, {len(ruleset.series)} series, "
+        f"{len(ruleset.gauges)} regime gauges)"
+    )
+    return 0
+
+
+def test_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run promtool-style rule unit tests (default: rules_tests.yaml beside the rules file)."""
+    rules_path = _rules_path(args, settings)
+    files: list[Path] = list(args.testfiles) or [rules_path.parent / TESTS_NAME]
+    failed = 0
+    for test_path in files:
+        try:
+            outcomes = run_test_file(
+                test_path.read_text(encoding="utf-8"),
+                str(test_path),
+                _resolver(test_path, rules_path),
+            )
+        except RulesError as err:
+            for problem in err.problems:
+                print(problem)
+            failed += 1
+            continue
+        except (OSError, UnicodeDecodeError) as err:
+            _err(f"cannot read test file {test_path}: {err}")
+            failed += 1
+            continue
+        failed += _print_outcomes(test_path, outcomes)
+    return 1 if failed else 0
+
+
+def _resolver(test_path: Path, default: Path) -> Callable[[str | None], RuleSet]:
+    def resolve(name: str | None) -> RuleSet:
+        path = default if name is None else (test_path.parent / name)
+        return read_rules(path)
+
+    return resolve
+
+
+def _print_outcomes(path: Path, outcomes: list[TestOutcome]) -> int:
+    failed = 0
+    for outcome in outcomes:
+        mark = "PASS" if outcome.passed else "FAIL"
+        print(f"{mark} {path}: {outcome.name}")
+        for line in outcome.problems:
+            print(f"    {line}")
+        failed += not outcome.passed
+    print(f"{len(outcomes) - failed} passed, {failed} failed")
+    return failed
+
+
+def backtest_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Every transition of every rule over history: a table, `--json`, or `--chart PNG`."""
+    ruleset = _load_or_report(_rules_path(args, settings))
+    if ruleset is None:
+        return 1
+    unknown = [r for r in (args.only or []) if r not in {rule.id for rule in ruleset.rules}]
+    if unknown:
+        _err(f"unknown rule(s): {', '.join(unknown)}")
+        return 1
+    data = _data_or_report(ruleset, args, settings)
+    if data is None:
+        return 1
+    events = backtest(ruleset, data, since=args.since, until=args.until, only=args.only)
+    if args.chart is not None:
+        from bot.cli.charts import backtest_chart
+
+        backtest_chart(
+            ruleset, data, events, args.chart, only=args.only, since=args.since, until=args.until
+        )
+    if args.json:
+        print(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=1))
+    else:
+        _events_table(events)
+    return 0
+
+
+def _data_or_report(
+    ruleset: RuleSet, args: argparse.Namespace, settings: Settings
+) -> dict[str, pd.Series] | None:
+    try:
+        data = load_data(ruleset, args, settings)
+    except SourceError as err:
+        _err(str(err))
+        return None
+    if not data:
+        _err("no data for any input series: run `cyclewatch fetch`, or pass --data DIR")
+    return data
+
+
+def _events_table(events: list[Event]) -> None:
+    table = Table(title=f"{len(events)} transitions")
+    for column in ("date", "rule", "state", "value", "threshold", "title"):
+        table.add_column(column)
+    for e in events:
+        style = "green" if e.state == "firing" else "dim"
+        value = "" if e.value is None else f"{e.value:.4g}"
+        threshold = "" if e.threshold is None else f"{e.threshold:.4g}"
+        table.add_row(
+            e.date.isoformat(), e.rule_id, e.state, value, threshold, e.title(), style=style
+        )
+    _console().print(table)
+
+
+def _console() -> Console:
+    """A console at least 120 columns wide, so tables stay readable when piped."""
+    console = Console()
+    return Console(width=max(console.width, 120)) if not console.is_terminal else console
+
+
+def regime_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The regime as of a date with its checklist: a table, `--json`, or `--chart PNG`."""
+    ruleset = _load_or_report(_rules_path(args, settings))
+    if ruleset is None:
+        return 1
+    if not ruleset.gauges:
+        _err(f"{ruleset.filename} has no regimes: section")
+        return 1
+    data = _data_or_report(ruleset, args, settings)
+    if data is None:
+        return 1
+    as_of: date = args.as_of or datetime.now(UTC).date()
+    regime = classify_regime(ruleset, data, as_of)
+    if args.chart is not None:
+        from bot.cli.charts import regime_chart
+
+        regime_chart(ruleset, data, pd.Timestamp(as_of), args.chart)
+    if args.json:
+        print(json.dumps(regime.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        _regime_table(regime)
+    return 0
+
+
+def _regime_table(regime: Regime) -> None:
+    table = Table(title=f"{regime.title} ({regime.regime}) as of {regime.as_of.isoformat()}")
+    for column in ("check", "kind", "on", "value", "observed", "detail"):
+        table.add_column(column)
+    for c in regime.checks:
+        on = {True: "[green]on[/]", False: "off", None: "[yellow]skipped[/]"}[c.on]
+        value = "" if c.value is None else f"{c.value:.4g}"
+        table.add_row(c.id, c.kind, on, value, c.observed or "", c.detail)
+    _console().print(table)
+
+
+def data_summary(data: Mapping[str, pd.Series]) -> str:
+    """One line: how many series and the newest date among them."""
+    newest = max((s.index.max() for s in data.values() if not s.empty), default=None)
+    return f"{len(data)} series, newest {newest.date() if newest is not None else 'none'}"

@@ -1,0 +1,1 @@
+"""One folder per chat platform (notifier + front end), found through the registry."""

@@ -1,0 +1,1 @@
+"""Slack: the notifier (Web API) and the front end (Socket Mode, signed slash commands)."""

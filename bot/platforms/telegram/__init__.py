@@ -1,0 +1,1 @@
+"""Telegram: the notifier (Bot API) and the front end (polling or webhook)."""

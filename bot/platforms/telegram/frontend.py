@@ -1,0 +1,210 @@
+"""The Telegram front end: python-telegram-bot Application (long polling, or a webhook with a
+secret token) that turns commands and button presses into `handle(caller, text)` calls and
+sends the Reply with the notifier's escaping, splitting and photo handling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.constants import ChatMemberStatus, ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.chat.types import Caller, Reply
+from bot.config import Settings, host_port
+from bot.notifiers.base import DeliveryError, Message
+from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
+
+log = logging.getLogger(__name__)
+
+# `functools.partial(bot.chat.commands.handle, ctx)` fits: the front end only needs caller + text.
+CommandHandler = Callable[[Caller, str], Awaitable[Reply]]
+COMMAND_FAILED = "Sorry, that command failed. Please try again later."
+_ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+
+
+def command_line(text: str, bot_username: str | None) -> str:
+    """`/regime@cwbot 2024-01-05` -> `/regime 2024-01-05` (a mention of another bot is kept)."""
+    head, _, rest = text.strip().partition(" ")
+    name, _, target = head.partition("@")
+    if target and bot_username and target.lower() != bot_username.lower():
+        return text.strip()
+    return f"{name} {rest.strip()}".strip()
+
+
+class TelegramFrontEnd:
+    """Serves chat commands on Telegram; `start()`/`stop()` run inside an existing loop."""
+
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        handler: CommandHandler,
+        *,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        webhook_listen: tuple[str, int] = ("127.0.0.1", 8443),
+        admin_cache_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: TelegramRateLimiter | None = None,
+    ) -> None:
+        if webhook_url and not webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET as well")
+        self.app = application
+        self.handler = handler
+        self.notifier = TelegramNotifier(application.bot, limiter=limiter)
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.webhook_listen = webhook_listen
+        self._admin_cache: dict[tuple[int, int], tuple[float, asyncio.Future[bool | None]]] = {}
+        self._admin_ttl = admin_cache_seconds
+        self._clock = clock
+        # New messages and channel posts only: an edited "/subscribe" must not run again.
+        fresh = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
+        application.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
+        application.add_handler(CallbackQueryHandler(self._on_button))
+        application.add_error_handler(self._on_error)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, handler: CommandHandler
+    ) -> TelegramFrontEnd:
+        """Build the Application from TELEGRAM_* settings (base URL included)."""
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        secret = settings.telegram_webhook_secret
+        return cls(
+            build_application(settings.telegram_bot_token.get_secret_value(),
+                              settings.telegram_api_url),
+            handler,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=secret.get_secret_value() if secret else None,
+            webhook_listen=host_port(settings.telegram_webhook_listen),
+        )
+
+    async def start(self) -> None:
+        """Initialize the bot, start update processing, then polling or the webhook server."""
+        await self.app.initialize()
+        await self.app.start()
+        updater = self.app.updater
+        if updater is None:
+            return
+        if self.webhook_url:
+            host, port = self.webhook_listen
+            path = urlparse(self.webhook_url).path.strip("/")
+            await updater.start_webhook(
+                listen=host, port=port, url_path=path, webhook_url=self.webhook_url,
+                secret_token=self.webhook_secret, drop_pending_updates=False)
+        else:
+            await updater.start_polling(poll_interval=0.0, timeout=10)
+
+    async def stop(self) -> None:
+        """Stop polling/webhook and update processing, then close connections."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        caller = await self._caller(update)
+        text = command_line(message.text, self.app.bot.username)
+        await self._answer(caller, text)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await query.answer()  # stop the client's spinner first; the reply follows as a message
+        if not query.data or update.effective_chat is None:
+            return
+        await self._answer(await self._caller(update), query.data)
+
+    async def _answer(self, caller: Caller, text: str) -> None:
+        try:
+            reply = await self.handler(caller, text)
+        except Exception:  # the user still hears back; the traceback goes to the log
+            log.exception("command %r failed in chat %s", text, caller.chat_id)
+            reply = Reply(text=COMMAND_FAILED)
+        reply_message = Message(title="", body=reply.text, chart_png=reply.chart_png,
+                                buttons=reply.buttons)
+        try:
+            await self.notifier.send(caller.chat_id, reply_message)
+        except DeliveryError as err:
+            if not err.malformed:
+                raise
+            await self.notifier.send(caller.chat_id, Message(
+                title="", body=reply.text, chart_png=reply.chart_png, plain=True))
+
+    async def _caller(self, update: Update) -> Caller:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            raise ValueError("update without a chat")
+        if user is None:
+            # A channel post has no user; only the channel's admins can post in it.
+            return Caller(platform="telegram", chat_id=str(chat.id), user_id=str(chat.id),
+                          is_group=True, is_chat_admin=chat.type == ChatType.CHANNEL)
+        is_group = chat.type != ChatType.PRIVATE
+        return Caller(
+            platform="telegram", chat_id=str(chat.id), user_id=str(user.id),
+            is_group=is_group,
+            is_chat_admin=await self._is_admin(chat.id, user.id) if is_group else True,
+            language_code=user.language_code,
+        )
+
+    async def _is_admin(self, chat_id: int, user_id: int) -> bool:
+        # The cache holds the lookup task itself, so concurrent updates share one request.
+        key = (chat_id, user_id)
+        cached = self._admin_cache.get(key)
+        now = self._clock()
+        if cached is None or now - cached[0] >= self._admin_ttl:
+            cached = (now, asyncio.ensure_future(self._lookup_admin(chat_id, user_id)))
+            self._admin_cache[key] = cached
+        is_admin = await cached[1]
+        if is_admin is None:  # the lookup failed: fail closed, and ask again next time
+            self._admin_cache.pop(key, None)
+            return False
+        return is_admin
+
+    async def _lookup_admin(self, chat_id: int, user_id: int) -> bool | None:
+        try:
+            member = await self.app.bot.get_chat_member(chat_id, user_id)
+        except TelegramError as err:
+            log.warning("getChatMember failed for chat %s: %s", chat_id, err)
+            return None
+        return member.status in _ADMIN_STATUSES
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+
+def build_application(
+    token: str, base_url: str, *, pool_size: int = 16,
+) -> Application:  # type: ignore[type-arg]
+    """A PTB Application pointed at `base_url` with concurrent updates and flood limits."""
+    file_url = base_url.rsplit("/bot", 1)[0] + "/file/bot" if "/bot" in base_url else base_url
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(file_url)
+        .connection_pool_size(pool_size)
+        .concurrent_updates(True)
+        .rate_limiter(AIORateLimiter(max_retries=2))
+        .build()
+    )

@@ -1,0 +1,1 @@
+"""Generic plumbing with no domain in it: scheduler, leader election, metrics, safe logging."""
