@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from telegram import Bot
 from telegram.request import HTTPXRequest
 
-from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline
 from bot.chat.commands import CommandContext, handle
 from bot.chat.ratelimit import TokenBucket
@@ -38,6 +38,7 @@ from bot.evaluate.insight import Insight
 from bot.notifiers.base import Button, DeliveryError, Message
 from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
+from bot.runtime.backoff import Backoff
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import outbox

@@ -15,6 +15,7 @@ from rules.lifecycle import RuleState, Skipped, backtest, evaluate, states_at
 from rules.loader import Problem, RulesError
 from rules.regime import Check, Regime, classify_regime
 from rules.ruleset import InputSeries, Rule, RuleSet, load_rules
+from rules.states import RuleStatus, Transition
 
 __all__ = [
     "Check",
@@ -25,8 +26,10 @@ __all__ = [
     "Rule",
     "RuleSet",
     "RuleState",
+    "RuleStatus",
     "RulesError",
     "Skipped",
+    "Transition",
     "backtest",
     "classify_regime",
     "evaluate",

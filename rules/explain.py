@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from jinja2 import TemplateError
 
 from rules.model import Localized, pick_language
 from rules.ruleset import Rule
+from rules.states import Transition
 from rules.templates import SANDBOX
 
-State = Literal["firing", "resolved"]
+State = Transition  # kept as the name the rest of rules/ uses
 
 
 DEFAULT_TEXT = {
@@ -115,12 +116,13 @@ class Event:
             "num": number,
             "meaning": pick_language(spec.meaning, lang),
             "falsify": pick_language(spec.falsify, lang),
-            "firing": self.state == "firing",
+            "firing": self.state == Transition.FIRING,
         }
         text = render_template(spec.explain, lang, context)
         if spec.explain is None or not text:
             text = render_template(DEFAULT_TEXT[lang], lang, context)
-        prefix = "" if self.state == "firing" else ("[resolved] " if lang == "en" else "[已解除] ")
+        resolved = "[resolved] " if lang == "en" else "[已解除] "
+        prefix = "" if self.state == Transition.FIRING else resolved
         return prefix + self.title(lang), text.strip()
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def make_event(
     """An Event with NaN turned into None."""
     return Event(
         rule=rule,
-        state=state,
+        state=Transition(state),
         date=when,
         value=_clean(value),
         threshold=threshold,

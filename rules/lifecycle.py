@@ -7,16 +7,15 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from rules.engine import Evaluator, Trace, to_date, trace_rule
-from rules.explain import Event, State, make_event
+from rules.explain import Event, make_event
 from rules.ruleset import Rule, RuleSet
-
-Status = Literal["inactive", "pending", "firing"]
+from rules.states import RuleStatus, Transition
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ class RuleState:
 
     rule: str
     definition_hash: str
-    status: Status = "inactive"
+    status: RuleStatus = RuleStatus.INACTIVE
     count: int = 0
     off: int = 0
     last: str | None = None
@@ -48,6 +47,7 @@ class RuleState:
             return None
         fields = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         try:
+            fields["status"] = RuleStatus(fields.get("status", RuleStatus.INACTIVE))
             state = cls(**fields)
             if state.last is not None:
                 date.fromisoformat(state.last)
@@ -56,8 +56,7 @@ class RuleState:
         except (TypeError, ValueError):
             return None
         valid = (
-            state.status in ("inactive", "pending", "firing")
-            and isinstance(state.count, int)
+            isinstance(state.count, int)
             and isinstance(state.off, int)
             and isinstance(state.definition_hash, str)
         )
@@ -98,25 +97,25 @@ def scan(
             continue
         last_known = i
         fired = resolved = False
-        if status == "firing":
+        if status == RuleStatus.FIRING:
             cl = clear[i]
             if cl != cl:
                 continue
             if cl != 0 and (c == 0 or rule.clear_when is not None):
                 off += 1
                 if off > spec.keep_firing_for:
-                    status, count, off, resolved = "inactive", 0, 0, True
+                    status, count, off, resolved = RuleStatus.INACTIVE, 0, 0, True
             else:
                 off = 0
         elif c != 0:
             count += 1
-            status = "pending"
+            status = RuleStatus.PENDING
             if count >= spec.for_:
-                status, off, fired = "firing", 0, True
+                status, off, fired = RuleStatus.FIRING, 0, True
         else:
-            status, count = "inactive", 0
+            status, count = RuleStatus.INACTIVE, 0
         if emit and (fired or (resolved and spec.announce_resolved)):
-            kind: State = "firing" if fired else "resolved"
+            kind = Transition.FIRING if fired else Transition.RESOLVED
             events.append(_event(rule, trace, i, kind, as_of))
         if fired:
             since = trace.clock[i].date().isoformat()
@@ -129,7 +128,7 @@ def scan(
     )
 
 
-def _event(rule: Rule, trace: Trace, i: int, kind: State, as_of: date | None) -> Event:
+def _event(rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | None) -> Event:
     when = to_date(trace.clock[i])
     extras: dict[str, float | None] = {
         name: float(values[i]) for name, values in trace.extras.items()

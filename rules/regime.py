@@ -18,6 +18,7 @@ from rules.functions import Value
 from rules.lifecycle import states_at
 from rules.model import pick_language
 from rules.ruleset import Gauge, RuleSet
+from rules.states import RuleStatus
 
 
 @dataclass(frozen=True)
@@ -138,10 +139,10 @@ def classify_regime(
         known = np.flatnonzero(~np.isnan(trace.value)) if len(trace.clock) else np.array([])
         value = float(trace.value[known[-1]]) if known.size else math.nan
         detail = reason or (
-            f"firing since {state.since}" if state.status == "firing" else state.status
+            f"firing since {state.since}" if state.status == RuleStatus.FIRING else state.status
         )
         if (
-            state.status == "firing"
+            state.status == RuleStatus.FIRING
             and reason is None
             and value == value
             and trace.threshold is not None
@@ -151,7 +152,7 @@ def classify_regime(
             Check(
                 rule.id,
                 "milestone",
-                None if reason else state.status == "firing",
+                None if reason else state.status == RuleStatus.FIRING,
                 _none(value),
                 detail,
                 pick_language(rule.spec.title, lang),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from bot.alerts.render import render_alert
 from bot.notifiers.base import Message, Notifier
+from bot.runtime.clock import Clock
 from bot.store import Store
 from bot.store.schema import chats, events, outbox
 
@@ -81,7 +82,7 @@ def _finish(store: Store, ids: list[int], worker_id: str, values: Mapping[str, o
 
 async def send_digests(
     store: Store, notifiers: Mapping[str, Notifier], worker_id: str,
-    clock: Callable[[], datetime],
+    clock: Clock,
 ) -> int:
     """Send one digest per crowded chat; return how many alerts went out in digests."""
     claimed = await asyncio.to_thread(claim_waiting, store, worker_id, clock())

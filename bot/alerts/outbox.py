@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection
 from bot.alerts.mutenotice import announce_expired_mutes
 from bot.alerts.render import render_alert
 from bot.notifiers.base import DeliveryError, Notifier, Sent
+from bot.runtime.backoff import Backoff
+from bot.runtime.clock import Clock
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import chats, events, outbox
@@ -44,20 +46,6 @@ class Job:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with jitter for retryable failures, bounded in attempts."""
-
-    base_seconds: float = 5.0
-    max_seconds: float = 3600.0
-    max_attempts: int = 8
-
-    def delay(self, attempts: int, rng: random.Random) -> float:
-        """Seconds before attempt `attempts + 1`: half fixed, half random ("equal jitter")."""
-        cap = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempts - 1))
-        return cap / 2 + rng.uniform(0, cap / 2)
-
-
 class DeliveryWorker:
     """Drains the outbox; one per process, safe to run several against one PostgreSQL."""
 
@@ -66,7 +54,7 @@ class DeliveryWorker:
         store: Store,
         notifiers: Mapping[str, Notifier],
         *,
-        clock: Callable[[], datetime],
+        clock: Clock,
         worker_id: str = "worker",
         backoff: Backoff | None = None,
         claim_timeout: timedelta = timedelta(minutes=5),
@@ -78,7 +66,7 @@ class DeliveryWorker:
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.worker_id = worker_id
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(5.0, 3600.0, max_attempts=8)
         self.claim_timeout = claim_timeout
         self.batch = batch
         self.rng = rng or random.Random()
@@ -247,7 +235,7 @@ class DeliveryWorker:
             )
 
     def _retry_later(self, job: Job, error: str, retry_after: float | None) -> None:
-        if retry_after is None and job.attempts >= self.backoff.max_attempts:
+        if retry_after is None and self.backoff.exhausted(job.attempts):
             self._finish(job, "failed", error=f"gave up after {job.attempts} attempts: {error}")
             return
         if retry_after is not None:

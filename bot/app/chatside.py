@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
 from bot.notifiers.webhook import WebhookNotifier
+from bot.runtime.clock import Clock
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import Clock
 from bot.store import Store
 from bot.store.schema import outbox
 from rules import RuleSet

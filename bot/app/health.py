@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.ingest.poller import PollHealth
 from bot.store import SeriesStatus, Store
 from bot.store.schema import outbox
 
@@ -20,15 +21,6 @@ class HealthLimits:
     evaluation_stale_after: timedelta = timedelta(hours=6)
     outbox_stuck_after: timedelta = timedelta(minutes=15)
     startup_grace: timedelta = timedelta(minutes=5)
-
-
-@dataclass
-class PollHealth:
-    """How one source's polls have gone (kept by its poller)."""
-
-    last_ok_at: datetime | None = None
-    last_error: str | None = None
-    failures: int = 0  # consecutive
 
 
 @dataclass

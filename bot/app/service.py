@@ -19,9 +19,10 @@ from bot.app.http import HttpServer, build_app
 from bot.app.wiring import Wiring
 from bot.config import Settings
 from bot.ingest.calendar import ReleaseCalendar
+from bot.runtime.clock import Clock, utc_now
 from bot.runtime.logsafe import configure_logging
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import Clock, InFlight, Timing, build_scheduler, utc_now
+from bot.runtime.scheduler import InFlight, Timing, build_scheduler
 from bot.store import Store
 
 log = logging.getLogger("cyclewatch")

@@ -15,7 +15,7 @@ from bot.ingest.calendar import DEFAULT_SCHEDULES, SourceSchedule
 from bot.ingest.fetcher import Fetcher
 from bot.ingest.poller import FeedPoll, PollOnce, fetcher_poll, with_fast_poll
 from bot.ingest.releases import poll_fomc, poll_refunding
-from bot.runtime.scheduler import Clock
+from bot.runtime.clock import Clock
 from bot.store import Store
 from sources.files import FileSource
 from sources.fomc import FomcSource

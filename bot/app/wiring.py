@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.alerts.digest import send_digests
 from bot.alerts.pipeline import Pipeline, Recipient
 from bot.app.chatside import ChatSide
-from bot.app.health import PollHealth, ServiceState, outbox_backlog
+from bot.app.health import ServiceState, outbox_backlog
 from bot.app.http import Handler
 from bot.app.sources import data_dir_source, network_sources
 from bot.config import Settings
@@ -25,14 +25,17 @@ from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
 from bot.ingest.calendar import ReleaseCalendar, SourceSchedule
 from bot.ingest.fetcher import DEFAULT_FRED_SERIES
 from bot.ingest.poller import (
+    PollHealth,
     PollOnce,
     PollOutcome,
     SourcePoller,
 )
 from bot.ingest.releases import load_release_calendar
+from bot.runtime.backoff import Backoff
+from bot.runtime.clock import Clock
 from bot.runtime.leader import Leadership
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import Backoff, Clock, InFlight, JobBody, PeriodicJob, Timing
+from bot.runtime.scheduler import InFlight, JobBody, PeriodicJob, Timing
 from bot.store import Store
 from rules import RulesError
 

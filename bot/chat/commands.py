@@ -11,7 +11,6 @@ import asyncio
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -22,6 +21,7 @@ from bot.chat.ratelimit import TokenBucket
 from bot.chat.types import Caller, Reply
 from bot.evaluate.insight import Insight
 from bot.i18n import LANGUAGES, text
+from bot.runtime.clock import Clock
 from bot.store import Store
 from bot.store.chats import Chat, Subscriptions
 from bot.store.schema import events
@@ -34,7 +34,7 @@ class CommandContext:
     """What commands need: the store, a clock, admin ids, a rate limiter, the rules bridge."""
 
     store: Store
-    clock: Callable[[], datetime]
+    clock: Clock
     insight: Insight | None = None
     admins: frozenset[str] = frozenset()
     limiter: TokenBucket = field(default_factory=TokenBucket)

@@ -22,6 +22,8 @@ from rich.table import Table
 
 from bot.config import Settings
 from bot.ingest.plausibility import implausible
+from bot.runtime.clock import Clock, utc_now
+from bot.runtime.latch import OutageLatch
 from bot.store import SeriesStatus, Store
 from bot.store.schema import observations
 from sources.base import Source, SourceError
@@ -30,7 +32,6 @@ from sources.fred import FredSource
 from sources.treasury import TreasurySource
 
 log = logging.getLogger("cyclewatch.fetch")
-Clock = Callable[[], datetime]
 Outcome = Literal["updated", "unchanged", "failed", "skipped"]
 
 # The FRED ids of ../shared/data/fred: fetched when no rules file can be read.
@@ -40,11 +41,6 @@ DEFAULT_FRED_SERIES = (
     "PCEPILFE", "RRPONTSYD", "SP500", "T10YIE", "THREEFYTP10", "TOTBKCR", "TREAST", "UNRATE",
     "WALCL", "WRESBAL", "WSHOMCB", "WTREGEN",
 )  # fmt: skip
-
-
-def utc_now() -> datetime:
-    """The current instant, aware UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -98,7 +94,7 @@ class Fetcher:
         self.clock = clock
         self.vintages = vintages
         self.label: str = getattr(source, "label", source.name)
-        self.down = False
+        self.latch = OutageLatch(self.label, log)
         self._reported: set[str] = set()
         self._implausible: dict[str, str] = {}  # series -> the rejection last logged
 
@@ -122,7 +118,7 @@ class Fetcher:
             return SeriesResult(series_id, "failed", error=err.message, retryable=err.retryable)
         if fetched.last_updated is None:
             fetched = replace(fetched, last_updated=stamp)
-        self._recovered()
+        self.latch.recovered()
         reason = implausible(self.store.series(series_id), fetched.values)
         if reason is not None:
             return self._reject(series_id, reason)
@@ -139,7 +135,7 @@ class Fetcher:
         """Fetch each series in turn; once the source is unreachable, skip the rest."""
         results: list[SeriesResult] = []
         for series_id in series_ids:
-            if results and results[-1].retryable and self.down:
+            if results and results[-1].retryable and self.latch.down:
                 error = f"not tried: {self.label} unreachable"
                 result = SeriesResult(series_id, "skipped", error=error, retryable=True)
             else:
@@ -165,19 +161,12 @@ class Fetcher:
 
     def _report(self, err: SourceError) -> None:
         if err.retryable:
-            if not self.down:
-                log.warning("%s unreachable: %s; retrying with backoff", self.label, err.message)
-            self.down = True
+            self.latch.failed(err.message)
             return
         # By message: a bad key fails every series with the same words, logged once.
         if err.message not in self._reported:
             self._reported.add(err.message)
             log.error("%s: %s", err.series_id or self.label, err.message)
-
-    def _recovered(self) -> None:
-        if self.down:
-            log.warning("%s reachable again", self.label)
-            self.down = False
 
     def _last_obs(self, series_id: str) -> date | None:
         with self.store.engine.connect() as conn:

@@ -12,14 +12,25 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.app.health import PollHealth
 from bot.ingest.calendar import PollState, ReleaseCalendar, SourceSchedule, plan_polls
 from bot.ingest.fetcher import Fetcher
+from bot.runtime.backoff import Backoff
+from bot.runtime.clock import Clock, utc_now
+from bot.runtime.latch import OutageLatch
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import Backoff, Clock, InFlight, utc_now
+from bot.runtime.scheduler import InFlight
 from sources.base import SourceError
 
 log = logging.getLogger("cyclewatch.polling")
+
+
+@dataclass
+class PollHealth:
+    """How one source's polls have gone (kept by its poller)."""
+
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    failures: int = 0  # consecutive
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class SourcePoller:
         self.health = health if health is not None else PollHealth()
         self.scheduler: AsyncIOScheduler | None = None
         self._last_ok: float | None = None  # wall-clock seconds, for the age gauge
+        self._failures = 0  # consecutive failed or partial polls, for the backoff
 
     @property
     def job_id(self) -> str:
@@ -106,7 +118,7 @@ class SourcePoller:
             return
         now = self.clock()
         if not self.is_leader():
-            self._schedule_after_this_run(now + timedelta(seconds=self.backoff.minimum))
+            self._schedule_after_this_run(now + timedelta(seconds=self.backoff.base_seconds))
             return
         started = time.monotonic()
         try:
@@ -132,13 +144,15 @@ class SourcePoller:
             self.health.last_ok_at, self.health.failures = finished, 0
             when, _reason = self.next_planned(finished)
             if outcome.partial:  # a garbled body may be fixed at the source any moment
-                when = min(when, finished + timedelta(seconds=self.backoff.next_delay()))
+                self._failures += 1
+                when = min(when, finished + timedelta(seconds=self.backoff.delay(self._failures)))
             else:
-                self.backoff.reset()
+                self._failures = 0
         else:
             self.metrics.fetch_failures.labels(name).inc()
             self.health.failures += 1
-            when = finished + timedelta(seconds=self.backoff.next_delay())
+            self._failures += 1
+            when = finished + timedelta(seconds=self.backoff.delay(self._failures))
         self.on_polled(name, outcome)
         self._schedule_after_this_run(max(when, finished))
 
@@ -180,20 +194,17 @@ class FeedPoll:
     def __init__(self, label: str, poll: Callable[[datetime], Sequence[object]]) -> None:
         self.label = label
         self.poll = poll
-        self.down = False
+        self.latch = OutageLatch(label, log)
 
     def __call__(self, now: datetime) -> PollOutcome:
         """Poll once; log one line when the feed becomes unreachable and one when it is back."""
         try:
             new = self.poll(now)
         except SourceError as err:
-            if err.retryable and not self.down:
-                log.warning("%s unreachable: %s; retrying with backoff", self.label, err.message)
-            elif not err.retryable:
+            if err.retryable:
+                self.latch.failed(err.message)
+            else:
                 log.error("%s: %s", self.label, err.message)
-            self.down = self.down or err.retryable
             return PollOutcome(ok=not err.retryable, error=err.message)
-        if self.down:
-            log.warning("%s reachable again", self.label)
-            self.down = False
+        self.latch.recovered()
         return PollOutcome(ok=True, new_rows=len(new))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.runtime.backoff import Backoff
+from bot.runtime.clock import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -19,13 +22,7 @@ log = logging.getLogger(__name__)
 # would be skipped. Five minutes late is still worth running; coalesce runs missed meanwhile.
 JOB_DEFAULTS = {"misfire_grace_time": 300, "coalesce": True, "max_instances": 1}
 
-Clock = Callable[[], datetime]
 JobBody = Callable[[], Awaitable[bool]]
-
-
-def utc_now() -> datetime:
-    """The wall clock, in UTC (the service's default clock)."""
-    return datetime.now(UTC)
 
 
 class Timing(BaseSettings):
@@ -48,25 +45,6 @@ class Timing(BaseSettings):
 def build_scheduler(timezone: str) -> AsyncIOScheduler:
     """A scheduler with explicit defaults; call `.start()` only inside the running loop."""
     return AsyncIOScheduler(timezone=ZoneInfo(timezone), job_defaults=dict(JOB_DEFAULTS))
-
-
-class Backoff:
-    """Exponential delays after consecutive failures: min, 2×min, 4×min … capped at max."""
-
-    def __init__(self, minimum: float, maximum: float) -> None:
-        self.minimum = minimum
-        self.maximum = max(minimum, maximum)
-        self.failures = 0
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt, counting this failure."""
-        delay = min(self.maximum, self.minimum * 2.0 ** min(self.failures, 30))
-        self.failures += 1
-        return delay
-
-    def reset(self) -> None:
-        """A success: the next failure starts from the minimum again."""
-        self.failures = 0
 
 
 class InFlight:
@@ -124,6 +102,7 @@ class PeriodicJob:
         self.inflight = inflight
         self.scheduler: AsyncIOScheduler | None = None
         self.running = False
+        self.failures = 0  # consecutive
         self._again = False
 
     def add_to(self, scheduler: AsyncIOScheduler, *, first_run: datetime | None = None) -> None:
@@ -153,11 +132,12 @@ class PeriodicJob:
         finally:
             self.running = False
         if ok:
-            self.backoff.reset()
+            self.failures = 0
             if self._again:  # asked to run again while it ran: go once this run has ended
                 task.add_done_callback(lambda _task: self.run_soon())
             return
-        delay = min(self.backoff.next_delay(), self.interval)
+        self.failures += 1
+        delay = min(self.backoff.delay(self.failures), self.interval)
         self.run_at(utc_now() + timedelta(seconds=delay))
 
     def run_at(self, when: datetime) -> None:

@@ -10,9 +10,10 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline
 from bot.notifiers.base import DeliveryError
+from bot.runtime.backoff import Backoff
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import events, outbox

@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline, Recipient, enqueue
 from bot.chat import charts
 from bot.chat.types import Caller, Reply
 from bot.evaluate.insight import Insight
 from bot.platforms.telegram.frontend import TelegramFrontEnd, build_application
 from bot.platforms.telegram.notifier import TelegramNotifier
+from bot.runtime.backoff import Backoff
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import chats, events, outbox

@@ -17,13 +17,14 @@ import sqlalchemy as sa
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
-from bot.alerts.outbox import Backoff, DeliveryWorker
+from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline
 from bot.chat import charts
 from bot.chat.types import Caller, Reply
 from bot.evaluate.insight import Insight
 from bot.platforms.slack.frontend import SlackFrontEnd
 from bot.platforms.slack.notifier import SlackNotifier, slack_client
+from bot.runtime.backoff import Backoff
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import outbox

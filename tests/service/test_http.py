@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
-from bot.app.health import HealthLimits, PollHealth, ServiceState, check_health
+from bot.app.health import HealthLimits, ServiceState, check_health
 from bot.app.http import HttpServer, build_app
+from bot.ingest.poller import PollHealth
 from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import events, outbox

@@ -12,8 +12,9 @@ import pytest
 
 from bot.ingest.calendar import EASTERN, ReleaseCalendar, SourceSchedule
 from bot.ingest.poller import PollOutcome, SourcePoller, with_fast_poll
+from bot.runtime.backoff import Backoff
 from bot.runtime.metrics import Metrics
-from bot.runtime.scheduler import Backoff, InFlight, build_scheduler
+from bot.runtime.scheduler import InFlight, build_scheduler
 
 # Thursday 2026-11-19, one minute after the H.4.1 release (4:30 pm Eastern).
 IN_WINDOW = datetime(2026, 11, 19, 16, 31, tzinfo=EASTERN).astimezone(UTC)

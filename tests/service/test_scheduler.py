@@ -10,14 +10,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.runtime.scheduler import JOB_DEFAULTS, Backoff, InFlight, PeriodicJob, build_scheduler
+from bot.runtime.backoff import Backoff
+from bot.runtime.scheduler import JOB_DEFAULTS, InFlight, PeriodicJob, build_scheduler
 
 
 def test_backoff_doubles_caps_and_resets() -> None:
     backoff = Backoff(0.5, 3.0)
-    assert [backoff.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
+    assert [backoff.delay(n) for n in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert backoff.delay(1) == 0.5  # a success resets the caller's count, not the backoff
+    assert not Backoff(0.5, 3.0).exhausted(10**6)
+    assert Backoff(0.5, 3.0, max_attempts=4).exhausted(4)
 
 
 async def test_scheduler_defaults_are_explicit() -> None:
