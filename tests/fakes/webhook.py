@@ -22,9 +22,14 @@ class Scripted:
 
 
 class FakeWebhook:
-    """Records every POSTed JSON document; replies 200 `{"id": n}` unless scripted."""
+    """Records every POSTed JSON document; replies 200 `{"id": n}` unless scripted.
 
-    def __init__(self) -> None:
+    `latency` delays every reply, as a real receiver across a network does; it bounds how many
+    sends a sender can complete in a given time (the crash trial relies on that).
+    """
+
+    def __init__(self, latency: float = 0.0) -> None:
+        self.latency = latency
         self.received: list[dict[str, Any]] = []
         self.script: deque[Scripted] = deque()
         self._runner: web.AppRunner | None = None
@@ -51,6 +56,8 @@ class FakeWebhook:
         if request.content_type != "application/json":
             return web.Response(status=415, text="expected application/json")
         document = json.loads(await request.read())
+        if self.latency:
+            await asyncio.sleep(self.latency)
         if self.script:
             reply = self.script.popleft()
             await asyncio.sleep(reply.delay)

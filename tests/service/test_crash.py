@@ -1,6 +1,11 @@
 """kill -9 at random moments during a fan-out of 1,000 alerts, then restart: none lost, at
 most one repeat per crash. Bounded: a fixed number of crashes, each within seconds. The
-series is plainly synthetic (TESTX)."""
+series is plainly synthetic (TESTX).
+
+Deterministic by construction: the receiver answers each send after SEND_LATENCY, so a round
+(at most MAX_STEP sends awaited, plus what lands while the kill is on its way) delivers far
+fewer than len(CHATS) / CRASHES messages, and the fan-out cannot finish before the last crash.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ pytestmark = pytest.mark.slow
 StartBot = Callable[..., BotProcess]
 CHATS = [f"hook-{i}" for i in range(1000)]
 CRASHES = 20
+SEND_LATENCY = 0.02  # s per webhook reply: ≤ ~10 extra sends in the ≤ 0.2 s a kill takes
+MAX_STEP = 30  # sends awaited per round before the kill: 20 × (30 + 10) = 800 < 1,001
 RULES = """\
 series:
   x: {source: fred, id: TESTX, fresh: 100y}
@@ -44,7 +51,7 @@ def write_series(path: Path, values: list[float]) -> None:
 async def test_kill_9_during_fan_out_loses_nothing(
     tmp_path: Path, bot_env: dict[str, str], start_bot: StartBot
 ) -> None:
-    hook = await FakeWebhook().start()
+    hook = await FakeWebhook(latency=SEND_LATENCY).start()
     data = tmp_path / "data"
     data.mkdir()
     write_series(data / "TESTX.csv", [1, 2, 3, 20])  # the fan-out: one event, 1,001 sends
@@ -57,18 +64,20 @@ async def test_kill_9_during_fan_out_loses_nothing(
     rng = random.Random(20261123)
     crashes = 0
     at_kill: list[int] = []  # distinct recipients reached when each crash happened
+    per_round: list[int] = []  # sends that landed between a start and its kill
     try:
         while crashes < CRASHES and {d["chat_id"] for d in hook.received} != expected:
             bot = start_bot(env, "--data", str(data))
             before = len(hook.received)
-            target = before + rng.randint(1, 40)  # 20 crashes fit inside one fan-out
-            for _ in range(600):  # up to 60 s for this round's sends to begin
+            target = before + rng.randint(1, MAX_STEP)
+            for _ in range(3000):  # up to 60 s for this round's sends to begin
                 if len(hook.received) >= target or bot.proc.poll() is not None:
                     break
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.02)
             await asyncio.sleep(rng.uniform(0, 0.05))  # a random moment inside a send batch
             bot.kill()
             crashes += 1
+            per_round.append(len(hook.received) - before)
             at_kill.append(len({d["chat_id"] for d in hook.received}))
         bot = start_bot(env, "--data", str(data))
         await asyncio.to_thread(bot.wait_for, "cyclewatch running", 60)
@@ -83,6 +92,7 @@ async def test_kill_9_during_fan_out_loses_nothing(
     counts = Counter(d["chat_id"] for d in hook.received)
     assert set(counts) == expected  # none lost
     repeats = sum(n - 1 for n in counts.values())
-    assert crashes == CRASHES
+    assert crashes == CRASHES, f"the fan-out finished after {crashes} crashes: {at_kill}"
+    assert max(per_round) < len(expected) // CRASHES, per_round  # the premise of determinism
     assert sum(0 < n < len(expected) for n in at_kill) >= CRASHES // 2, at_kill  # mid-fan-out
     assert repeats <= crashes, counts.most_common(3)  # at most the one send in flight
