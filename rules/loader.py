@@ -4,15 +4,18 @@ and every problem reported at once as `file:line:col: message`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from rules.expr import ExprError, compile_expression, suggest
-from rules.model import RulesFile
+from rules.model import SERIES_KEYS, RulesFile
+
+# Source name -> the pydantic model of its per-series options (None: the source takes none).
+SourceSchemas = Mapping[str, type[BaseModel] | None]
 
 MAX_TEXT = 1_000_000
 
@@ -191,20 +194,79 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, _Positions]:
     return data, pos
 
 
-def validate(text: str, filename: str) -> tuple[RulesFile, _Positions]:
-    """Parse and validate the file's structure; raise RulesError with every problem."""
+def validate(
+    text: str, filename: str, sources: SourceSchemas | None = None
+) -> tuple[RulesFile, _Positions]:
+    """Parse and validate the file's structure, and each series' source and options against
+    `sources` when given (any source name and options otherwise); raise RulesError with
+    every problem."""
     data, pos = parse_yaml(text, filename)
     if not isinstance(data, dict):
         raise RulesError(
             [Problem(filename, 1, 1, "a rules file is a mapping with 'series:' and 'rules:'")]
         )
+    options = source_problems(data, pos, sources)
     try:
-        return RulesFile.model_validate(data), pos
+        file = RulesFile.model_validate(data)
     except ValidationError as err:
         problems = _pydantic_problems(err, pos, data) + _raw_expression_problems(data, pos)
+        problems += options
         raise RulesError(sorted(set(problems), key=lambda p: (p.line, p.col))) from None
     except (RecursionError, TypeError, ValueError) as err:
         raise RulesError([Problem(filename, 1, 1, f"invalid rules file: {err}")]) from None
+    if options:
+        raise RulesError(sorted(set(options), key=lambda p: (p.line, p.col)))
+    return file, pos
+
+
+def source_problems(data: Any, pos: _Positions, sources: SourceSchemas | None) -> list[Problem]:
+    """Unknown source names, and options their source does not take or needs, per series."""
+    series = data.get("series") if isinstance(data, dict) else None
+    if sources is None or not isinstance(series, dict):
+        return []
+    problems: list[Problem] = []
+    for name, spec in series.items():
+        source = spec.get("source", "fred") if isinstance(spec, dict) else None
+        if not isinstance(source, str):
+            continue  # the structure check reports it
+        context = f'series "{name}": '
+        if source not in sources:
+            problems.append(pos.problem(("series", name, "source"),
+                                        f'{context}unknown source "{source}"'
+                                        f"{suggest(source, list(sources))}"))
+            continue
+        options = {str(k): v for k, v in spec.items() if k not in SERIES_KEYS}
+        problems += _option_problems(pos, str(name), source, options, sources[source])
+    return problems
+
+
+def _option_problems(
+    pos: _Positions, name: str, source: str, options: dict[str, Any],
+    model: type[BaseModel] | None,
+) -> list[Problem]:
+    context = f'series "{name}": '
+    keys = [*SERIES_KEYS, *(model.model_fields if model is not None else ())]
+    if model is None:
+        return [pos.problem(("series", name, key), f'{context}unknown key "{key}"'
+                            f"{suggest(key, keys)}", key=True) for key in options]
+    try:
+        model.model_validate(options)
+    except ValidationError as err:
+        problems = []
+        for item in err.errors():
+            loc = [str(step) for step in item["loc"]]
+            if item["type"] == "extra_forbidden" and loc:
+                problems.append(pos.problem(("series", name, loc[0]),
+                                            f'{context}unknown key "{loc[0]}"'
+                                            f"{suggest(loc[0], keys)}", key=True))
+            elif item["type"] == "missing" and loc:
+                problems.append(pos.problem(
+                    ("series", name), f'{context}missing "{loc[0]}" (source {source} needs it)'))
+            else:
+                problems.append(pos.problem(("series", name, *loc),
+                                            f"{context}{'.'.join(loc)}: {item['msg']}"))
+        return problems
+    return []
 
 
 def _raw_expression_problems(data: dict[Any, Any], pos: _Positions) -> list[Problem]:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 DURATION = re.compile(r"^\s*(\d+)\s*([dwmqy])\s*$")
@@ -61,17 +61,32 @@ def _check_duration(value: str | None) -> str | None:
     return value
 
 
-class SeriesSpec(Strict):
-    """One input series: where it comes from and how quickly it is known and goes stale."""
+# The keys every series has; any other key is an option of its source (checked by the
+# loader against the schema the caller gives for that source, e.g. csv's url and columns).
+SERIES_KEYS = ("source", "id", "title", "units", "lag", "fresh")
 
-    source: Literal["fred", "treasury", "fomc", "files"] = "fred"
+
+class SeriesSpec(Strict):
+    """One input series: where it comes from and how quickly it is known and goes stale;
+    `options` holds the keys that only its source understands (a csv series' url...)."""
+
+    source: Identifier = "fred"
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     title: str | None = None
     units: str | None = None
     lag: str | None = None  # publication lag after the observation date, e.g. '45d'
     fresh: str | None = None  # stale when the newest observation is older than this
+    options: dict[str, Any] = Field(default_factory=dict)
 
     _durations = field_validator("lag", "fresh")(_check_duration)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        common = {k: v for k, v in data.items() if k in SERIES_KEYS}
+        return {**common, "options": {k: v for k, v in data.items() if k not in SERIES_KEYS}}
 
 
 class RuleSpec(Strict):

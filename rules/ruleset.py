@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rules.expr import ExprError, Expression, compile_expression
-from rules.loader import Problem, RulesError, _Positions, check_names, expression_problem, validate
+from rules.loader import (
+    Problem,
+    RulesError,
+    SourceSchemas,
+    _Positions,
+    check_names,
+    expression_problem,
+    validate,
+)
 from rules.model import GaugeSpec, RegimesSpec, RulesFile, RuleSpec, SeriesSpec
 from rules.templates import template_problems
 
@@ -120,14 +128,25 @@ def _find_cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
     return cycles
 
 
+def _series_payload(spec: SeriesSpec) -> dict[str, object]:
+    # Series without source options hash as they did before options existed.
+    return spec.model_dump(exclude={"options"} if not spec.options else None)
+
+
 def _definition_hash(payload: object) -> str:
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_rules(text: str, filename: str = "rules.yaml") -> RuleSet:
-    """Validate and compile a rules file; raise RulesError listing every problem at once."""
-    file, pos = validate(text, filename)
+def load_rules(
+    text: str, filename: str = "rules.yaml", sources: SourceSchemas | None = None
+) -> RuleSet:
+    """Validate and compile a rules file; raise RulesError listing every problem at once.
+
+    `sources` maps each known source name to the pydantic model of its per-series options
+    (the bot passes `sources.registry.option_schemas()`); without it any source is accepted.
+    """
+    file, pos = validate(text, filename, sources)
     problems = check_names(file, pos)
     known = [*file.series, *file.metrics, *(r.id for r in file.rules)]
     metrics: dict[str, Expression] = {}
@@ -228,7 +247,7 @@ def _assemble(
         used_metrics = sorted(n for n in _closure(graph[spec.id], graph) if n in metrics)
         payload = {
             "rule": spec.model_dump(exclude={"title", "meaning", "falsify", "explain"}),
-            "series": {n: file.series[n].model_dump() for n in sorted(inputs)},
+            "series": {n: _series_payload(file.series[n]) for n in sorted(inputs)},
             "metrics": {n: file.metrics[n] for n in used_metrics},
         }
         when = exprs["when"]

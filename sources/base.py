@@ -15,6 +15,8 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from sources.rss import ReleaseRecord
+
 
 class SourceError(Exception):
     """A source could not deliver a series; `retryable` says whether waiting may help."""
@@ -46,6 +48,8 @@ class Fetched:
     missing observations dropped. `realtime_start` is the publication date the source states
     for these values (None when the source does not say; the store then uses the fetch date).
     `vintages` holds earlier publications when the adapter fetched point-in-time history.
+    `releases` holds the non-numeric records behind the values (FOMC and refunding
+    statements), which the fetcher keeps in the `releases` table.
     """
 
     series_id: str
@@ -53,6 +57,7 @@ class Fetched:
     realtime_start: date | None = None
     last_updated: datetime | None = None
     vintages: tuple[Vintage, ...] = field(default_factory=tuple)
+    releases: tuple[ReleaseRecord, ...] = field(default_factory=tuple)
 
 
 @runtime_checkable
@@ -67,6 +72,20 @@ class Source(Protocol):
 
     def fetch(self, series_id: str, since: date | None = None) -> Fetched:
         """Observations of one series from `since` (all history when None)."""
+        ...
+
+
+@runtime_checkable
+class VintageSource(Source, Protocol):
+    """A source that can also fetch point-in-time history (ALFRED vintages)."""
+
+    @property
+    def supports_vintages(self) -> bool:
+        """Whether this instance can fetch vintages now (FRED: only with an API key)."""
+        ...
+
+    def fetch_vintages(self, series_id: str) -> Fetched:
+        """Every publication of `series_id`: first releases and each revision."""
         ...
 
 

@@ -1,23 +1,34 @@
 """FOMC statements from the Fed's monetary press-release RSS: decision, target range, and the
-balance-sheet decisions in the text; plus a check against DFEDTARU/DFEDTARL."""
+balance-sheet decisions in the text; plus a check against DFEDTARU/DFEDTARL.
+
+As a `Source` it offers `fomc_target_upper`, `fomc_target_lower` (percent) and
+`fomc_decision` (-1 cut, 0 hold, +1 hike), dated by the statement day (US Eastern); each fetch
+also hands back the statements as release records.
+"""
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pandas as pd
 
-from sources.base import SourceError
+from sources.base import Fetched, SourceError, to_series
 from sources.rss import FeedItem, ReleaseRecord, page_text, sentences
 from sources.web import get_bytes, read_feed
 
 SOURCE = "fomc"
 STATEMENT_TITLE = "Federal Reserve issues FOMC statement"
 Decision = Literal["cut", "hike", "hold"]
+EASTERN = ZoneInfo("America/New_York")
+SERIES = ("fomc_target_upper", "fomc_target_lower", "fomc_decision")
+DIRECTION: dict[Decision, float] = {"cut": -1.0, "hold": 0.0, "hike": 1.0}
 
 _LEVEL = r"\d+(?:\.\d+)?(?:-\d+/\d+)?|\d+/\d+"
 _DECISION = re.compile(
@@ -125,31 +136,98 @@ def parse_statement(text: str, published_at: datetime, url: str) -> FomcDecision
 
 
 class FomcSource:
-    """Reads `press_monetary.xml` and the statement pages it links to (injected httpx client)."""
+    """Reads `press_monetary.xml` and the statement pages it links to (injected httpx client).
+
+    Statement pages never change once published, so each is read and parsed once; the feed
+    itself is reused for `reuse_feed_for` seconds, so that one poll of the three series reads
+    it once (0 reads it on every call).
+    """
 
     name = SOURCE
+    label = "Fed press releases"
 
-    def __init__(self, feeds_url: str, client: httpx.Client) -> None:
+    def __init__(
+        self, feeds_url: str, client: httpx.Client, *, timeout: float | None = None,
+        reuse_feed_for: float = 0.0, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.feed_url = feeds_url.rstrip("/") + "/press_monetary.xml"
         self.client = client
+        self.timeout = timeout
+        self.reuse_feed_for = reuse_feed_for
+        self.clock = clock
+        self._feed: tuple[float, list[FeedItem]] | None = None
+        self._parsed: dict[str, FomcDecision] = {}
+
+    def series_ids(self) -> list[str]:
+        """Every series this adapter offers."""
+        return list(SERIES)
 
     def statement_items(self) -> list[FeedItem]:
         """Feed items titled exactly like an FOMC statement, newest first."""
+        now = self.clock()
+        if self._feed is not None and now - self._feed[0] < self.reuse_feed_for:
+            return self._feed[1]
         items = read_feed(self.client, self.feed_url, source=SOURCE)
-        return [i for i in items if i.title == STATEMENT_TITLE]
+        statements = [i for i in items if i.title == STATEMENT_TITLE]
+        self._feed = (now, statements)
+        return statements
 
     def decisions(self, since: datetime | None = None) -> list[FomcDecision]:
         """Decisions of statements published after `since` (all in the feed when None)."""
-        out = []
-        for item in self.statement_items():
-            if since is not None and item.published_at <= since:
-                continue
-            text = page_text(get_bytes(self.client, item.link, source=SOURCE))
-            try:
-                out.append(parse_statement(text, item.published_at, item.link))
-            except ValueError as err:
-                raise SourceError(SOURCE, None, f"{item.link}: {err}") from err
-        return out
+        return [self._decision(i) for i in self.statement_items()
+                if since is None or i.published_at > since]
+
+    def _decision(self, item: FeedItem) -> FomcDecision:
+        known = self._parsed.get(item.link)
+        if known is not None and known.published_at == item.published_at:
+            return known
+        page = get_bytes(self.client, item.link, source=SOURCE, timeout=self.timeout)
+        try:
+            decision = parse_statement(page_text(page), item.published_at, item.link)
+        except ValueError as err:
+            raise SourceError(SOURCE, None, f"{item.link}: {err}") from err
+        self._parsed[item.link] = decision
+        return decision
+
+    # --- the Source protocol -----------------------------------------------------------
+
+    def last_updated(self, series_id: str) -> datetime | None:
+        """When the newest statement in the feed was published (None when there is none)."""
+        self._check(series_id)
+        items = self.statement_items()
+        return max((i.published_at for i in items), default=None)
+
+    def fetch(self, series_id: str, since: date | None = None) -> Fetched:
+        """The series from the statements of `since` on (every one in the feed when None),
+        with those statements as release records."""
+        self._check(series_id)
+        items = [i for i in self.statement_items()
+                 if since is None or statement_day(i.published_at) >= since]
+        decisions = [self._decision(i) for i in items]
+        values = {statement_day(d.published_at): _value(series_id, d) for d in decisions}
+        return Fetched(
+            series_id, to_series(values, series_id),
+            last_updated=max((i.published_at for i in items), default=None),
+            releases=tuple(d.to_record() for d in decisions),
+        )
+
+    def _check(self, series_id: str) -> None:
+        if series_id not in SERIES:
+            raise SourceError(SOURCE, series_id,
+                              f"unknown FOMC series {series_id!r} (offered: {', '.join(SERIES)})")
+
+
+def statement_day(published_at: datetime) -> date:
+    """The day of a statement in Washington (a 2 pm statement is 18:00 or 19:00 UTC)."""
+    return published_at.astimezone(EASTERN).date()
+
+
+def _value(series_id: str, decision: FomcDecision) -> float:
+    if series_id == "fomc_target_upper":
+        return decision.upper
+    if series_id == "fomc_target_lower":
+        return decision.lower
+    return DIRECTION[decision.decision]
 
 
 @dataclass(frozen=True)

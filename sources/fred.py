@@ -15,7 +15,7 @@ import urllib.error
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -32,9 +32,6 @@ from tenacity import (
 from sources.base import Fetched, SourceError, Vintage, to_series
 from sources.files import parse_fred_csv
 
-if TYPE_CHECKING:
-    from bot.config import Settings
-
 T = TypeVar("T")
 MAX_VINTAGES_PER_REQUEST = 2000  # FRED's cap for xml/json observations
 VINTAGE_DATES_LIMIT = 10000  # one /series/vintagedates page; fredapi does not page
@@ -46,6 +43,14 @@ KEY_HINT = (
 SERIES_HINT = "check the series id in rules.yaml"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 MAX_STUCK_CALLS = 4  # abandoned fredapi calls (hung sockets) before we stop starting more
+
+# The FRED ids of ../shared/data/fred: fetched when no rules file can be read.
+DEFAULT_FRED_SERIES = (
+    "BAMLH0A0HYM2", "CPIAUCSL", "DFEDTARL", "DFEDTARU", "DFF", "DFII10", "DGS10", "EFFR",
+    "FEDFUNDS", "FYFSD", "GDP", "GFDEBTN", "IORB", "M2SL", "MTSDS133FMS", "NASDAQCOM", "NROU",
+    "PCEPILFE", "RRPONTSYD", "SP500", "T10YIE", "THREEFYTP10", "TOTBKCR", "TREAST", "UNRATE",
+    "WALCL", "WRESBAL", "WSHOMCB", "WTREGEN",
+)  # fmt: skip
 
 
 class RateLimiter:
@@ -110,23 +115,15 @@ class FredSource:
             reraise=True,
         )
 
-    @classmethod
-    def from_settings(cls, settings: Settings, http: httpx.Client | None = None) -> FredSource:
-        """A source configured from FRED_API_KEY, FRED_API_URL, FRED_GRAPH_URL and friends."""
-        key = settings.fred_api_key.get_secret_value() if settings.fred_api_key else None
-        return cls(
-            api_key=key,
-            api_url=settings.fred_api_url,
-            graph_url=settings.fred_graph_url,
-            http=http,
-            timeout=settings.fred_timeout,
-            rate=settings.fred_rate,
-        )
-
     @property
     def keyed(self) -> bool:
         """Whether this instance uses the API (and can fetch vintages)."""
         return self._fred is not None
+
+    @property
+    def supports_vintages(self) -> bool:
+        """Vintages come from ALFRED, which needs the API key."""
+        return self.keyed
 
     # --- protocol ----------------------------------------------------------------------
 

@@ -3,21 +3,28 @@
 Each statement becomes a release record with its coupon-size guidance and a classification:
 `kept` (coupon auction sizes unchanged), `raised`, `cut`, or `unclear` when the text says
 nothing we recognise (shown as such, never guessed).
+
+As a `Source` it offers `refunding_coupon_sizes`: +1 raised, 0 kept, -1 cut, dated by the
+statement day (US Eastern); an `unclear` statement is a release record but no observation.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 
+from sources.base import Fetched, SourceError, to_series
 from sources.rss import FeedItem, ReleaseRecord, page_text, sentences
 from sources.web import get_bytes, read_feed
 
 SOURCE = "refunding"
+SERIES = ("refunding_coupon_sizes",)
+EASTERN = ZoneInfo("America/New_York")
 TITLE = re.compile(r"\bquarterly refunding statement\b", re.IGNORECASE)
 CouponSizes = Literal["kept", "raised", "cut", "unclear"]
 
@@ -80,10 +87,18 @@ class RefundingSource:
     """Reads the Treasury press-release feed and the refunding statements it links to."""
 
     name = SOURCE
+    label = "Treasury press releases"
 
-    def __init__(self, press_feed_url: str, client: httpx.Client) -> None:
+    def __init__(self, press_feed_url: str, client: httpx.Client, *,
+                 timeout: float | None = None) -> None:
         self.feed_url = press_feed_url
         self.client = client
+        self.timeout = timeout
+        self._read: dict[tuple[str, datetime], RefundingStatement] = {}
+
+    def series_ids(self) -> list[str]:
+        """Every series this adapter offers."""
+        return list(SERIES)
 
     def statement_items(self) -> list[FeedItem]:
         """Feed items titled as a quarterly refunding statement, newest first."""
@@ -92,12 +107,44 @@ class RefundingSource:
 
     def statements(self, since: datetime | None = None) -> list[RefundingStatement]:
         """Statements published after `since` (all in the feed when None)."""
-        out = []
-        for item in self.statement_items():
-            if since is not None and item.published_at <= since:
-                continue
-            text = page_text(get_bytes(self.client, item.link, source=SOURCE))
-            kind, guidance = classify(text or item.description)
-            out.append(RefundingStatement(item.published_at, item.title, item.link, guidance,
-                                          kind))
-        return out
+        return [self._statement(i) for i in self.statement_items()
+                if since is None or i.published_at > since]
+
+    def _statement(self, item: FeedItem) -> RefundingStatement:
+        known = self._read.get((item.link, item.published_at))
+        if known is not None:  # a published statement does not change
+            return known
+        text = page_text(get_bytes(self.client, item.link, source=SOURCE, timeout=self.timeout))
+        kind, guidance = classify(text or item.description)
+        statement = RefundingStatement(item.published_at, item.title, item.link, guidance, kind)
+        self._read[(item.link, item.published_at)] = statement
+        return statement
+
+    # --- the Source protocol -----------------------------------------------------------
+
+    def last_updated(self, series_id: str) -> datetime | None:
+        """When the newest refunding statement in the feed was published."""
+        self._check(series_id)
+        return max((i.published_at for i in self.statement_items()), default=None)
+
+    def fetch(self, series_id: str, since: date | None = None) -> Fetched:
+        """Coupon-size guidance of the statements from `since` on, with their records."""
+        self._check(series_id)
+        items = [i for i in self.statement_items()
+                 if since is None or i.published_at.astimezone(EASTERN).date() >= since]
+        found = [self._statement(i) for i in items]
+        values = {s.published_at.astimezone(EASTERN).date(): DIRECTION[s.coupon_sizes]
+                  for s in found if s.coupon_sizes in DIRECTION}
+        return Fetched(
+            series_id, to_series(values, series_id),
+            last_updated=max((i.published_at for i in items), default=None),
+            releases=tuple(s.to_record() for s in found),
+        )
+
+    def _check(self, series_id: str) -> None:
+        if series_id not in SERIES:
+            raise SourceError(SOURCE, series_id, f"unknown refunding series {series_id!r} "
+                              f"(offered: {', '.join(SERIES)})")
+
+
+DIRECTION: dict[str, float] = {"raised": 1.0, "kept": 0.0, "cut": -1.0}

@@ -16,13 +16,6 @@ from datetime import date, datetime
 import httpx
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
 
 from sources.base import Fetched, SourceError
 from sources.fiscal import (
@@ -33,7 +26,7 @@ from sources.fiscal import (
     auction_table,
     series_from_rows,
 )
-from sources.web import HTTPStatusError, get_bytes
+from sources.web import get_bytes, retrier
 
 MSPD_ENDPOINT = "v1/debt/mspd/mspd_table_1"
 AUCTIONS_ENDPOINT = "v1/accounting/od/auctions_query"
@@ -65,10 +58,6 @@ class _Page(BaseModel):
     data: list[dict[str, str | None]]
     meta: _Meta
     links: _Links
-
-
-def _retryable(err: BaseException) -> bool:
-    return isinstance(err, SourceError) and err.retryable
 
 
 class TreasurySource:
@@ -133,9 +122,14 @@ class TreasurySource:
         raise SourceError(SOURCE, series_id, f"unknown Treasury series {series_id!r}")
 
     def fetch(self, series_id: str, since: date | None = None) -> Fetched:
-        """All pages of the dataset behind `series_id` from `since`, computed into the series."""
+        """All pages of the dataset behind `series_id` from `since`, computed into the series.
+
+        `since` is moved back to the first of its month: the series are monthly aggregates,
+        and a month computed from part of its rows would overwrite the whole month's value.
+        """
         endpoint, date_field, fields = self._dataset(series_id)
-        rows = self.rows(endpoint, date_field, fields, since, series_id)
+        start = since.replace(day=1) if since is not None else None
+        rows = self.rows(endpoint, date_field, fields, start, series_id)
         values = series_from_rows(series_id, rows, endpoint)
         return Fetched(series_id, values)
 
@@ -173,21 +167,7 @@ class TreasurySource:
         return rows
 
     def _page(self, endpoint: str, params: dict[str, str], series_id: str | None) -> _Page:
-        backoff = wait_exponential(multiplier=self.retry_wait, max=60)
-
-        def wait(state: RetryCallState) -> float:
-            # Honour the server's Retry-After when it asks for longer than our backoff.
-            err = state.outcome.exception() if state.outcome else None
-            asked = err.retry_after if isinstance(err, HTTPStatusError) else None
-            return max(backoff(state), min(asked or 0.0, 300.0))
-
-        retrying = Retrying(
-            retry=retry_if_exception(_retryable),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait,
-            sleep=self.sleep,
-            reraise=True,
-        )
+        retrying = retrier(self.attempts, self.retry_wait, self.sleep)
         url = f"{self.base_url}/{endpoint}"
         body = retrying(get_bytes, self.client, url, source=SOURCE, series_id=series_id,
                         params=params)

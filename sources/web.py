@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from sources.base import SourceError
 from sources.rss import FeedError, FeedItem, parse_rss
@@ -37,10 +45,15 @@ def get_bytes(
     source: str,
     series_id: str | None = None,
     params: Mapping[str, str] | None = None,
+    timeout: float | None = None,
 ) -> bytes:
-    """GET `url` and return the whole body, or raise SourceError saying what went wrong."""
+    """GET `url` and return the whole body, or raise SourceError saying what went wrong
+    (`timeout` overrides the client's own, in seconds)."""
     try:
-        response = client.get(url, params=dict(params) if params else None)
+        if timeout is None:
+            response = client.get(url, params=dict(params) if params else None)
+        else:
+            response = client.get(url, params=dict(params) if params else None, timeout=timeout)
         body = response.read()
     except httpx.TimeoutException as err:
         raise SourceError(source, series_id, f"timed out: {url}", retryable=True) from err
@@ -59,6 +72,31 @@ def get_bytes(
             retry_after=_retry_after(response),
         )
     return body
+
+
+def _retryable(err: BaseException) -> bool:
+    return isinstance(err, SourceError) and err.retryable
+
+
+def retrier(
+    attempts: int, retry_wait: float, sleep: Callable[[float], None] = time.sleep
+) -> Retrying:
+    """The house retry policy: retryable SourceErrors only, exponential backoff from
+    `retry_wait` seconds, or the server's Retry-After when it asks for longer (capped at 5 min)."""
+    backoff = wait_exponential(multiplier=retry_wait, max=60)
+
+    def wait(state: RetryCallState) -> float:
+        err = state.outcome.exception() if state.outcome else None
+        asked = err.retry_after if isinstance(err, HTTPStatusError) else None
+        return max(backoff(state), min(asked or 0.0, 300.0))
+
+    return Retrying(
+        retry=retry_if_exception(_retryable),
+        stop=stop_after_attempt(attempts),
+        wait=wait,
+        sleep=sleep,
+        reraise=True,
+    )
 
 
 def read_feed(client: httpx.Client, url: str, *, source: str) -> list[FeedItem]:

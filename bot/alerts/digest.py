@@ -1,83 +1,52 @@
 """The catch-up digest: at start, a chat with several alerts waiting (created while the bot was
 down, or left undelivered) gets them as ONE message; the outbox rows are marked sent together.
 
-A failed digest puts the rows back to pending, so the delivery worker sends them one by one:
-nothing is dropped, and a row already sent is never part of a digest.
+The rows are claimed with the delivery worker's own claim (`OutboxRows.claim`), so the digest
+and a worker never both own a row. A failed digest puts the rows back to pending, so the
+worker sends them one by one: nothing is dropped, and a row already sent is never in a digest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Mapping
-from datetime import datetime
 
-import sqlalchemy as sa
-
+from bot.alerts.claims import Job, OutboxRows
+from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert
 from bot.notifiers.base import Message, Notifier
 from bot.runtime.clock import Clock
 from bot.store import Store
-from bot.store.schema import chats, events, outbox
+from bot.store.chats import Subscriptions
 
 log = logging.getLogger("cyclewatch.digest")
 MAX_BODY = 12_000  # notifiers split long text; keep a digest to a few platform messages
 
 
-def claim_waiting(store: Store, worker_id: str, now: datetime) -> dict[tuple[str, str], list[
-        tuple[int, dict[str, object]]]]:
-    """Claim the due rows of every chat that has at least two; (platform, chat) -> rows."""
-    due = sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
-    with store.engine.begin() as conn:
-        crowded = conn.execute(
-            sa.select(outbox.c.platform, outbox.c.chat_id).where(due)
-            .group_by(outbox.c.platform, outbox.c.chat_id).having(sa.func.count() > 1)
-        ).all()
-        claimed: dict[tuple[str, str], list[tuple[int, dict[str, object]]]] = defaultdict(list)
-        for platform, chat_id in crowded:
-            rows = conn.execute(
-                sa.select(outbox.c.id, events.c.payload)
-                .join(events, events.c.id == outbox.c.event_id)
-                .where(due, outbox.c.platform == platform, outbox.c.chat_id == chat_id)
-                .order_by(events.c.obs_date, outbox.c.id)
-            ).all()
-            for row_id, payload in rows:
-                taken = conn.execute(
-                    outbox.update().where(outbox.c.id == row_id, due).values(
-                        status="sending", claimed_by=worker_id, claimed_at=now,
-                        attempts=outbox.c.attempts + 1)
-                ).rowcount
-                if taken:  # another process may have claimed it meanwhile
-                    claimed[(platform, chat_id)].append((row_id, dict(payload)))
-    return {chat: rows for chat, rows in claimed.items() if rows}
-
-
-def compose(payloads: list[dict[str, object]], lang: str) -> Message:
-    """One message listing every alert, oldest observation first."""
+def compose(alerts: list[AlertPayload], lang: str) -> Message:
+    """One message listing every alert, in the order given (oldest observation first)."""
     parts = []
-    for payload in payloads:
-        alert = render_alert(payload, lang)
-        parts.append(f"{alert.title}\n{alert.body}")
+    for alert in alerts:
+        message = render_alert(alert, lang)
+        parts.append(f"{message.title}\n{message.body}")
     body = "\n\n".join(parts)
     if len(body) > MAX_BODY:
         body = body[:MAX_BODY].rsplit("\n", 1)[0] + "\n…"
-    title = f"{len(payloads)} changes while cyclewatch was not running"
-    return Message(title=title, body=body, tags={"digest": str(len(payloads))})
+    title = f"{len(alerts)} changes while cyclewatch was not running"
+    return Message(title=title, body=body, tags={"digest": str(len(alerts))})
 
 
-def _language(store: Store, platform: str, chat_id: str) -> str:
-    with store.engine.connect() as conn:
-        lang = conn.execute(sa.select(chats.c.lang).where(
-            chats.c.platform == platform, chats.c.chat_id == chat_id)).scalar()
-    return str(lang or "en")
-
-
-def _finish(store: Store, ids: list[int], worker_id: str, values: Mapping[str, object]) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(outbox.update().where(
-            outbox.c.id.in_(ids), outbox.c.status == "sending",
-            outbox.c.claimed_by == worker_id).values(**values))
+def readable(jobs: list[Job]) -> tuple[list[tuple[Job, AlertPayload]], list[Job]]:
+    """The jobs whose payload is an alert, oldest observation first; and the others."""
+    good, bad = [], []
+    for job in jobs:
+        try:
+            good.append((job, AlertPayload.from_payload(job.payload)))
+        except ValueError:
+            bad.append(job)
+    good.sort(key=lambda pair: (pair[1].date, pair[0].id))
+    return good, bad
 
 
 async def send_digests(
@@ -85,27 +54,33 @@ async def send_digests(
     clock: Clock,
 ) -> int:
     """Send one digest per crowded chat; return how many alerts went out in digests."""
-    claimed = await asyncio.to_thread(claim_waiting, store, worker_id, clock())
-    sent_alerts = 0
-    for (platform, chat_id), rows in claimed.items():
-        ids = [row_id for row_id, _ in rows]
+    rows = OutboxRows(store.engine, worker_id)
+    subs = Subscriptions(store.engine)
+    sent_alerts = digests = 0
+    for platform, chat_id in await asyncio.to_thread(rows.crowded, clock()):
         notifier = notifiers.get(platform)
-        back = {"status": "pending", "claimed_by": None, "claimed_at": None}
         if notifier is None:
-            await asyncio.to_thread(_finish, store, ids, worker_id, back)
             continue
-        lang = await asyncio.to_thread(_language, store, platform, chat_id)
+        jobs = await asyncio.to_thread(rows.claim, clock(), limit=None, chat=(platform, chat_id))
+        alerts, unreadable = readable(jobs)
+        if len(alerts) < 2:  # a worker took the others meanwhile: it sends these one by one
+            unreadable = jobs
+        if unreadable:  # the worker records why a row cannot be rendered
+            await asyncio.to_thread(rows.release, clock(), [job.id for job in unreadable])
+        if len(alerts) < 2:
+            continue
+        ids = [job.id for job, _ in alerts]
+        lang = await asyncio.to_thread(subs.language, platform, chat_id)
         try:
-            sent = await notifier.send(chat_id, compose([p for _, p in rows], lang))
+            sent = await notifier.send(chat_id, compose([alert for _, alert in alerts], lang))
         except Exception as err:  # DeliveryError or worse: the worker sends them one by one
             log.warning("digest to %s:%s not sent (%s); sending the alerts one by one",
                         platform, chat_id, err)
-            await asyncio.to_thread(_finish, store, ids, worker_id, back)
+            await asyncio.to_thread(rows.release, clock(), ids)
             continue
-        done = {"status": "sent", "message_ids": list(sent.message_ids), "sent_at": clock(),
-                "last_error": None}
-        await asyncio.to_thread(_finish, store, ids, worker_id, done)
+        await asyncio.to_thread(rows.mark_sent, ids, sent, clock())
         sent_alerts += len(ids)
+        digests += 1
     if sent_alerts:
-        log.info("catch-up: %d alert(s) sent as %d digest(s)", sent_alerts, len(claimed))
+        log.info("catch-up: %d alert(s) sent as %d digest(s)", sent_alerts, digests)
     return sent_alerts

@@ -42,7 +42,7 @@ async def announce_expired_mutes(
         notifier = notifiers.get(platform)
         if notifier is None:
             continue
-        lang = subs.language(platform, chat_id)
+        lang = await asyncio.to_thread(subs.language, platform, chat_id)
         message = Message(
             title=text(lang, "mute_expired_title"),
             body=text(lang, "mute_expired", rule=rule_id),

@@ -1,49 +1,59 @@
-"""The delivery worker: claims due outbox rows, renders each alert in its chat's language,
-sends it through the platform's notifier and records the platform's message ids.
+"""The delivery worker, the delivering half of the pipeline: claim -> route -> render -> send
+-> mark, each stage one method (Alertmanager's notify stages are the model). `deliver` reads
+as that sequence; every stage that ends a delivery early records why before it returns.
 
-Claim -> send -> mark sent: a crash can at most repeat the one message in flight, because a
-claim older than `claim_timeout` is taken over by the next worker. On PostgreSQL several
-processes claim with `FOR UPDATE SKIP LOCKED`; every claim is also a compare-and-set UPDATE,
-so two workers never both own a row (on SQLite too).
+Guarantees (see `bot.alerts.claims`): a crash repeats at most the one message in flight;
+flood control waits `retry_after` without counting as a failure; other transient errors back
+off with jitter until the Backoff is exhausted; a chat that blocked the bot is deactivated; a
+migrated chat is followed; markup the platform refuses is resent as plain text; a row that
+fails for good stays with its error. Every database call runs in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
+from bot.alerts.claims import Job, OutboxRows
 from bot.alerts.mutenotice import announce_expired_mutes
+from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert
-from bot.notifiers.base import DeliveryError, Notifier, Sent
+from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
 from bot.store import Store
 from bot.store.chats import Subscriptions
-from bot.store.schema import chats, events, outbox
+from bot.store.schema import OutboxStatus
+from rules import Transition
 
 log = logging.getLogger("cyclewatch.outbox")
 
-ChartFor = Callable[[dict[str, Any]], bytes | None]
+ChartFor = Callable[[AlertPayload], bytes | None]
+
+__all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus"]
 
 
 @dataclass(frozen=True)
-class Job:
-    """One claimed delivery."""
+class Target:
+    """Where a claimed row goes: the chat (after a migration), its language, the notifier."""
 
-    id: int
-    event_id: int
-    platform: str
     chat_id: str
-    attempts: int
-    payload: dict[str, Any]
+    lang: str
+    notifier: Notifier
+    moved: bool  # already followed a migration: a second one is an error
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the send stage ended with, and the chat it ended in."""
+
+    chat_id: str
+    result: Sent | Exception
 
 
 class DeliveryWorker:
@@ -67,53 +77,23 @@ class DeliveryWorker:
         self.clock = clock
         self.worker_id = worker_id
         self.backoff = backoff or Backoff(5.0, 3600.0, max_attempts=8)
-        self.claim_timeout = claim_timeout
         self.batch = batch
         self.rng = rng or random.Random()
         self.chart_for = chart_for
+        self.rows = OutboxRows(store.engine, worker_id, claim_timeout=claim_timeout)
         self.subs = Subscriptions(store.engine)
-
-    # --- claiming --------------------------------------------------------------------------
-
-    def _due(self, now: datetime) -> sa.ColumnElement[bool]:
-        return sa.or_(
-            sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-            sa.and_(outbox.c.status == "sending", outbox.c.claimed_at < now - self.claim_timeout),
-        )
 
     def claim(self) -> list[Job]:
         """Take up to `batch` due rows (and stale claims of crashed workers) for this worker."""
-        now = self.clock()
-        with self.store.engine.begin() as conn:
-            query = (
-                sa.select(outbox.c.id)
-                .where(self._due(now))
-                .order_by(outbox.c.next_attempt_at, outbox.c.id)
-                .limit(self.batch)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            ids = list(conn.execute(query).scalars())
-            claimed = [
-                row_id
-                for row_id in ids
-                if conn.execute(
-                    outbox.update()
-                    .where(outbox.c.id == row_id, self._due(now))
-                    .values(status="sending", claimed_by=self.worker_id, claimed_at=now,
-                            attempts=outbox.c.attempts + 1)
-                ).rowcount
-            ]
-            rows = conn.execute(
-                sa.select(outbox, events.c.payload)
-                .join(events, events.c.id == outbox.c.event_id)
-                .where(outbox.c.id.in_(claimed))
-                .order_by(outbox.c.id)
-            ).all()
-        return [Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts, dict(r.payload))
-                for r in rows]
+        return self.rows.claim(self.clock(), limit=self.batch)
 
-    # --- delivering ------------------------------------------------------------------------
+    def release_claims(self) -> int:
+        """Put this worker's unfinished sends back to pending (a clean stop, not a crash)."""
+        return self.rows.release(self.clock())
+
+    def release_dead_claims(self) -> int:
+        """Take back the claims of this host's processes that no longer run."""
+        return self.rows.release_dead(self.clock())
 
     async def run_once(self) -> int:
         """Claim one batch and deliver it; how many rows were handled."""
@@ -133,153 +113,102 @@ class DeliveryWorker:
             handled += count
         return handled
 
-    def _chat(self, platform: str, chat_id: str) -> tuple[str, bool, str | None]:
-        """(language, active, id it migrated to) of a chat; unknown chats are English."""
-        with self.store.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(chats.c.lang, chats.c.active, chats.c.migrated_to).where(
-                    chats.c.platform == platform, chats.c.chat_id == chat_id
-                )
-            ).first()
-        if row is None:
-            return "en", True, None
-        return str(row.lang), bool(row.active), row.migrated_to
-
-    def _replaces(self, job: Job) -> tuple[str, ...]:
-        """For a resolve: the message ids of this chat's copy of the rule's last firing alert."""
-        if job.payload.get("state") != "resolved":
-            return ()
-        with self.store.engine.connect() as conn:
-            found = conn.execute(
-                sa.select(outbox.c.message_ids)
-                .join(events, events.c.id == outbox.c.event_id)
-                .where(
-                    events.c.rule_id == job.payload.get("rule"),
-                    events.c.state == "firing",
-                    events.c.id != job.event_id,
-                    outbox.c.platform == job.platform,
-                    outbox.c.chat_id == job.chat_id,
-                    outbox.c.status == "sent",
-                )
-                .order_by(events.c.obs_date.desc())
-                .limit(1)
-            ).scalar()
-        return tuple(str(i) for i in found or ())
-
     async def deliver(self, job: Job) -> None:
         """Send one claimed row and record the outcome (never drops it silently)."""
-        lang, active, moved_to = await asyncio.to_thread(self._chat, job.platform, job.chat_id)
-        chat_id = job.chat_id
-        if moved_to is not None:  # claimed before another row's send learnt of the move
-            if not self._migrate(job, chat_id, moved_to):
-                return
-            chat_id = moved_to
-            lang, active, _ = await asyncio.to_thread(self._chat, job.platform, chat_id)
-        if not active:
-            self._finish(job, "blocked", error="chat is inactive (blocked or left)")
+        target = await self._route(job)
+        if target is None:
             return
+        message = await self._render(job, target)
+        if message is None:
+            return
+        outcome = await self._send(job, target, message)
+        if outcome is not None:
+            await self._mark(job, outcome)
+
+    # --- the stages ---------------------------------------------------------------------------
+
+    async def _route(self, job: Job) -> Target | None:
+        """The chat to send to now: follow a move learnt since the claim; skip inactive chats."""
+        chat = await asyncio.to_thread(self.subs.find, job.platform, job.chat_id)
+        chat_id, moved = job.chat_id, False
+        if chat is not None and chat.migrated_to is not None:
+            if not await asyncio.to_thread(self.rows.migrate, job, chat_id, chat.migrated_to):
+                return None
+            chat_id, moved = chat.migrated_to, True
+            chat = await asyncio.to_thread(self.subs.find, job.platform, chat_id)
+        if chat is not None and not chat.active:
+            await self._finish(job, OutboxStatus.BLOCKED, "chat is inactive (blocked or left)")
+            return None
         notifier = self.notifiers.get(job.platform)
         if notifier is None:
-            self._retry_later(job, f"no notifier for platform {job.platform!r}", None)
-            return
-        replaces = await asyncio.to_thread(self._replaces, job)
-        chart = await asyncio.to_thread(self.chart_for, job.payload) if self.chart_for else None
+            await self._retry_later(job, f"no notifier for platform {job.platform!r}", None)
+            return None
+        return Target(chat_id, chat.lang if chat is not None else "en", notifier, moved)
+
+    async def _render(self, job: Job, target: Target) -> Message | None:
+        """The typed alert, in the chat's language, with its chart and the message it edits."""
         try:
-            message = render_alert(job.payload, lang, replaces=replaces, chart_png=chart)
-        except (AttributeError, KeyError, TypeError, ValueError) as err:
-            self._finish(job, "failed", error=f"cannot render the alert: {err!r}")
-            return
-        plain_tried, moved = False, moved_to is not None
+            alert = AlertPayload.from_payload(job.payload)
+        except ValueError as err:
+            await self._finish(job, OutboxStatus.FAILED, f"cannot render the alert: {err}")
+            return None
+        replaces: tuple[str, ...] = ()
+        if alert.state is Transition.RESOLVED:
+            replaces = await asyncio.to_thread(self.rows.firing_message_ids, job, alert.rule)
+        chart = await asyncio.to_thread(self.chart_for, alert) if self.chart_for else None
+        return render_alert(alert, target.lang, replaces=replaces, chart_png=chart)
+
+    async def _send(self, job: Job, target: Target, message: Message) -> Outcome | None:
+        """Send, resending once as plain text and once to a migrated chat's new id; None when
+        the migration showed the new chat already has this alert (recorded)."""
+        chat_id, plain_tried, moved = target.chat_id, False, target.moved
         while True:
             try:
-                sent = await notifier.send(chat_id, message)
+                return Outcome(chat_id, await target.notifier.send(chat_id, message))
             except DeliveryError as err:
                 if err.malformed and not plain_tried:
                     plain_tried = True
-                    message = render_alert(job.payload, lang, replaces=replaces, plain=True)
+                    message = dataclasses.replace(message, plain=True, chart_png=None)
                     continue
                 if err.migrated_to and not moved:
                     moved = True
-                    if not self._migrate(job, chat_id, err.migrated_to):
-                        return
+                    if not await asyncio.to_thread(self.rows.migrate, job, chat_id,
+                                                   err.migrated_to):
+                        return None
                     chat_id = err.migrated_to
                     continue
-                self._failed_send(job, err)
-                return
+                return Outcome(chat_id, err)
             except Exception as err:  # a notifier bug must not lose the alert
                 log.exception("notifier %s raised an unexpected error", job.platform)
-                self._retry_later(job, f"{type(err).__name__}: {err}", None)
-                return
-            self._mark_sent(job, sent)
-            return
+                return Outcome(chat_id, err)
 
-    # --- recording outcomes -----------------------------------------------------------------
+    async def _mark(self, job: Job, outcome: Outcome) -> None:
+        """Record the send's outcome: sent with its ids, retry later, blocked, or failed."""
+        result = outcome.result
+        if isinstance(result, Sent):
+            await asyncio.to_thread(self.rows.mark_sent, [job.id], result, self.clock())
+        elif not isinstance(result, DeliveryError):
+            await self._retry_later(job, f"{type(result).__name__}: {result}", None)
+        elif result.blocked:
+            await asyncio.to_thread(self.rows.block_chat, job, outcome.chat_id, str(result))
+        elif result.retryable:
+            await self._retry_later(job, str(result), result.retry_after)
+        else:
+            await self._finish(job, OutboxStatus.FAILED, str(result) or type(result).__name__)
 
-    def _mine(self, job: Job) -> sa.ColumnElement[bool]:
-        return sa.and_(outbox.c.id == job.id, outbox.c.status == "sending",
-                       outbox.c.claimed_by == self.worker_id)
+    # --- helpers of the stages ----------------------------------------------------------------
 
-    def _mark_sent(self, job: Job, sent: Sent) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                outbox.update().where(self._mine(job)).values(
-                    status="sent", message_ids=list(sent.message_ids), sent_at=self.clock(),
-                    last_error=None,
-                )
-            )
+    async def _finish(self, job: Job, status: OutboxStatus, error: str) -> None:
+        await asyncio.to_thread(self.rows.finish, job, status, error)
 
-    def _finish(self, job: Job, status: str, *, error: str) -> None:
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                outbox.update().where(self._mine(job)).values(status=status, last_error=error)
-            )
-
-    def _retry_later(self, job: Job, error: str, retry_after: float | None) -> None:
+    async def _retry_later(self, job: Job, error: str, retry_after: float | None) -> None:
         if retry_after is None and self.backoff.exhausted(job.attempts):
-            self._finish(job, "failed", error=f"gave up after {job.attempts} attempts: {error}")
+            await self._finish(job, OutboxStatus.FAILED,
+                               f"gave up after {job.attempts} attempts: {error}")
             return
         if retry_after is not None:
             delay, attempts = retry_after, job.attempts - 1  # flood control is not a failure
         else:
             delay, attempts = self.backoff.delay(job.attempts, self.rng), job.attempts
-        with self.store.engine.begin() as conn:
-            conn.execute(
-                outbox.update().where(self._mine(job)).values(
-                    status="pending", attempts=attempts, last_error=error, claimed_by=None,
-                    next_attempt_at=self.clock() + timedelta(seconds=delay),
-                )
-            )
-
-    def _failed_send(self, job: Job, err: DeliveryError) -> None:
-        if err.blocked:
-            with self.store.engine.begin() as conn:
-                self.subs.deactivate_chat(conn, job.platform, job.chat_id)
-                conn.execute(
-                    outbox.update()
-                    .where(outbox.c.platform == job.platform, outbox.c.chat_id == job.chat_id,
-                           outbox.c.status == "pending")
-                    .values(status="blocked", last_error="chat blocked the bot")
-                )
-            self._finish(job, "blocked", error=str(err))
-        elif err.retryable:
-            self._retry_later(job, str(err), err.retry_after)
-        else:
-            self._finish(job, "failed", error=str(err) or type(err).__name__)
-
-    def _migrate(self, job: Job, old: str, new: str) -> bool:
-        """Move the chat to its new id; False when the new chat already has this alert."""
-        with self.store.engine.begin() as conn:
-            self.subs.migrate_chat(conn, job.platform, old, new)
-            if _has_row(conn, job.event_id, job.platform, new):
-                conn.execute(outbox.update().where(self._mine(job)).values(
-                    status="migrated", last_error=f"chat moved to {new}"))
-                return False
-            conn.execute(outbox.update().where(self._mine(job)).values(chat_id=new))
-        return True
-
-
-def _has_row(conn: Connection, event_id: int, platform: str, chat_id: str) -> bool:
-    return conn.execute(
-        sa.select(outbox.c.id).where(outbox.c.event_id == event_id,
-                                     outbox.c.platform == platform, outbox.c.chat_id == chat_id)
-    ).first() is not None
+        at = self.clock() + timedelta(seconds=delay)
+        await asyncio.to_thread(self.rows.retry_at, job, at, attempts=attempts, error=error)

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from bot.i18n import LANGUAGES
+from bot.alerts.payload import event_payload
 from bot.store import Store
 from bot.store.chats import insert_ignoring_duplicates
-from bot.store.schema import chats, events, mutes, outbox, subscriptions
+from bot.store.schema import OutboxStatus, chats, events, mutes, outbox, subscriptions
 from rules import Event
 
 
@@ -28,16 +27,6 @@ class Recipient:
 
     platform: str
     chat_id: str
-
-
-def event_payload(event: Event) -> dict[str, Any]:
-    """What the outbox needs to render the alert later, in every language we speak."""
-    payload = event.to_dict()
-    payload["texts"] = {}
-    for lang in LANGUAGES:
-        title, body = event.render(lang)
-        payload["texts"][lang] = {"title": title, "text": body}
-    return payload
 
 
 def route(conn: Connection, rule_id: str, severity: str) -> set[Recipient]:
@@ -115,7 +104,7 @@ def enqueue(conn: Connection, event_id: int, recipients: Iterable[Recipient], no
                 "event_id": event_id,
                 "platform": recipient.platform,
                 "chat_id": recipient.chat_id,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from bot.alerts.payload import AlertPayload
 from bot.i18n import text
 from bot.notifiers.base import Button, Message
+from rules import Transition
 
 MAX_ACTION_BYTES = 64  # Telegram callback_data limit
 SEVERITY_KEYS = frozenset({"warning", "info"})  # milestone uses plain alert_firing
@@ -29,7 +29,7 @@ def alert_buttons(rule_id: str, lang: str) -> tuple[Button, ...]:
 
 
 def render_alert(
-    payload: dict[str, Any],
+    alert: AlertPayload,
     lang: str,
     *,
     replaces: tuple[str, ...] = (),
@@ -37,31 +37,29 @@ def render_alert(
     plain: bool = False,
 ) -> Message:
     """The alert for one chat: localized title and explanation, severity, buttons."""
-    texts = payload.get("texts", {})
-    chosen = texts.get(lang) or texts.get("en") or {}
-    state = str(payload.get("state", "firing"))
-    rule_id = str(payload.get("rule", ""))
-    severity = str(payload.get("severity", "milestone"))
+    chosen = alert.text_in(lang)
+    firing = alert.state is Transition.FIRING
+    severity = alert.severity
     headline = text(lang, "alert_resolved")
-    if state == "firing":
+    if firing:
         headline = text(lang, f"alert_firing_{severity}" if severity in SEVERITY_KEYS else
                         "alert_firing")
-    title = chosen.get("title") or payload.get("title") or rule_id
+    observed = alert.date.isoformat()
     body = "\n\n".join(
         part
         for part in (
-            chosen.get("text", ""),
+            chosen.text,
             text(lang, "alert_severity", severity=severity_name(severity, lang)),
-            text(lang, "alert_observed", date=payload.get("date", "")),
+            text(lang, "alert_observed", date=observed),
         )
         if part
     )
     return Message(
-        title=f"{headline}: {title}",
+        title=f"{headline}: {chosen.title or alert.title or alert.rule}",
         body=body,
         chart_png=chart_png,
-        buttons=alert_buttons(rule_id, lang) if state == "firing" else (),
+        buttons=alert_buttons(alert.rule, lang) if firing else (),
         plain=plain,
-        replaces=replaces if state == "resolved" else (),
-        tags={"rule": rule_id, "state": state, "date": str(payload.get("date", ""))},
+        replaces=replaces if alert.state is Transition.RESOLVED else (),
+        tags={"rule": alert.rule, "state": alert.state.value, "date": observed},
     )

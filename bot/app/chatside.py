@@ -1,95 +1,56 @@
-"""The chat side of the service: notifiers (with metrics), the delivery worker, the command
-context, and the Telegram and Slack front ends, built from the settings and run in the loop."""
+"""The chat side of the service: the configured platforms (from `bot.platforms.registry`),
+their notifiers with metrics, the generic webhook and console, the delivery worker, the
+command context, and the front ends, built from the settings and run in the loop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import httpx
-import sqlalchemy as sa
 
+from bot.alerts.claims import worker_id
 from bot.alerts.outbox import DeliveryWorker
-from bot.app.http import Handler
 from bot.chat.types import Caller, Reply
 from bot.config import Settings
-from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
+from bot.notifiers.base import DeliveryError, Message, Notifier
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
+from bot.notifiers.metered import MeteredNotifier
 from bot.notifiers.webhook import WebhookNotifier
+from bot.platforms.base import Closer, Handler, Intake, Platform
+from bot.platforms.registry import PLATFORMS, configured
 from bot.runtime.clock import Clock
 from bot.runtime.metrics import Metrics
 from bot.store import Store
-from bot.store.schema import outbox
 from rules import RuleSet
 
-if TYPE_CHECKING:  # the platform libraries are imported only when a platform is configured
+if TYPE_CHECKING:  # the commands pull in the charting libraries: only with a chat platform
     from bot.chat.commands import CommandContext
-    from bot.platforms.slack.frontend import SlackFrontEnd
-    from bot.platforms.telegram.frontend import TelegramFrontEnd
 
 log = logging.getLogger("cyclewatch")
-
-
-class MeteredNotifier:
-    """Wraps a notifier to count deliveries by outcome and time each send."""
-
-    def __init__(self, inner: Notifier, metrics: Metrics) -> None:
-        self.inner = inner
-        self.platform = inner.platform
-        self.metrics = metrics
-
-    async def send(self, chat_id: str, message: Message) -> Sent:
-        """Send through the wrapped notifier, recording the outcome."""
-        started = time.monotonic()
-        try:
-            sent = await self.inner.send(chat_id, message)
-        except DeliveryError as err:
-            outcome = ("retry" if err.retryable else "blocked" if err.blocked
-                       else "malformed" if err.malformed else "migrated" if err.migrated_to
-                       else "failed")
-            self.metrics.deliveries.labels(self.platform, outcome).inc()
-            if err.retryable:
-                self.metrics.delivery_retries.labels(self.platform).inc()
-            raise
-        finally:
-            self.metrics.delivery_seconds.observe(time.monotonic() - started)
-        self.metrics.deliveries.labels(self.platform, "sent").inc()
-        return sent
-
-
-def worker_id() -> str:
-    """This process's name in outbox claims: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class ChatSide:
     """Builds and runs delivery and the chat front ends for the configured platforms."""
 
     def __init__(
-        self, settings: Settings, store: Store, metrics: Metrics, clock: Clock
+        self, settings: Settings, store: Store, metrics: Metrics, clock: Clock,
+        *, platforms: Sequence[Platform] = PLATFORMS,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.clock = clock
+        self.platforms = configured(settings, platforms)
         self.http = httpx.AsyncClient(timeout=30.0)
         self.notifiers: dict[str, Notifier] = {}
-        self._closers: list[Callable[[], Awaitable[None]]] = []
-        if settings.telegram_bot_token is not None:
-            from bot.platforms.telegram.notifier import TelegramNotifier
-
-            telegram = TelegramNotifier.from_settings(settings)
-            self.notifiers["telegram"] = telegram
-            self._closers.append(telegram.close)
-        if settings.slack_bot_token is not None:
-            from bot.platforms.slack.notifier import SlackNotifier
-
-            self.notifiers["slack"] = SlackNotifier.from_settings(settings)
+        self._closers: list[Closer] = []
+        for platform in self.platforms:
+            delivery = platform.connect(settings)
+            self.notifiers[platform.name] = delivery.notifier
+            self._closers.extend(delivery.closers)
         if settings.webhook_url:
             self.notifiers["webhook"] = WebhookNotifier(self.http, settings.webhook_url)
         self.notifiers["console"] = ConsoleNotifier()
@@ -97,7 +58,6 @@ class ChatSide:
             store, {name: MeteredNotifier(n, metrics) for name, n in self.notifiers.items()},
             clock=clock, worker_id=worker_id(),
         )
-        # Chat commands (and their charting libraries) only when a chat platform is on.
         self.context: CommandContext | None = None
         if self.chat_on:
             from bot.chat.commands import CommandContext
@@ -105,14 +65,13 @@ class ChatSide:
             self.context = CommandContext(
                 store=store, clock=clock, admins=frozenset(settings.admins)
             )
-        self.telegram: TelegramFrontEnd | None = None
-        self._telegram_started = False
-        self.slack: SlackFrontEnd | None = None
+        self.intakes: dict[str, Intake] = {}
+        self._started: set[str] = set()
 
     @property
     def chat_on(self) -> bool:
-        """Whether Telegram or Slack is configured."""
-        return bool({"telegram", "slack"} & self.notifiers.keys())
+        """Whether a chat platform (Telegram, Slack, ...) is configured."""
+        return bool(self.platforms)
 
     def implicit_recipients(self) -> list[tuple[str, str]]:
         """Who gets every alert without subscribing: the console with no chat platform, and
@@ -154,54 +113,50 @@ class ChatSide:
             self.worker.chart_for = alert_chart(insight)
 
     async def handler(self, caller: Caller, line: str) -> Reply:
-        """The one command entry point both front ends call."""
+        """The one command entry point every front end calls."""
         from bot.chat.commands import handle
 
         assert self.context is not None  # front ends exist only with a chat platform
         return await handle(self.context, caller, line)
 
+    def http_routes(self) -> dict[str, Handler]:
+        """The POST routes the front ends serve on the service's HTTP server, by path."""
+        return {path: handler for intake in self.intakes.values()
+                for path, handler in intake.routes.items()}
+
     def slack_http_handler(self) -> Handler | None:
-        """POST /slack/commands, when SLACK_SIGNING_SECRET is set."""
-        if self.slack is None or self.settings.slack_signing_secret is None:
-            return None
-        return self.slack.handle_http
+        """POST /slack/commands, when SLACK_SIGNING_SECRET is set (see `http_routes`)."""
+        return self.http_routes().get("/slack/commands")
 
     def build_front_ends(self) -> None:
-        """Create the front ends (before the HTTP server starts, so its route exists)."""
-        if self.settings.telegram_bot_token is not None:
-            from bot.platforms.telegram.frontend import TelegramFrontEnd
-
-            self.telegram = TelegramFrontEnd.from_settings(self.settings, self.handler)
-        if self.settings.slack_bot_token is not None:
-            from bot.platforms.slack.frontend import SlackFrontEnd
-
-            self.slack = SlackFrontEnd.from_settings(self.settings, self.handler)
+        """Create the front ends (before the HTTP server starts, so their routes exist)."""
+        for platform in self.platforms:
+            self.intakes[platform.name] = platform.intake(self.settings, self.handler)
 
     async def start(self, *, leader: bool) -> None:
-        """Start Slack Socket Mode, and Telegram when this process may take its updates."""
-        await self._start("slack", self.slack)
+        """Start the front ends any process may run, then those the leader alone runs."""
+        for name, intake in self.intakes.items():
+            if not intake.leader_only:
+                await self._start(name)
         await self.on_leadership(leader)
 
     async def on_leadership(self, leader: bool) -> None:
-        """Telegram gives updates to one poller per bot: with polling, only the leader asks
-        (a webhook can be served anywhere). A new leader starts polling; it is never stopped
-        by losing the lead, which happens when the process is dying anyway."""
-        if self.telegram is None or self._telegram_started:
+        """A new leader starts the leader-only front ends (Telegram polling). They are never
+        stopped by losing the lead, which happens when the process is dying anyway; one that
+        failed to start is tried again at the next check."""
+        if not leader:
             return
-        if leader or self.settings.telegram_webhook_url:
-            self._telegram_started = True  # before awaiting: the leader check may call again
-            self._telegram_started = await self._start("telegram", self.telegram)
+        for name, intake in self.intakes.items():
+            if intake.leader_only and name not in self._started:
+                await self._start(name)
 
-    @staticmethod
-    async def _start(name: str, front: TelegramFrontEnd | SlackFrontEnd | None) -> bool:
-        if front is None:
-            return False
+    async def _start(self, name: str) -> None:
+        self._started.add(name)  # before awaiting: the leader check may call again
         try:
-            await front.start()
-        except Exception as err:  # alerts still go out; commands wait for a restart
+            await self.intakes[name].front.start()
+        except Exception as err:  # alerts still go out; commands wait for a retry or restart
             log.error("%s front end did not start: %s", name, err)
-            return False
-        return True
+            self._started.discard(name)
 
     async def deliver(self) -> bool:
         """Drain what is due now; True (retries are the worker's business)."""
@@ -210,64 +165,23 @@ class ChatSide:
 
     async def stop(self) -> None:
         """Stop the front ends, hand back claims left in flight, close the clients."""
-        for front in (self.telegram, self.slack):
-            if front is not None:
-                try:
-                    await front.stop()
-                except Exception as err:
-                    log.warning("front end stop: %s", err)
-        released = await asyncio.to_thread(self.release_claims)
+        for intake in self.intakes.values():
+            try:
+                await intake.front.stop()
+            except Exception as err:
+                log.warning("front end stop: %s", err)
+        released = await asyncio.to_thread(self.worker.release_claims)
         if released:
             log.info("released %d delivery claim(s) for the next run", released)
         for close in self._closers:
             await close()
         await self.http.aclose()
 
-    def release_claims(self) -> int:
-        """Put this process's unfinished sends back to pending (a clean stop, not a crash)."""
-        with self.store.engine.begin() as conn:
-            result = conn.execute(
-                outbox.update()
-                .where(outbox.c.status == "sending", outbox.c.claimed_by == self.worker.worker_id)
-                .values(status="pending", claimed_by=None, claimed_at=None,
-                        next_attempt_at=self.clock())
-            )
-        return int(result.rowcount or 0)
-
     def release_dead_claims(self) -> int:
         """Sends claimed by a process of this host that no longer runs (it crashed) go back to
         pending now, instead of after the claim timeout; other hosts' claims are left alone."""
-        host = socket.gethostname()
-        with self.store.engine.begin() as conn:
-            owners = conn.execute(
-                sa.select(outbox.c.claimed_by).distinct().where(
-                    outbox.c.status == "sending", outbox.c.claimed_by.like(f"{host}:%"))
-            ).scalars().all()
-            dead = [o for o in owners if o and not _alive(o.rsplit(":", 1)[1])]
-            if not dead:
-                return 0
-            result = conn.execute(
-                outbox.update()
-                .where(outbox.c.status == "sending", outbox.c.claimed_by.in_(dead))
-                .values(status="pending", claimed_by=None, claimed_at=None,
-                        next_attempt_at=self.clock())
-            )
-        count = int(result.rowcount or 0)
-        log.info("took back %d delivery claim(s) of a stopped process", count)
-        return count
+        return self.worker.release_dead_claims()
 
     def describe(self) -> str:
         """Which notifiers are on."""
         return "notifiers " + ", ".join(sorted(self.notifiers))
-
-
-
-def _alive(pid_text: str) -> bool:
-    """Whether a process with this pid runs on this host."""
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):  # not a pid we can judge, or someone else's: alive
-        return True
-    return True

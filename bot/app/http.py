@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -19,9 +19,11 @@ HealthProbe = Callable[[], Health]
 
 
 def build_app(
-    health: HealthProbe, metrics: Metrics, *, slack_commands: Handler | None = None
+    health: HealthProbe, metrics: Metrics, *, slack_commands: Handler | None = None,
+    routes: Mapping[str, Handler] | None = None,
 ) -> web.Application:
-    """The aiohttp application; `health` runs in a worker thread (it reads the database)."""
+    """The aiohttp application; `health` runs in a worker thread (it reads the database).
+    `routes` are the chat front ends' POST endpoints by path (`ChatSide.http_routes`)."""
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
@@ -44,6 +46,8 @@ def build_app(
     app.router.add_get("/metrics", metrics_view)
     if slack_commands is not None:
         app.router.add_post("/slack/commands", slack_commands)
+    for path, handler in (routes or {}).items():
+        app.router.add_post(path, handler)
     return app
 
 

@@ -131,7 +131,7 @@ class Service:
         app = build_app(
             lambda: check_health(store, self.state, limits, self.clock()),
             self.metrics,
-            slack_commands=wiring.slack_commands_handler(),
+            routes=wiring.chat.http_routes(),
         )
         server = HttpServer(app, self.settings.http_addr)
         try:

@@ -1,27 +1,26 @@
-"""Which sources the service polls and how: the data directory on a fixed interval, or FRED,
-Fiscal Data and the Fed and Treasury press feeds on the release calendar."""
+"""Which sources the service polls and how, from the registry (sources/registry.py): the data
+directory (plus sources it does not replace, e.g. csv) on a fixed interval, or every network
+source on its release calendar."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from bot.config import Settings
-from bot.ingest.calendar import DEFAULT_SCHEDULES, SourceSchedule
-from bot.ingest.fetcher import Fetcher
-from bot.ingest.poller import FeedPoll, PollOnce, fetcher_poll, with_fast_poll
-from bot.ingest.releases import poll_fomc, poll_refunding
+from bot.ingest.calendar import SourceSchedule, schedule_of
+from bot.ingest.fetcher import Fetcher, PollResult
+from bot.ingest.poller import PollOnce, fetcher_poll, with_fast_poll
+from bot.ingest.releases import confirm_decisions
 from bot.runtime.clock import Clock
 from bot.store import Store
-from sources.files import FileSource
-from sources.fomc import FomcSource
-from sources.fred import FredSource
-from sources.refunding import RefundingSource
-from sources.treasury import TreasurySource
+from rules import RuleSet
+from sources.registry import REGISTRY, Options, SourceContext, SourceEntry, polled
 
 SeriesFor = Callable[..., Sequence[str]]  # series_for("fred") -> the ids the rules need
 
@@ -35,39 +34,79 @@ class PlannedSource:
     fixed_every: timedelta | None = None
 
 
-def data_dir_source(store: Store, data_dir: Path, series_for: SeriesFor, clock: Clock,
-                    every: timedelta) -> list[PlannedSource]:
-    """An offline data directory: every rule input, read from files on a fixed interval."""
-    files = Fetcher(store, FileSource(data_dir), clock=clock)
-    return [PlannedSource(SourceSchedule("files", ()), fetcher_poll(files, series_for), every)]
+def rules_options(current: Callable[[], RuleSet | None]) -> Options:
+    """(source, series id) -> the options the running rules give that series (read at each
+    fetch, so a reloaded rules file takes effect at the next poll)."""
+
+    def options(source: str, series_id: str) -> dict[str, Any]:
+        ruleset = current()
+        found = ruleset is not None and next(
+            (i.spec.options for i in ruleset.inputs if i.source == source and i.id == series_id),
+            None,
+        )
+        return dict(found) if found else {}
+
+    return options
 
 
-def network_sources(
-    settings: Settings, store: Store, http: httpx.Client, series_for: SeriesFor, clock: Clock,
-    fast_every: timedelta | None,
-) -> list[PlannedSource]:
-    """FRED, Fiscal Data, the Fed's and the Treasury's press feeds, on their schedules.
-
-    The service backs off between polls itself, so the adapters retry only briefly.
-    """
-    schedules = {s.name: s for s in with_fast_poll(DEFAULT_SCHEDULES, fast_every)}
+def source_context(
+    settings: Settings, http: httpx.Client, *, data_dir: Path | None, options: Options,
+    attempts: int = 3, retry_wait: float = 1.0,
+) -> SourceContext:
+    """The registry's build context from the settings (relative csv paths resolve against
+    the data directory, else the rules file's directory)."""
     key = settings.fred_api_key
-    fred = Fetcher(store, FredSource(
-        api_key=key.get_secret_value() if key else None, api_url=settings.fred_api_url,
-        graph_url=settings.fred_graph_url, http=http, timeout=settings.fred_timeout,
-        rate=settings.fred_rate, attempts=2, backoff=1.0,
-    ), clock=clock)
-    treasury = Fetcher(store, TreasurySource(settings.fiscaldata_url, http, attempts=2,
-                                             retry_wait=1.0), clock=clock)
-    fomc = FomcSource(settings.fed_feeds_url, http)
-    refunding = RefundingSource(settings.treasury_press_url, http)
-    engine = store.engine
-    return [
-        PlannedSource(schedules["fred"], fetcher_poll(fred, lambda: series_for("fred"))),
-        PlannedSource(schedules["treasury"],
-                      fetcher_poll(treasury, lambda: series_for("treasury"))),
-        PlannedSource(schedules["fomc"], FeedPoll(
-            "Fed press releases", lambda now: poll_fomc(engine, fomc, now))),
-        PlannedSource(schedules["refunding"], FeedPoll(
-            "Treasury press releases", lambda now: poll_refunding(engine, refunding, now))),
-    ]
+    return SourceContext(
+        http=http, timeout=settings.fred_timeout, attempts=attempts, retry_wait=retry_wait,
+        fred_api_key=key.get_secret_value() if key else None,
+        fred_api_url=settings.fred_api_url, fred_graph_url=settings.fred_graph_url,
+        fred_rate=settings.fred_rate, fiscaldata_url=settings.fiscaldata_url,
+        fed_feeds_url=settings.fed_feeds_url, treasury_press_url=settings.treasury_press_url,
+        data_dir=data_dir, base_dir=data_dir or settings.rules_path.resolve().parent,
+        options=options,
+    )
+
+
+def fetcher_for(entry: SourceEntry, ctx: SourceContext, store: Store, clock: Clock,
+                *, vintages: bool = False) -> Fetcher:
+    """A Fetcher of the entry's source, incremental when the entry says so."""
+    return Fetcher(store, entry.build(ctx), clock=clock, vintages=vintages,
+                   overlap=entry.overlap)
+
+
+def planned_sources(
+    store: Store, ctx: SourceContext, series_for: SeriesFor, clock: Clock, *,
+    fast_every: timedelta | None, every: timedelta,
+) -> list[PlannedSource]:
+    """One poll per source. With a data directory (`ctx.data_dir`): its files for every
+    series whose source they replace, plus each source they do not (csv), every `every`.
+    Without: each network source on its calendar. The service backs off between polls
+    itself, so `ctx` should give the adapters a small retry budget."""
+
+    def confirm(now: datetime, _result: PollResult) -> None:
+        confirm_decisions(store, now)
+
+    after = {"fred": confirm, "fomc": confirm}  # a decision is confirmed by FRED's range
+    planned = []
+    if ctx.data_dir is not None:
+        replaced = [e.name for e in REGISTRY if e.data_dir_replaces or e.name == "files"]
+        files = next(e for e in REGISTRY if e.name == "files")
+        planned.append(PlannedSource(
+            schedule_of("files", files.hints),
+            fetcher_poll(fetcher_for(files, ctx, store, clock), lambda: series_for(*replaced)),
+            every))
+        entries = [e for e in REGISTRY if e.network and not e.data_dir_replaces]
+    else:
+        entries = [e for e in REGISTRY if e.network]
+    for entry in entries:
+        schedule = schedule_of(entry.name, entry.hints)
+        if ctx.data_dir is None:
+            [schedule] = with_fast_poll([schedule], fast_every)
+        ids = _ids(entry, series_for)
+        poll = fetcher_poll(fetcher_for(entry, ctx, store, clock), ids, after.get(entry.name))
+        planned.append(PlannedSource(schedule, poll, every if ctx.data_dir else None))
+    return planned
+
+
+def _ids(entry: SourceEntry, series_for: SeriesFor) -> Callable[[], list[str]]:
+    return lambda: polled(entry, series_for(entry.name))

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,17 +18,15 @@ from bot.alerts.digest import send_digests
 from bot.alerts.pipeline import Pipeline, Recipient
 from bot.app.chatside import ChatSide
 from bot.app.health import ServiceState, outbox_backlog
-from bot.app.http import Handler
-from bot.app.sources import data_dir_source, network_sources
+from bot.app.produce import Producer
+from bot.app.sources import planned_sources, rules_options, source_context
 from bot.config import Settings
 from bot.evaluate.evaluator import LiveEvaluator
 from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
 from bot.ingest.calendar import ReleaseCalendar, SourceSchedule
-from bot.ingest.fetcher import DEFAULT_FRED_SERIES
 from bot.ingest.poller import (
     PollHealth,
     PollOnce,
-    PollOutcome,
     SourcePoller,
 )
 from bot.ingest.releases import load_release_calendar
@@ -38,6 +37,7 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import InFlight, JobBody, PeriodicJob, Timing
 from bot.store import Store
 from rules import RulesError
+from sources.registry import entry
 
 log = logging.getLogger("cyclewatch")
 CATCH_UP_WAIT_SECONDS = 120.0
@@ -74,12 +74,9 @@ class Wiring:
         self.http = httpx.Client(timeout=settings.fred_timeout, follow_redirects=True)
         self.jobs: dict[str, PeriodicJob] = {}
         self.pollers: list[SourcePoller] = []
-        self.evaluator: LiveEvaluator | None = None
         self.chat = ChatSide(settings, store, metrics, clock)
         self.chat.build_front_ends()
         self._stop = asyncio.Event()
-        self._polled: set[str] = set()
-        self._first_round = False  # every source polled once since start
         self._digest_done = False
         self._started = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
@@ -104,8 +101,8 @@ class Wiring:
         self.state.leader = await self.leadership.check()
         self.metrics.leader.set(int(self.state.leader))
         self._job("leader", self._check_leader, self.timing.leader_check_seconds)
+        self._add_producer()
         await self._add_pollers()
-        self._add_evaluator()
         self.chat.use_rules(self.holder.current)
         self.chat.offer_reload(self.reload_for_chat)
         self._job("deliver", self._deliver, self.timing.deliver_seconds)
@@ -133,10 +130,6 @@ class Wiring:
         role = "leader" if self.state.leader else "follower"
         rules = f"{self.state.rules_loaded} rules" if self.holder.current else "no valid rules"
         return f"{role}, {rules}, {self.chat.describe()}"
-
-    def slack_commands_handler(self) -> Handler | None:
-        """The signed Slack slash-command endpoint, when a signing secret is set."""
-        return self.chat.slack_http_handler()
 
     # --- leadership ----------------------------------------------------------------------
 
@@ -201,22 +194,23 @@ class Wiring:
 
     def _series_for(self, *sources: str) -> list[str]:
         ruleset = self.holder.current
-        if ruleset is None:
-            return list(DEFAULT_FRED_SERIES) if "fred" in sources else []
+        if ruleset is None:  # no usable rules: each source's built-in list (FRED's)
+            return sorted({s for name in sources for s in entry(name).fallback})
         return sorted({i.id for i in ruleset.inputs if not sources or i.source in sources})
 
     async def _add_pollers(self) -> None:
-        if self.data_dir is not None:
-            every = timedelta(seconds=self.timing.poll_seconds)
-            planned = data_dir_source(self.store, self.data_dir, self._series_for, self.clock,
-                                      every)
-        else:
-            if self.calendar is None:
-                self.calendar = await asyncio.to_thread(
-                    load_release_calendar, self.http, self.settings.fed_feeds_url)
-            fast = self.timing.release_poll_seconds
-            planned = network_sources(self.settings, self.store, self.http, self._series_for,
-                                      self.clock, timedelta(seconds=fast) if fast else None)
+        every = timedelta(seconds=self.timing.poll_seconds)
+        fast = self.timing.release_poll_seconds
+        if self.data_dir is None and self.calendar is None:
+            self.calendar = await asyncio.to_thread(
+                load_release_calendar, self.http, self.settings.fed_feeds_url)
+        # The service backs off between polls itself, so the adapters retry only briefly.
+        ctx = source_context(self.settings, self.http, data_dir=self.data_dir,
+                             options=rules_options(lambda: self.holder.current),
+                             attempts=2, retry_wait=1.0)
+        planned = planned_sources(self.store, ctx, self._series_for, self.clock,
+                                  fast_every=timedelta(seconds=fast) if fast else None,
+                                  every=every)
         for source in planned:
             self._poller(source.schedule, source.poll, source.fixed_every)
 
@@ -224,20 +218,11 @@ class Wiring:
                 fixed_every: timedelta | None = None) -> None:
         health = self.state.polls.setdefault(schedule.name, PollHealth())
         self.pollers.append(SourcePoller(
-            schedule, poll, calendar=self.calendar or ReleaseCalendar(), backoff=self._backoff(),
+            schedule, partial(self.producer.produce, schedule.name, poll),
+            calendar=self.calendar or ReleaseCalendar(), backoff=self._backoff(),
             inflight=self.inflight, metrics=self.metrics, clock=self.clock,
-            on_polled=self._on_polled, is_leader=lambda: self.leadership.is_leader,
-            fixed_every=fixed_every, health=health,
+            is_leader=lambda: self.leadership.is_leader, fixed_every=fixed_every, health=health,
         ))
-
-    def _on_polled(self, source: str, outcome: PollOutcome) -> None:
-        self._polled.add(source)
-        if outcome.new_rows:
-            log.info("%s: %d new rows", source, outcome.new_rows)
-        first_round_done = self._polled >= set(self.state.polls) and not self._first_round
-        if (outcome.new_rows or first_round_done) and "evaluate" in self.jobs:
-            self.jobs["evaluate"].run_soon()
-        self._first_round = self._first_round or first_round_done
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -260,42 +245,18 @@ class Wiring:
 
     # --- evaluation ----------------------------------------------------------------------
 
-    def _add_evaluator(self) -> None:
+    def _add_producer(self) -> None:
         implicit = [Recipient(p, c) for p, c in self.chat.implicit_recipients()]
-        self.pipeline = Pipeline(self.store, implicit=implicit)
-        self.evaluator = LiveEvaluator(
-            self.store, self.holder, self.pipeline.record,
-            metrics=self.metrics, timezone=self.settings.timezone,
+        self.producer = Producer(
+            holder=self.holder,
+            evaluator=LiveEvaluator(self.store, self.holder, metrics=self.metrics,
+                                    timezone=self.settings.timezone),
+            pipeline=Pipeline(self.store, implicit=implicit), state=self.state,
+            metrics=self.metrics, tell_admins=self.chat.tell_admins,
+            wake_delivery=lambda: self.jobs["deliver"].run_soon(),
+            is_leader=lambda: self.leadership.is_leader,
         )
-        # The first evaluation waits for the first round of polls (see _on_polled).
-        self._job("evaluate", self._evaluate, self.timing.poll_seconds, delay_first=True)
-
-    async def _evaluate(self) -> bool:
-        if self.evaluator is None or not self.leadership.is_leader:
-            return True
-        if self.holder.current is None:
-            return True  # reported at load; the watcher re-enables evaluation
-        now = self.clock()
-        try:
-            result = await asyncio.to_thread(self.evaluator.run, now)
-        except Exception as err:
-            log.exception("evaluation failed")
-            self.metrics.evaluations.labels("error").inc()
-            self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
-            return False
-        self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
-        self.state.evaluations += 1
-        if result.recorded:
-            self.jobs["deliver"].run_soon()
-        # Stale inputs mean no alert rather than a false one; the admins hear about it.
-        stale = [item for item in result.newly_skipped if "stale" in item]
-        if stale:
-            await self.chat.tell_admins("cyclewatch: rules paused on stale data",
-                                        "\n".join(stale))
-        if result.resumed and self.state.evaluations > 1:
-            await self.chat.tell_admins("cyclewatch: rules evaluated again",
-                                        ", ".join(result.resumed))
-        if result.events:
-            log.info("evaluation: %d new transition(s): %s", len(result.events),
-                     ", ".join(f"{e.rule_id} {e.state}" for e in result.events))
-        return True
+        # Besides after each poll with news, the rules run on a timer (inputs go stale as
+        # time passes) and after a reload; the first timed run waits one interval.
+        self._job("evaluate", lambda: self.producer.evaluate(self.clock()),
+                  self.timing.poll_seconds, delay_first=True)

@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from rules import RuleSet, backtest
+from rules import RuleSet, Transition, backtest
 from rules.engine import Evaluator, trace_rule
 
 YEARS_SHOWN = 10
@@ -134,7 +134,7 @@ def rule_chart(
         start = shown.index.min() if not shown.empty else pd.Timestamp(as_of)
         fired = [
             e for e in backtest(ruleset, data, until=as_of, only=[rule_id])
-            if e.state == "firing" and pd.Timestamp(e.date) >= start
+            if e.state == Transition.FIRING and pd.Timestamp(e.date) >= start
         ]
         for event in fired:
             when = pd.Timestamp(event.date)

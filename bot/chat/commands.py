@@ -11,6 +11,7 @@ import asyncio
 import difflib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -100,8 +101,8 @@ def command(name: str, *, admin_only: bool = False) -> Callable[[CommandFn], Com
 async def handle(ctx: CommandContext, caller: Caller, text_line: str) -> Reply:
     """Run one command line for `caller` and return the reply in the chat's language."""
     now = ctx.clock()
-    chat = ctx.subs.ensure_chat(
-        caller.platform, caller.chat_id, is_group=caller.is_group,
+    chat = await asyncio.to_thread(
+        ctx.subs.ensure_chat, caller.platform, caller.chat_id, is_group=caller.is_group,
         language_code=caller.language_code, now=now,
     )
     name, args = parse_line(text_line)
@@ -172,9 +173,10 @@ async def subscribe(ctx: CommandContext, call: Call) -> Reply:
     if (refusal := _check_target(ctx, call, target)) is not None:
         return refusal
     c = call.caller
-    if not ctx.subs.subscribe(c.platform, c.chat_id, target, ctx.clock()):
+    if not await asyncio.to_thread(ctx.subs.subscribe, c.platform, c.chat_id, target,
+                                   ctx.clock()):
         return Reply(call.t("already_subscribed", target=target))
-    targets = ", ".join(ctx.subs.targets(c.platform, c.chat_id))
+    targets = ", ".join(await asyncio.to_thread(ctx.subs.targets, c.platform, c.chat_id))
     return Reply(call.t("subscribed", target=target, targets=targets))
 
 
@@ -183,10 +185,12 @@ async def unsubscribe(ctx: CommandContext, call: Call) -> Reply:
     """Stop alerts: /unsubscribe [rule|severity|all] (default: everything)."""
     c = call.caller
     target = call.args[0].lower() if call.args else None
-    if target is None or (target == "all" and "all" not in ctx.subs.targets(*_where(c))):
-        ctx.subs.unsubscribe(c.platform, c.chat_id, None)
+    if target is None or (
+        target == "all" and "all" not in await asyncio.to_thread(ctx.subs.targets, *_where(c))
+    ):
+        await asyncio.to_thread(ctx.subs.unsubscribe, c.platform, c.chat_id, None)
         return Reply(call.t("unsubscribed_all"))
-    if ctx.subs.unsubscribe(c.platform, c.chat_id, target) == 0:
+    if await asyncio.to_thread(ctx.subs.unsubscribe, c.platform, c.chat_id, target) == 0:
         return Reply(call.t("not_subscribed", target=shown(target)))
     return Reply(call.t("unsubscribed", target=target))
 
@@ -235,12 +239,16 @@ async def rules(ctx: CommandContext, call: Call) -> Reply:
     return Reply(views.rules_text(found, call.lang))
 
 
+def _recent_events(ctx: CommandContext, limit: int) -> list[sa.Row[Any]]:
+    query = sa.select(events).order_by(events.c.obs_date.desc(), events.c.id.desc()).limit(limit)
+    with ctx.store.engine.connect() as conn:
+        return list(conn.execute(query).all())
+
+
 @command("history")
 async def history(ctx: CommandContext, call: Call) -> Reply:
     """The most recent alerts (newest first)."""
-    query = sa.select(events).order_by(events.c.obs_date.desc(), events.c.id.desc()).limit(15)
-    with ctx.store.engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = await asyncio.to_thread(_recent_events, ctx, 15)
     if not rows:
         return Reply(call.t("history_none"))
     lines = [call.t("history_title")]
@@ -252,7 +260,8 @@ async def history(ctx: CommandContext, call: Call) -> Reply:
 async def mute(ctx: CommandContext, call: Call) -> Reply:
     """Silence one rule in this chat for a while: /mute <rule> <duration> (e.g. 7d, 12h)."""
     if len(call.args) != 2:
-        muted = active_mutes(ctx.store, call.caller.platform, call.caller.chat_id, ctx.clock())
+        muted = await asyncio.to_thread(active_mutes, ctx.store, call.caller.platform,
+                                        call.caller.chat_id, ctx.clock())
         listed = f"\n{call.t('muted_list', rules=', '.join(muted))}" if muted else ""
         return Reply(call.t("usage_mute") + listed, ephemeral=True)
     rule_id, span_text = call.args[0].lower(), call.args[1]
@@ -264,7 +273,7 @@ async def mute(ctx: CommandContext, call: Call) -> Reply:
     now = ctx.clock()
     until = now + span
     c = call.caller
-    ctx.subs.mute(c.platform, c.chat_id, rule_id, until, c.user_id, now)
+    await asyncio.to_thread(ctx.subs.mute, c.platform, c.chat_id, rule_id, until, c.user_id, now)
     return Reply(call.t("muted", rule=rule_id, until=until.strftime("%Y-%m-%d %H:%M UTC")))
 
 
@@ -274,7 +283,8 @@ async def unmute(ctx: CommandContext, call: Call) -> Reply:
     if len(call.args) != 1:
         return Reply(call.t("usage_unmute"), ephemeral=True)
     rule_id = call.args[0].lower()
-    if not ctx.subs.unmute(call.caller.platform, call.caller.chat_id, rule_id):
+    if not await asyncio.to_thread(ctx.subs.unmute, call.caller.platform, call.caller.chat_id,
+                                   rule_id):
         return Reply(call.t("not_muted", rule=shown(rule_id)))
     return Reply(call.t("unmuted", rule=rule_id))
 
@@ -300,7 +310,8 @@ async def lang(ctx: CommandContext, call: Call) -> Reply:
     choice = "zh" if choice.startswith("zh") or choice == "中文" else choice
     if choice not in LANGUAGES:
         return Reply(call.t("usage_lang"), ephemeral=True)
-    ctx.subs.set_language(call.caller.platform, call.caller.chat_id, choice)
+    await asyncio.to_thread(ctx.subs.set_language, call.caller.platform, call.caller.chat_id,
+                            choice)
     return Reply(text(choice, "lang_set"))
 
 

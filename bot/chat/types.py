@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.notifiers.base import Button
@@ -28,3 +29,8 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     ephemeral: bool = False  # Slack: visible only to the caller
     extra: dict[str, str] = field(default_factory=dict)
+
+
+# What a front end calls with each command line: `bot.app.chatside.ChatSide.handler`, or
+# `functools.partial(bot.chat.commands.handle, ctx)`; the front end needs only caller + text.
+CommandHandler = Callable[[Caller, str], Awaitable[Reply]]

@@ -7,17 +7,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
+from bot.alerts.payload import AlertPayload
 from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
 from bot.store import SeriesStatus
-from rules import Check, Regime
+from rules import Check, Regime, RuleStatus, Transition
 from rules.explain import number
 
 log = logging.getLogger("cyclewatch.views")
 _MARK = {True: "🟢", False: "⚪", None: "⏸"}
-_STATE_MARK = {"firing": "🟢", "pending": "🟡", "inactive": "⚪", "skipped": "⏸"}
+_STATE_MARK = {RuleStatus.FIRING: "🟢", RuleStatus.PENDING: "🟡", RuleStatus.INACTIVE: "⚪",
+               "skipped": "⏸"}
 
 
 def _check_line(check: Check, lang: str, detail: str | None = None) -> str:
@@ -64,7 +65,7 @@ def skip_reason(reason: str | None, lang: str) -> str:
 def rule_state_text(view: RuleView, lang: str) -> str:
     """A rule's state in words: "firing since 2019-08-28", "skipped (...); before that: ..."."""
     def words(status: str) -> str:
-        if status == "firing" and view.since:
+        if status == RuleStatus.FIRING and view.since:
             return text(lang, "state_firing_since", since=view.since)
         return text(lang, f"state_{status}")
 
@@ -137,12 +138,15 @@ def rules_text(found: list[RuleView], lang: str) -> str:
     return "\n".join(lines)
 
 
-def history_line(obs_date: date, state: str, payload: dict[str, Any], lang: str) -> str:
-    """One /history line from a stored event."""
-    texts = payload.get("texts", {})
-    title = (texts.get(lang) or texts.get("en") or {}).get("title") or payload.get("title", "")
+def history_line(obs_date: date, state: str, payload: object, lang: str) -> str:
+    """One /history line from a stored event (a payload we cannot read shows no title)."""
+    try:
+        alert = AlertPayload.from_payload(payload)
+        title = alert.text_in(lang).title or alert.title
+    except ValueError:
+        title = ""
     return text(lang, "history_line", date=obs_date.isoformat(),
-                mark="🟢" if state == "firing" else "⚪", title=title)
+                mark="🟢" if state == Transition.FIRING else "⚪", title=title)
 
 
 def _age(delta: timedelta) -> str:
@@ -171,21 +175,20 @@ def status_line(
     return line
 
 
-def alert_chart(insight: Insight) -> Callable[[dict[str, Any]], bytes | None]:
+def alert_chart(insight: Insight) -> Callable[[AlertPayload], bytes | None]:
     """A `chart_for` for the delivery worker: the alert's rule chart up to its date.
 
     A chart that cannot be drawn (rule removed, data missing) leaves the alert without one.
     """
 
-    def chart_for(payload: dict[str, Any]) -> bytes | None:
+    def chart_for(alert: AlertPayload) -> bytes | None:
         try:
-            as_of = date.fromisoformat(str(payload.get("as_of") or payload["date"]))
             version, data = insight.data()
             from bot.chat import charts
 
-            return charts.rule_chart(data, insight.ruleset, str(payload["rule"]), as_of, version)
+            return charts.rule_chart(data, insight.ruleset, alert.rule, alert.chart_date, version)
         except (KeyError, ValueError, TypeError):
-            log.warning("no chart for alert %s", payload.get("rule"), exc_info=True)
+            log.warning("no chart for alert %s", alert.rule, exc_info=True)
             return None
 
     return chart_for

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import pandas as pd
 from matplotlib.figure import Figure
 
-from rules import Event, RuleSet
+from rules import Event, RuleSet, Transition
 from rules.engine import Evaluator, trace_rule
 
 MAX_PANELS = 16
@@ -55,7 +55,8 @@ def backtest_chart(
         for event in (e for e in events if e.rule_id == rule.id):
             stamp = pd.Timestamp(event.date)
             y = values.asof(stamp) if stamp >= values.index[0] else values.iloc[0]
-            marker, color = ("^", "tab:green") if event.state == "firing" else ("v", "tab:gray")
+            firing = event.state == Transition.FIRING
+            marker, color = ("^", "tab:green") if firing else ("v", "tab:gray")
             ax.plot([stamp], [y], marker=marker, color=color, markersize=7)
     figure.suptitle("cyclewatch backtest: ▲ firing, ▼ resolved", fontsize=10)
     figure.tight_layout()

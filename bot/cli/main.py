@@ -15,8 +15,8 @@ from bot.config import ConfigError, Settings, load_settings
 # subcommand -> "module:function"; each function takes (args, settings) and returns an exit code
 HANDLERS = {
     "run": "bot.app.service:run_command",
-    "fetch": "bot.ingest.fetcher:fetch_command",
-    "status": "bot.ingest.fetcher:status_command",
+    "fetch": "bot.cli.fetch:fetch_command",
+    "status": "bot.cli.fetch:status_command",
     "check": "bot.cli.rules:check_command",
     "test": "bot.cli.rules:test_command",
     "backtest": "bot.cli.rules:backtest_command",
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate a rules file")
     check.add_argument("rules", nargs="?", type=Path)
+    data_option(check)
 
     test = sub.add_parser("test", help="run promtool-style rule unit tests")
     test.add_argument("testfiles", nargs="*", type=Path)
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     rules_option(regime)
     data_option(regime)
     regime.add_argument("--as-of", type=_date, dest="as_of")
+    regime.add_argument("--from", type=_date, dest="from_", help="first date of a history")
+    regime.add_argument("--to", type=_date, help="last date of a history (default: today)")
+    regime.add_argument("--every", choices=["day", "week", "month"], default="month")
     regime.add_argument("--json", action="store_true")
     regime.add_argument("--chart", type=Path, help="write the dashboard PNG here")
     return parser

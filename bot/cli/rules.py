@@ -14,10 +14,21 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.config import Settings
-from rules import Event, Regime, RulesError, RuleSet, backtest, classify_regime, load_rules
+from rules import (
+    Event,
+    Regime,
+    RulesError,
+    RuleSet,
+    Transition,
+    backtest,
+    classify_regime,
+    load_rules,
+    regime_history,
+)
 from rules.loader import Problem
 from rules.testing import TestOutcome, run_test_file
 from sources.base import SourceError
+from sources.registry import option_schemas
 
 TESTS_NAME = "rules_tests.yaml"
 
@@ -32,7 +43,7 @@ def read_rules(path: Path) -> RuleSet:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise RulesError([_problem(path, f"not UTF-8 text: {err.reason}")]) from None
-    return load_rules(text, str(path))
+    return load_rules(text, str(path), sources=option_schemas())
 
 
 def _problem(path: Path, message: str) -> Problem:
@@ -63,17 +74,7 @@ def load_data(
     data_dir: Path | None = getattr(args, "data", None) or settings.data_dir
     ids = sorted({item.id for item in ruleset.inputs})
     if data_dir is not None:
-        from sources.files import FileSource
-
-        files = FileSource(data_dir)
-        data: dict[str, pd.Series] = {}
-        for series_id in ids:
-            try:
-                data[series_id] = files.fetch(series_id).values
-            except SourceError as err:
-                if "no " not in err.message:
-                    _err(f"warning: {err}")
-        return data
+        return read_data_dir(ruleset, data_dir, warn=_err)
     from bot.store import Store
 
     store = Store(settings.db_url)
@@ -83,8 +84,44 @@ def load_data(
         store.close()
 
 
+def read_data_dir(
+    ruleset: RuleSet, data_dir: Path, warn: Callable[[str], None] | None = None
+) -> dict[str, pd.Series]:
+    """Every input the directory holds: FRED-format files, and `source: csv` series read
+    through the csv source (their paths relative to the directory). Absent ones are left out."""
+    from sources.files import FileSource
+
+    files = FileSource(data_dir)
+    data: dict[str, pd.Series] = {}
+    csv_specs = {i.id: i.spec for i in ruleset.inputs if i.source == "csv"}
+    for series_id in sorted({item.id for item in ruleset.inputs} - csv_specs.keys()):
+        try:
+            data[series_id] = files.fetch(series_id).values
+        except SourceError as err:
+            if "no " not in err.message and warn is not None:
+                warn(f"warning: {err}")
+    if csv_specs:
+        import httpx
+
+        from sources.csv import CsvSource
+
+        with httpx.Client() as client:
+            reader = CsvSource(client, lambda sid: csv_specs[sid].options, base_dir=data_dir)
+            for series_id in sorted(csv_specs):
+                try:
+                    data[series_id] = reader.fetch(series_id).values
+                except SourceError as err:
+                    if warn is not None:
+                        warn(f"warning: {err}")
+    return data
+
+
 def check_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate a rules file: exit 1 and print every problem as file:line:col: message."""
+    """Validate a rules file: exit 1 and print every problem as file:line:col: message.
+
+    With `--data DIR`, also list each rule and gauge that would be skipped for "no data"
+    (an input series the directory lacks) rather than silently never firing.
+    """
     path = _rules_path(args, settings)
     ruleset = _load_or_report(path)
     if ruleset is None:
@@ -93,7 +130,33 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
         f"{path}: OK ({len(ruleset.rules)} rules, {len(ruleset.series)} series, "
         f"{len(ruleset.gauges)} regime gauges)"
     )
+    if getattr(args, "data", None) is not None:
+        data = _data_or_report(ruleset, args, settings)
+        if data is None:
+            return 1
+        for line in no_data_report(ruleset, data):
+            print(line)
     return 0
+
+
+def no_data_report(ruleset: RuleSet, data: Mapping[str, pd.Series]) -> list[str]:
+    """'skipped rule_id: no data for name (ID)' for each rule or gauge with an absent input."""
+    absent = {
+        item.name
+        for item in ruleset.inputs
+        if data.get(item.id, data.get(item.name)) is None
+        or data.get(item.id, data.get(item.name, pd.Series(dtype="float64"))).empty
+    }
+    lines = []
+    things = [("rule", r.id, r.inputs) for r in ruleset.rules]
+    things += [("gauge", g.spec.id, g.inputs) for g in ruleset.gauges]
+    for kind, thing_id, inputs in things:
+        lacking = sorted(inputs & absent)
+        if lacking:
+            names = ", ".join(f"{n} ({ruleset.series[n].source}:{ruleset.series[n].id})"
+                              for n in lacking)
+            lines.append(f"skipped {kind} {thing_id}: no data for {names}")
+    return lines
 
 
 def test_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,7 +248,7 @@ def _events_table(events: list[Event]) -> None:
     for column in ("date", "rule", "state", "value", "threshold", "title"):
         table.add_column(column)
     for e in events:
-        style = "green" if e.state == "firing" else "dim"
+        style = "green" if e.state == Transition.FIRING else "dim"
         value = "" if e.value is None else f"{e.value:.4g}"
         threshold = "" if e.threshold is None else f"{e.threshold:.4g}"
         table.add_row(
@@ -201,7 +264,8 @@ def _console() -> Console:
 
 
 def regime_command(args: argparse.Namespace, settings: Settings) -> int:
-    """The regime as of a date with its checklist: a table, `--json`, or `--chart PNG`."""
+    """The regime as of a date with its checklist (a table, `--json`, or `--chart PNG`), or
+    with `--from D [--to D] [--every day|week|month]` the regime at each date (one pass)."""
     ruleset = _load_or_report(_rules_path(args, settings))
     if ruleset is None:
         return 1
@@ -211,6 +275,9 @@ def regime_command(args: argparse.Namespace, settings: Settings) -> int:
     data = _data_or_report(ruleset, args, settings)
     if data is None:
         return 1
+    start: date | None = getattr(args, "from_", None)
+    if start is not None:
+        return _regime_history(ruleset, data, args, start)
     as_of: date = args.as_of or datetime.now(UTC).date()
     regime = classify_regime(ruleset, data, as_of)
     if args.chart is not None:
@@ -224,8 +291,44 @@ def regime_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+EVERY = {"day": "B", "week": "W-FRI", "month": "ME"}
+
+
+def history_dates(start: date, end: date, every: str) -> list[date]:
+    """Business days, Fridays or month-ends from `start` to `end` (both ends included)."""
+    stamps = pd.date_range(start, end, freq=EVERY[every])
+    days = [stamp.date() for stamp in stamps]
+    return days if days and days[-1] == end else [*days, end]
+
+
+def _regime_history(
+    ruleset: RuleSet, data: Mapping[str, pd.Series], args: argparse.Namespace, start: date
+) -> int:
+    end: date = getattr(args, "to", None) or datetime.now(UTC).date()
+    if end < start:
+        _err("--to is before --from")
+        return 1
+    found = regime_history(ruleset, data, history_dates(start, end, args.every or "month"))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in found], ensure_ascii=False))
+        return 0
+    table = Table(title=f"regime from {start.isoformat()} to {end.isoformat()}")
+    for column in ("as_of", "regime", "since", "note"):
+        table.add_column(column)
+    for r in found:
+        note = "" if r.determined else f"provisional {r.provisional or '?'}; {'; '.join(r.reasons)}"
+        table.add_row(r.as_of.isoformat(), r.regime, r.since.isoformat() if r.since else "", note)
+    _console().print(table)
+    return 0
+
+
 def _regime_table(regime: Regime) -> None:
-    table = Table(title=f"{regime.title} ({regime.regime}) as of {regime.as_of.isoformat()}")
+    title = f"{regime.title} ({regime.regime}) as of {regime.as_of.isoformat()}"
+    if not regime.determined:
+        last = regime.last_regime or "none"
+        title += (f"; last determined {last} (from {regime.last_since} to {regime.last_until});"
+                  f" provisional {regime.provisional or 'none'}: " + "; ".join(regime.reasons))
+    table = Table(title=title)
     for column in ("check", "kind", "on", "value", "observed", "detail"):
         table.add_column(column)
     for c in regime.checks:

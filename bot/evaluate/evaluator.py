@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,14 +17,9 @@ from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import rule_states
-from rules import Event, Skipped, evaluate
+from rules import Event, RuleStatus, Skipped, evaluate
 
 log = logging.getLogger("cyclewatch.evaluate")
-
-# Hands new events to the pipeline (which must ignore ones it already has) at `now`;
-# returns how many were new.
-RecordEvents = Callable[[Sequence[Event], datetime], int]
-
 
 @dataclass(frozen=True)
 class EvaluationResult:
@@ -49,7 +44,7 @@ def save_states(store: Store, states: Mapping[str, Mapping[str, Any]], now: date
     with store.engine.begin() as conn:
         for rule_id, data in states.items():
             values = {
-                "state": str(data.get("status", "inactive")),
+                "state": str(data.get("status", RuleStatus.INACTIVE)),
                 "since": _date(data.get("since")),
                 "last_obs_date": _date(data.get("last")),
                 "definition_hash": data.get("definition_hash"),
@@ -67,48 +62,53 @@ def _date(text: object) -> date | None:
     return date.fromisoformat(str(text)[:10]) if text else None
 
 
-class LiveEvaluator:
-    """Runs the current rule set once; blocking (call it in a worker thread)."""
+@dataclass(frozen=True)
+class Found:
+    """What one pass of the rules over the store found, before anything is kept."""
 
-    def __init__(
-        self,
-        store: Store,
-        holder: RulesHolder,
-        record_events: RecordEvents,
-        *,
-        metrics: Metrics,
-        timezone: str,
-    ) -> None:
+    events: tuple[Event, ...]
+    states: dict[str, dict[str, Any]]
+    skipped: tuple[Skipped, ...]
+    seconds: float
+
+
+class LiveEvaluator:
+    """The current rule set over the store's data; blocking (call it in a worker thread).
+
+    `find` evaluates and `keep` saves the new rule states; between the two the caller records
+    the events, so a crash in between re-finds the same transitions next time and the
+    pipeline's uniqueness drops the repeats.
+    """
+
+    def __init__(self, store: Store, holder: RulesHolder, *, metrics: Metrics,
+                 timezone: str) -> None:
         self.store = store
         self.holder = holder
-        self.record_events = record_events
         self.metrics = metrics
         self.zone = ZoneInfo(timezone)
         self._skipped_seen: dict[str, str] = {}
 
-    def run(self, now: datetime) -> EvaluationResult:
-        """Evaluate as of today (in the configured zone); events first, then states.
-
-        Events are recorded before the states move on, so a crash in between re-finds the
-        same transitions next time and the pipeline's uniqueness drops the repeats.
-        """
+    def find(self, now: datetime) -> Found:
+        """Evaluate every rule as of today (in the configured zone) from the stored states."""
         ruleset = self.holder.current
         if ruleset is None:
             raise RuntimeError("no valid rules loaded")
         started = time.monotonic()
-        ids = sorted({series.id for series in ruleset.inputs})
-        data = self.store.frame(ids)
+        data = self.store.frame(sorted({series.id for series in ruleset.inputs}))
         events, states, skipped = evaluate(
             ruleset, data, load_states(self.store), now.astimezone(self.zone).date()
         )
-        recorded = self.record_events(events, now) if events else 0
-        save_states(self.store, states, now)
-        self.metrics.evaluation_seconds.observe(time.monotonic() - started)
+        return Found(tuple(events), states, tuple(skipped), time.monotonic() - started)
+
+    def keep(self, found: Found, recorded: int, now: datetime) -> EvaluationResult:
+        """Save the new states (after the events are safe) and say what changed."""
+        save_states(self.store, found.states, now)
+        self.metrics.evaluation_seconds.observe(found.seconds)
         self.metrics.evaluations.labels("ok").inc()
-        for event in events:
+        for event in found.events:
             self.metrics.events.labels(event.state).inc()
-        began, resumed = self._log_skips(skipped)
-        return EvaluationResult(tuple(events), recorded, tuple(skipped), began, resumed)
+        began, resumed = self._log_skips(found.skipped)
+        return EvaluationResult(found.events, recorded, found.skipped, began, resumed)
 
     def _log_skips(self, skipped: Sequence[Skipped]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         # Skips are reported when they start and when they end, in one line each, not on

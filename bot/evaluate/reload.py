@@ -17,6 +17,7 @@ from pathlib import Path
 from watchfiles import Change, awatch
 
 from rules import RulesError, RuleSet, load_rules
+from sources.registry import option_schemas
 
 log = logging.getLogger("cyclewatch.reload")
 
@@ -57,7 +58,7 @@ class RulesHolder:
     def load(self) -> RuleSet:
         """Load the file for the first time; raise RulesError or OSError when it is unusable."""
         text = self.path.read_text(encoding="utf-8")
-        self.current = load_rules(text, str(self.path))
+        self.current = load_rules(text, str(self.path), option_schemas())
         self.digest = _digest(text)
         return self.current
 
@@ -71,7 +72,7 @@ class RulesHolder:
             if _digest(text) == self.digest:
                 return ReloadResult(ok=True, unchanged_file=True)
             try:
-                fresh = await asyncio.to_thread(load_rules, text, str(self.path))
+                fresh = await asyncio.to_thread(load_rules, text, str(self.path), option_schemas())
             except RulesError as err:
                 return ReloadResult(ok=False, problems=tuple(str(p) for p in err.problems))
             result = _compare(self.current, fresh)

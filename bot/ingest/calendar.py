@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from sources.registry import REGISTRY, PollHints
+
 EASTERN = ZoneInfo("America/New_York")
 
 FOMC_MEETING_END_DATES: tuple[date, ...] = tuple(
@@ -252,16 +254,13 @@ def _next_poll(
     return PlannedPoll(safety, schedule.name, "safety poll")
 
 
-# One schedule per source. FRED allows 120 requests a minute per key, shared by ~25 series,
-# so a 2-minute cadence per poll of the H.4.1 set stays far below it; the Fed's and Treasury's
-# sites state no limit, so they are asked at most every 30 s.
-DEFAULT_SCHEDULES: tuple[SourceSchedule, ...] = (
-    SourceSchedule("fred", ("h41", "fomc", "daily"), window=timedelta(hours=2)),
-    SourceSchedule("treasury", ("mspd",), window=timedelta(hours=8),
-                   fast_every=timedelta(minutes=10), safety_every=timedelta(hours=12)),
-    SourceSchedule("fomc", ("fomc",), window=timedelta(minutes=45),
-                   fast_every=timedelta(seconds=30), rate_floor=timedelta(seconds=30)),
-    SourceSchedule("refunding", ("refunding_financing", "refunding_statement"),
-                   window=timedelta(hours=2), fast_every=timedelta(minutes=1),
-                   rate_floor=timedelta(seconds=30)),
+def schedule_of(name: str, hints: PollHints) -> SourceSchedule:
+    """The polling schedule of a source from its registry hints (sources.registry)."""
+    return SourceSchedule(name, hints.kinds, window=hints.window, fast_every=hints.fast_every,
+                          rate_floor=hints.rate_floor, safety_every=hints.safety_every)
+
+
+# One schedule per source that follows the release calendar, from the registry's hints.
+DEFAULT_SCHEDULES: tuple[SourceSchedule, ...] = tuple(
+    schedule_of(e.name, e.hints) for e in REGISTRY if e.network and e.hints.kinds
 )

@@ -6,20 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.ingest.calendar import PollState, ReleaseCalendar, SourceSchedule, plan_polls
-from bot.ingest.fetcher import Fetcher
+from bot.ingest.fetcher import Fetcher, PollResult
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock, utc_now
-from bot.runtime.latch import OutageLatch
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import InFlight
-from sources.base import SourceError
 
 log = logging.getLogger("cyclewatch.polling")
 
@@ -44,7 +42,8 @@ class PollOutcome:
 
 
 PollOnce = Callable[[datetime], PollOutcome]  # blocking: runs in a worker thread
-OnPolled = Callable[[str, PollOutcome], None]  # after every poll, with its outcome
+# One run of a poll as the service does it: the fetch and all it leads to (bot.app.produce).
+Produce = Callable[[datetime], Awaitable[PollOutcome]]
 
 
 class SourcePoller:
@@ -53,26 +52,24 @@ class SourcePoller:
     def __init__(
         self,
         schedule: SourceSchedule,
-        poll_once: PollOnce,
+        produce: Produce,
         *,
         calendar: ReleaseCalendar,
         backoff: Backoff,
         inflight: InFlight,
         metrics: Metrics,
         clock: Clock,
-        on_polled: OnPolled,
         is_leader: Callable[[], bool] = lambda: True,
         fixed_every: timedelta | None = None,
         health: PollHealth | None = None,
     ) -> None:
         self.schedule = schedule
-        self.poll_once = poll_once
+        self.produce = produce
         self.calendar = calendar
         self.backoff = backoff
         self.inflight = inflight
         self.metrics = metrics
         self.clock = clock
-        self.on_polled = on_polled
         self.is_leader = is_leader
         self.fixed_every = fixed_every  # an offline data directory has no release calendar
         self.state = PollState()
@@ -120,9 +117,8 @@ class SourcePoller:
         if not self.is_leader():
             self._schedule_after_this_run(now + timedelta(seconds=self.backoff.base_seconds))
             return
-        started = time.monotonic()
         try:
-            outcome = await asyncio.to_thread(self.poll_once, now)
+            outcome = await self.produce(now)
         except asyncio.CancelledError:
             log.info("poll of %s abandoned at stop", self.schedule.name)
             return
@@ -130,7 +126,6 @@ class SourcePoller:
             log.exception("polling %s failed", self.schedule.name)
             outcome = PollOutcome(ok=False, error=f"{type(err).__name__}: {err}")
         name = self.schedule.name
-        self.metrics.fetch_seconds.labels(name).observe(time.monotonic() - started)
         self.metrics.fetches.labels(name, "ok" if outcome.ok else "error").inc()
         finished = self.clock()
         # The first poll after a start loads what was missed while down; it is no sign that
@@ -153,7 +148,6 @@ class SourcePoller:
             self.health.failures += 1
             self._failures += 1
             when = finished + timedelta(seconds=self.backoff.delay(self._failures))
-        self.on_polled(name, outcome)
         self._schedule_after_this_run(max(when, finished))
 
     def _schedule_after_this_run(self, when: datetime) -> None:
@@ -176,35 +170,20 @@ def with_fast_poll(
     return [replace(s, fast_every=every, rate_floor=min(s.rate_floor, every)) for s in schedules]
 
 
-def fetcher_poll(fetcher: Fetcher, series_ids: Callable[[], Sequence[str]]) -> PollOnce:
-    """A poll of a Fetcher's source for the series the running rules need."""
+def fetcher_poll(
+    fetcher: Fetcher,
+    series_ids: Callable[[], Sequence[str]],
+    after: Callable[[datetime, PollResult], None] | None = None,
+) -> PollOnce:
+    """A poll of a Fetcher's source for the series the running rules need; `after` runs
+    when the poll brought new rows (e.g. settling FOMC decisions against FRED)."""
 
-    def poll_once(_now: datetime) -> PollOutcome:
+    def poll_once(now: datetime) -> PollOutcome:
         result = fetcher.poll(series_ids())
+        if after is not None and result.new_rows:
+            after(now, result)
         errors = [r.error for r in result.results if r.error]
         return PollOutcome(ok=result.ok, new_rows=result.new_rows,
                            error=errors[0] if errors else None, partial=bool(errors))
 
     return poll_once
-
-
-class FeedPoll:
-    """A poll of a press-release feed (FOMC, refunding) with a one-line unreachable latch."""
-
-    def __init__(self, label: str, poll: Callable[[datetime], Sequence[object]]) -> None:
-        self.label = label
-        self.poll = poll
-        self.latch = OutageLatch(label, log)
-
-    def __call__(self, now: datetime) -> PollOutcome:
-        """Poll once; log one line when the feed becomes unreachable and one when it is back."""
-        try:
-            new = self.poll(now)
-        except SourceError as err:
-            if err.retryable:
-                self.latch.failed(err.message)
-            else:
-                log.error("%s: %s", self.label, err.message)
-            return PollOutcome(ok=not err.retryable, error=err.message)
-        self.latch.recovered()
-        return PollOutcome(ok=True, new_rows=len(new))

@@ -20,6 +20,7 @@ from bot.ingest.calendar import (
     ReleaseCalendar,
     parse_fed_calendar,
 )
+from bot.store import Store
 from bot.store.schema import releases
 from sources.base import SourceError
 from sources.fomc import Confirmation, FomcDecision, FomcSource, confirm
@@ -136,4 +137,17 @@ def confirm_fomc_releases(
         updated = replace(record, data=data)
         upsert_releases(engine, [updated], now)
         settled.append((updated, result))
+    return settled
+
+
+def confirm_decisions(store: Store, now: datetime) -> list[tuple[ReleaseRecord, Confirmation]]:
+    """Settle stored FOMC decisions against the stored DFEDTARU/DFEDTARL (run after a FRED
+    or FOMC poll brought rows); a mismatch is logged as a warning, a confirmation as info."""
+    settled = confirm_fomc_releases(
+        store.engine, store.series("DFEDTARU"), store.series("DFEDTARL"), now
+    )
+    for record, result in settled:
+        level = logging.INFO if result.status == "confirmed" else logging.WARNING
+        log.log(level, "FOMC statement of %s %s: %s", record.published_at.date(),
+                result.status, result.detail)
     return settled

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from bot.i18n import normalize
-from bot.store.schema import chats, mutes, outbox, subscriptions
+from bot.store.schema import OutboxStatus, chats, mutes, outbox, subscriptions
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Chat:
     kind: str
     lang: str
     active: bool
+    migrated_to: str | None = None  # a Telegram group that became a supergroup
 
 
 def insert_ignoring_duplicates(
@@ -76,15 +77,21 @@ class Subscriptions:
                 self._set_active(conn, platform, chat_id, True)
         return Chat(row.platform, row.chat_id, row.kind, row.lang, True)
 
-    def language(self, platform: str, chat_id: str) -> str:
-        """The chat's language ('en' for an unknown chat)."""
+    def find(self, platform: str, chat_id: str) -> Chat | None:
+        """The chat as stored (language, active, where it moved), or None when unknown."""
         with self.engine.connect() as conn:
-            lang = conn.execute(
-                sa.select(chats.c.lang).where(
-                    chats.c.platform == platform, chats.c.chat_id == chat_id
-                )
-            ).scalar()
-        return str(lang) if lang else "en"
+            row = conn.execute(
+                sa.select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+            ).first()
+        if row is None:
+            return None
+        return Chat(row.platform, row.chat_id, row.kind, row.lang or "en", bool(row.active),
+                    row.migrated_to)
+
+    def language(self, platform: str, chat_id: str) -> str:
+        """The chat's language ('en' for an unknown chat): the one lookup every sender uses."""
+        found = self.find(platform, chat_id)
+        return found.lang if found is not None else "en"
 
     def set_language(self, platform: str, chat_id: str, lang: str) -> None:
         """Set the chat's language."""
@@ -225,7 +232,8 @@ class Subscriptions:
             .values(chat_id=new)
         )
         pending = sa.and_(
-            outbox.c.platform == platform, outbox.c.chat_id == old, outbox.c.status == "pending"
+            outbox.c.platform == platform, outbox.c.chat_id == old,
+            outbox.c.status == OutboxStatus.PENDING
         )
         already = sa.select(outbox.c.event_id).where(
             outbox.c.platform == platform, outbox.c.chat_id == new
@@ -233,6 +241,6 @@ class Subscriptions:
         conn.execute(
             outbox.update()
             .where(pending, outbox.c.event_id.in_(already))
-            .values(status="migrated", last_error=f"chat moved to {new}")
+            .values(status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}")
         )
         conn.execute(outbox.update().where(pending).values(chat_id=new))

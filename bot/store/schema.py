@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -20,6 +22,18 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox row stands (column `outbox.status`)."""
+
+    PENDING = "pending"  # due at next_attempt_at
+    SENDING = "sending"  # claimed by claimed_by at claimed_at
+    SENT = "sent"
+    FAILED = "failed"  # a permanent error or retries exhausted; last_error says which
+    BLOCKED = "blocked"  # the chat blocked or left the bot
+    MIGRATED = "migrated"  # the chat moved and its new id already had this alert
+
 
 # One row per (series, observation date, publication date): a revision adds a row, never
 # overwrites, so "as known on D" is answerable. realtime_start is the publisher's date when
@@ -128,7 +142,7 @@ outbox = Table(
     Column("event_id", Integer, ForeignKey("events.id"), nullable=False),
     Column("platform", String(16), nullable=False),
     Column("chat_id", String(64), nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),
+    Column("status", String(16), nullable=False, default=OutboxStatus.PENDING.value),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("claimed_by", String(64)),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.alerts.pipeline import event_payload
+from bot.alerts.payload import AlertPayload, event_payload
 from bot.alerts.render import MAX_ACTION_BYTES, render_alert
 from bot.i18n import phrases, text
-from rules import Event, RuleSet
+from rules import Event, RuleSet, Transition
 
 
 def test_every_phrase_exists_in_both_languages_with_the_same_placeholders() -> None:
@@ -24,8 +24,10 @@ def test_every_phrase_exists_in_both_languages_with_the_same_placeholders() -> N
 
 def test_firing_and_resolved_in_each_language(ruleset: RuleSet) -> None:
     rule = ruleset.rule("qt_ends")
-    firing = event_payload(Event(rule=rule, state="firing", date=date(2030, 1, 2), value=1.0))
-    resolved = event_payload(Event(rule=rule, state="resolved", date=date(2030, 2, 6), value=0.1))
+    firing = AlertPayload.from_event(Event(rule=rule, state=Transition.FIRING,
+                                           date=date(2030, 1, 2), value=1.0))
+    resolved = AlertPayload.from_event(Event(rule=rule, state=Transition.RESOLVED,
+                                             date=date(2030, 2, 6), value=0.1))
     en = render_alert(firing, "en")
     zh = render_alert(firing, "zh")
     assert en.title.startswith(text("en", "alert_firing")) and "Severity: milestone" in en.body
@@ -42,14 +44,15 @@ def test_warning_headline_and_unknown_language_falls_back(ruleset: RuleSet) -> N
     payload = event_payload(Event(rule=ruleset.rule("rate_cut"), state="firing",
                                   date=date(2030, 1, 2)))
     payload["severity"] = "warning"
-    assert render_alert(payload, "zh").title.startswith("警示")
-    assert render_alert(payload, "fr").title == render_alert(payload, "en").title
+    alert = AlertPayload.from_payload(payload)
+    assert render_alert(alert, "zh").title.startswith("警示")
+    assert render_alert(alert, "fr").title == render_alert(alert, "en").title
 
 
 def test_buttons_never_exceed_telegram_callback_limit(ruleset: RuleSet) -> None:
     payload = event_payload(Event(rule=ruleset.rule("qt_ends"), state="firing",
                                   date=date(2030, 1, 2)))
     payload["rule"] = "r" * 57  # a user rule with a long id
-    message = render_alert(payload, "en")
+    message = render_alert(AlertPayload.from_payload(payload), "en")
     assert all(len(b.action.encode()) <= MAX_ACTION_BYTES for b in message.buttons)
     assert [b.action for b in message.buttons] == [f"/why {'r' * 57}"]

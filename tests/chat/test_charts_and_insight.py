@@ -8,7 +8,8 @@ from datetime import date
 
 import pandas as pd
 
-from bot.alerts.pipeline import Pipeline, event_payload
+from bot.alerts.payload import AlertPayload, event_payload
+from bot.alerts.pipeline import Pipeline
 from bot.chat import charts
 from bot.chat.commands import CommandContext, handle
 from bot.chat.types import Caller
@@ -41,9 +42,10 @@ def test_rule_chart(history_data: Mapping[str, pd.Series], ruleset: RuleSet) -> 
 def test_alert_chart_for_a_stored_payload(insight: Insight) -> None:
     event = backtest(insight.ruleset, insight.data()[1], only=["rate_cut"])[-1]
     chart_for = alert_chart(insight)
-    png = chart_for(event_payload(event))
+    png = chart_for(AlertPayload.from_payload(event_payload(event)))
     assert png is not None and charts.is_png(png)
-    assert chart_for({"rule": "qt_ends", "date": "not a date"}) is None
+    gone = AlertPayload.from_payload({"rule": "no_such_rule", "date": "2025-01-02"})
+    assert chart_for(gone) is None  # a rule removed since: the alert goes without a chart
 
 
 async def test_regime_and_why_attach_charts(ctx: CommandContext) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.alerts.outbox import DeliveryWorker
+from bot.alerts.payload import AlertPayload
 from bot.alerts.pipeline import Pipeline, Recipient, enqueue
 from bot.chat import charts
 from bot.chat.types import Caller, Reply
@@ -70,9 +71,9 @@ def worker(platform_store: Store, telegram_notifier: TelegramNotifier,
            platform_insight: Insight) -> tuple[DeliveryWorker, Clock]:
     version, data = platform_insight.data()
 
-    def chart_for(payload: dict[str, Any]) -> bytes | None:
-        return charts.rule_chart(data, platform_insight.ruleset, str(payload["rule"]),
-                                 date.fromisoformat(str(payload["date"])), version)
+    def chart_for(alert: AlertPayload) -> bytes | None:
+        return charts.rule_chart(data, platform_insight.ruleset, alert.rule, alert.date,
+                                 version)
 
     clock = Clock(NOW)
     return DeliveryWorker(platform_store, {"telegram": telegram_notifier}, clock=clock,

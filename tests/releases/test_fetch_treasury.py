@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.cli.fetch import rule_series
 from bot.cli.main import main
-from bot.ingest.fetcher import rule_series
 from bot.store import Store
 from tests.fakes.fiscaldata import FiscalDataFake
 from tests.fakes.fred import FakeFred

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from rules import RulesError, load_rules
+
+HASH_BEFORE_OPTIONS = "a0be6c2c88e1d80b"  # computed with the loader before source options
 
 
 def problems(text: str) -> list[str]:
@@ -83,3 +86,64 @@ def test_on_key_is_not_a_boolean_and_titles_fall_back() -> None:
     )
     assert ruleset.rule("r").spec.on == "x"
     assert [(i.name, i.source, i.id) for i in ruleset.inputs] == [("x", "fred", "X")]
+
+
+class _Url(BaseModel):
+    """A stand-in options schema: one required key, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    every: int = 1
+
+
+SCHEMAS = {"fred": None, "web": _Url}
+
+
+def source_problems(text: str) -> list[str]:
+    with pytest.raises(RulesError) as caught:
+        load_rules(text, "r.yaml", sources=SCHEMAS)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_source_names_and_options_are_checked_against_the_given_schemas() -> None:
+    text = """\
+series:
+  a: {source: web, id: A, ulr: "https://x"}
+  b: {source: wbe, id: B}
+  c: {id: C, frsh: 4w}
+  d: {source: web, id: D, url: "https://x", every: soon}
+rules:
+  - id: r
+    title: T
+    when: "a > 0 and b > 0 and c > 0 and d > 0"
+"""
+    assert source_problems(text) == [
+        'r.yaml:2:6: series "a": missing "url" (source web needs it)',
+        'r.yaml:2:27: series "a": unknown key "ulr" (did you mean "url"?)',
+        'r.yaml:3:15: series "b": unknown source "wbe" (did you mean "web"?)',
+        'r.yaml:4:14: series "c": unknown key "frsh" (did you mean "fresh"?)',
+        'r.yaml:5:52: series "d": every: Input should be a valid integer, unable to parse '
+        "string as an integer",
+    ]
+
+
+def test_options_reach_the_series_and_without_schemas_anything_goes() -> None:
+    text = """\
+series:
+  a: {source: web, id: A, url: "https://x", every: 2}
+rules:
+  - id: r
+    title: T
+    when: "a > 0"
+"""
+    checked = load_rules(text, "r.yaml", sources=SCHEMAS)
+    assert checked.series["a"].options == {"url": "https://x", "every": 2}
+    assert checked.inputs[0].spec.options["url"] == "https://x"
+    free = load_rules(text.replace("web", "anything"), "r.yaml")
+    assert free.series["a"].source == "anything"
+
+
+def test_a_series_without_options_hashes_as_before() -> None:
+    text = "series:\n  x: {id: X}\nrules:\n  - id: r\n    title: T\n    when: \"x > 1\"\n"
+    # The definition hash of this rule before source options existed.
+    assert load_rules(text, "r.yaml").rules[0].definition_hash == HASH_BEFORE_OPTIONS

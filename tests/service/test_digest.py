@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime
 
@@ -10,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.alerts.digest import send_digests
+from bot.alerts.outbox import DeliveryWorker
 from bot.notifiers.webhook import WebhookNotifier
 from bot.store import Store
 from bot.store.schema import events, outbox
@@ -80,3 +83,36 @@ async def test_a_failed_digest_leaves_every_alert_pending(
         notifier = WebhookNotifier(client, hook.url)
         assert await send_digests(store, {"webhook": notifier}, "me", lambda: NOW) == 0
     assert statuses(store) == [("a", "pending"), ("a", "pending")]
+
+
+@pytest.mark.postgres
+async def test_digest_and_worker_never_both_own_a_row(pg_url: str) -> None:
+    """Both claim with the one claim: racing on the same rows, each alert goes out once.
+    (PostgreSQL: the database for several claimers at once.)"""
+    store = Store(pg_url)
+    chats, per_chat = "abcdefgh", 3
+    for chat in chats:
+        for i in range(per_chat):
+            add_alert(store, chat, f"r_{chat}{i}", 10 + i)
+    hook = await FakeWebhook(latency=0.01).start()
+    try:
+        async with httpx.AsyncClient() as client:
+            notifiers = {"webhook": WebhookNotifier(client, hook.url)}
+            worker = DeliveryWorker(store, notifiers, clock=lambda: NOW, worker_id="w", batch=2)
+            in_digests, alone = await asyncio.gather(
+                send_digests(store, notifiers, "me", lambda: NOW), worker.drain())
+    finally:
+        await hook.close()
+        store.close()
+    store = Store(pg_url, migrate=False)
+    texts = [f"{doc['title']}\n{doc['body']}" for doc in hook.received]
+    for chat in chats:
+        for i in range(per_chat):
+            assert sum(t.count(f"Title of r_{chat}{i}\n") for t in texts) == 1, (chat, i)
+    assert in_digests + alone == len(chats) * per_chat
+    with store.engine.connect() as conn:
+        owners = Counter(conn.execute(sa.select(outbox.c.claimed_by)).scalars())
+    assert set(statuses(store)) == {(chat, "sent") for chat in chats}
+    assert owners["me"] == in_digests and owners["w"] + owners["me"] == len(chats) * per_chat
+    store.close()
+    assert in_digests and alone  # the race really happened: each side won some rows

@@ -32,15 +32,16 @@ def make_poller(outcomes: list[PollOutcome], calls: list[datetime], *, every: fl
     ticks = running_clock(start)
     script = iter(outcomes)
 
-    def poll_once(now: datetime) -> PollOutcome:
+    async def produce(now: datetime) -> PollOutcome:
         calls.append(now)
-        return next(script, PollOutcome(ok=True))
+        outcome = next(script, PollOutcome(ok=True))
+        new_data.extend([outcome.new_rows][:outcome.new_rows])
+        return outcome
 
     (schedule,) = with_fast_poll([H41], timedelta(seconds=every))
     return SourcePoller(
-        schedule, poll_once, calendar=ReleaseCalendar(), backoff=Backoff(0.05, 0.2),
+        schedule, produce, calendar=ReleaseCalendar(), backoff=Backoff(0.05, 0.2),
         inflight=InFlight(), metrics=Metrics(), clock=lambda: next(ticks),
-        on_polled=lambda _name, outcome: new_data.extend([outcome.new_rows][:outcome.new_rows]),
     )
 
 

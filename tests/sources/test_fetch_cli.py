@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.cli.fetch import DEFAULT_FRED_SERIES, rule_series
 from bot.cli.main import main
-from bot.ingest.fetcher import DEFAULT_FRED_SERIES, rule_series
 from tests.fakes.fred import API_KEY, FakeFred
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules.yaml"
@@ -126,18 +126,21 @@ def test_without_series_arguments_fetch_reads_the_rules_file(
     if not REPO_RULES.is_file():
         pytest.skip("rules.yaml not in this checkout")
     monkeypatch.setenv("CYCLEWATCH_RULES", str(REPO_RULES))
-    monkeypatch.setenv("FISCALDATA_URL", f"http://127.0.0.1:{closed_port()}/fiscal_service")
-    # FRED inputs all load; the Treasury inputs are tried too, and their source is down here.
+    closed = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("FISCALDATA_URL", f"{closed}/fiscal_service")
+    monkeypatch.setenv("FED_FEEDS_URL", f"{closed}/feeds")
+    monkeypatch.setenv("TREASURY_PRESS_URL", f"{closed}/press")
+    # FRED inputs all load; the other sources' inputs are tried too, and fail here.
     assert main(["fetch"]) == 1
     declared = yaml.safe_load(REPO_RULES.read_text())["series"].values()
     fred_ids = {s["id"] for s in declared if s.get("source", "fred") == "fred"}
-    treasury_ids = {s["id"] for s in declared if s.get("source") == "treasury"}
+    other_ids = {s["id"] for s in declared if s.get("source", "fred") != "fred"}
     rows = status_json(capsys)
     assert fred_ids <= set(rows)
     assert all(rows[i]["last_error"] is None for i in fred_ids)
     assert fred_env.count("fredgraph") == len(fred_ids)
     tried = set(rows) - fred_ids
-    assert tried and tried <= treasury_ids
+    assert tried and tried <= other_ids
     assert all(rows[i]["last_error"] for i in tried)
 
 

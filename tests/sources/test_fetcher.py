@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from bot.ingest.fetcher import Fetcher, poll_with_progress
+from bot.cli.fetch import poll_with_progress
+from bot.ingest.fetcher import Fetcher
 from bot.store import Store
 from sources.fred import FredSource
 from tests.fakes.fred import FakeFred

@@ -21,13 +21,12 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat.types import Caller, Reply
+from bot.chat.types import Caller, CommandHandler, Reply
 from bot.config import Settings
 from bot.platforms.slack.notifier import fallback_text, slack_blocks, slack_client
 
 log = logging.getLogger(__name__)
 
-CommandHandler = Callable[[Caller, str], Awaitable[Reply]]
 SIGNATURE_WINDOW = 300  # seconds; Slack's own replay window
 ACK_BUDGET = 2.5  # Slack wants an answer within 3 s; past this we ack and post later
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 from telegram import Update
@@ -23,15 +23,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat.types import Caller, Reply
+from bot.chat.types import Caller, CommandHandler, Reply
 from bot.config import Settings, host_port
 from bot.notifiers.base import DeliveryError, Message
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 
 log = logging.getLogger(__name__)
 
-# `functools.partial(bot.chat.commands.handle, ctx)` fits: the front end only needs caller + text.
-CommandHandler = Callable[[Caller, str], Awaitable[Reply]]
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 

@@ -1,0 +1,229 @@
+"""The outbox rows: the one claim (the delivery worker's and the digest's), handing claims back,
+and recording each delivery's outcome. Plain synchronous SQL: async callers run every method
+with `asyncio.to_thread`, so the event loop never waits on the database.
+
+Claim -> send -> mark: a crash can at most repeat the one message in flight, because a claim
+older than `claim_timeout` is taken over by the next claimer. On PostgreSQL several processes
+claim with `FOR UPDATE SKIP LOCKED`; every claim is also a compare-and-set UPDATE, so two
+claimers never both own a row (on SQLite too).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.notifiers.base import Sent
+from bot.store.chats import Subscriptions
+from bot.store.schema import OutboxStatus, events, outbox
+from rules import Transition
+
+log = logging.getLogger("cyclewatch.outbox")
+
+
+def worker_id() -> str:
+    """This process's name in outbox claims: host and pid (see `release_dead`)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery; `payload` is the stored JSON (`AlertPayload` reads it)."""
+
+    id: int
+    event_id: int
+    platform: str
+    chat_id: str
+    attempts: int
+    payload: dict[str, Any]
+
+
+class OutboxRows:
+    """Every read and write of outbox rows, on behalf of one claimer (`owner`)."""
+
+    def __init__(
+        self, engine: Engine, owner: str, *, claim_timeout: timedelta = timedelta(minutes=5)
+    ) -> None:
+        self.engine = engine
+        self.owner = owner
+        self.claim_timeout = claim_timeout
+        self.subs = Subscriptions(engine)
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    def due(self, now: datetime) -> sa.ColumnElement[bool]:
+        """Rows to send now: pending and due, or claimed by someone who has gone silent."""
+        return sa.or_(
+            sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now),
+            sa.and_(outbox.c.status == OutboxStatus.SENDING,
+                    outbox.c.claimed_at < now - self.claim_timeout),
+        )
+
+    def claim(
+        self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None
+    ) -> list[Job]:
+        """Take up to `limit` due rows (of one (platform, chat) when given), oldest first."""
+        candidates = sa.select(outbox.c.id).where(self.due(now))
+        if chat is not None:
+            candidates = candidates.where(outbox.c.platform == chat[0],
+                                          outbox.c.chat_id == chat[1])
+        candidates = candidates.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True)
+            claimed = [row_id for row_id in conn.execute(candidates).scalars()
+                       if self._take(conn, row_id, now)]
+            rows = conn.execute(
+                sa.select(outbox, events.c.payload)
+                .join(events, events.c.id == outbox.c.event_id)
+                .where(outbox.c.id.in_(claimed))
+                .order_by(outbox.c.id)
+            ).all()
+        return [Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts, dict(r.payload))
+                for r in rows]
+
+    def _take(self, conn: Connection, row_id: int, now: datetime) -> bool:
+        """Compare-and-set: the row is ours only if it is still due when we write."""
+        return bool(conn.execute(
+            outbox.update()
+            .where(outbox.c.id == row_id, self.due(now))
+            .values(status=OutboxStatus.SENDING, claimed_by=self.owner, claimed_at=now,
+                    attempts=outbox.c.attempts + 1)
+        ).rowcount)
+
+    def crowded(self, now: datetime) -> list[tuple[str, str]]:
+        """(platform, chat) of every chat with at least two rows due (the digest's chats)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(outbox.c.platform, outbox.c.chat_id).where(self.due(now))
+                .group_by(outbox.c.platform, outbox.c.chat_id).having(sa.func.count() > 1)
+                .order_by(outbox.c.platform, outbox.c.chat_id)
+            ).all()
+        return [(str(platform), str(chat_id)) for platform, chat_id in found]
+
+    # --- handing claims back ------------------------------------------------------------------
+
+    def release(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Put our claims (all, or these rows) back to pending, due now; how many."""
+        where = [outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by == self.owner]
+        if ids is not None:
+            where.append(outbox.c.id.in_(ids))
+        with self.engine.begin() as conn:
+            return self._back(conn, sa.and_(*where), now)
+
+    def release_dead(self, now: datetime) -> int:
+        """Claims of a process of this host that no longer runs (it crashed) go back to
+        pending now, instead of after the claim timeout; other hosts' claims are left alone."""
+        host = socket.gethostname()
+        with self.engine.begin() as conn:
+            owners = conn.execute(
+                sa.select(outbox.c.claimed_by).distinct().where(
+                    outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.like(f"{host}:%"))
+            ).scalars().all()
+            dead = [o for o in owners if o and not _alive(o.rsplit(":", 1)[1])]
+            if not dead:
+                return 0
+            count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
+                                             outbox.c.claimed_by.in_(dead)), now)
+        log.info("took back %d delivery claim(s) of a stopped process", count)
+        return count
+
+    @staticmethod
+    def _back(conn: Connection, where: sa.ColumnElement[bool], now: datetime) -> int:
+        result = conn.execute(outbox.update().where(where).values(
+            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now))
+        return int(result.rowcount or 0)
+
+    # --- recording outcomes -------------------------------------------------------------------
+
+    def _mine(self, *ids: int) -> sa.ColumnElement[bool]:
+        return sa.and_(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING,
+                       outbox.c.claimed_by == self.owner)
+
+    def mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
+        """These rows went out as `sent` (one message, or one digest of them all)."""
+        with self.engine.begin() as conn:
+            conn.execute(outbox.update().where(self._mine(*ids)).values(
+                status=OutboxStatus.SENT, message_ids=list(sent.message_ids), sent_at=now,
+                last_error=None))
+
+    def finish(self, job: Job, status: OutboxStatus, error: str) -> None:
+        """End the row as failed / blocked / migrated, keeping the error."""
+        with self.engine.begin() as conn:
+            conn.execute(outbox.update().where(self._mine(job.id)).values(
+                status=status, last_error=error))
+
+    def retry_at(self, job: Job, at: datetime, *, attempts: int, error: str) -> None:
+        """Back to pending until `at`, with the attempts counted so far."""
+        with self.engine.begin() as conn:
+            conn.execute(outbox.update().where(self._mine(job.id)).values(
+                status=OutboxStatus.PENDING, attempts=attempts, last_error=error, claimed_by=None,
+                next_attempt_at=at))
+
+    def block_chat(self, job: Job, chat_id: str, error: str) -> None:
+        """The chat blocked or left us: deactivate it, and stop its pending rows and this one."""
+        with self.engine.begin() as conn:
+            self.subs.deactivate_chat(conn, job.platform, chat_id)
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.platform == job.platform, outbox.c.chat_id == chat_id,
+                       outbox.c.status == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.BLOCKED, last_error="chat blocked the bot"))
+            conn.execute(outbox.update().where(self._mine(job.id)).values(
+                status=OutboxStatus.BLOCKED, last_error=error))
+
+    def migrate(self, job: Job, old: str, new: str) -> bool:
+        """Move the chat to its new id; False when the new chat already has this alert."""
+        with self.engine.begin() as conn:
+            self.subs.migrate_chat(conn, job.platform, old, new)
+            if _has_row(conn, job.event_id, job.platform, new):
+                conn.execute(outbox.update().where(self._mine(job.id)).values(
+                    status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}"))
+                return False
+            conn.execute(outbox.update().where(self._mine(job.id)).values(chat_id=new))
+        return True
+
+    def firing_message_ids(self, job: Job, rule_id: str) -> tuple[str, ...]:
+        """For a resolve: the message ids of this chat's copy of the rule's last firing alert."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(outbox.c.message_ids)
+                .join(events, events.c.id == outbox.c.event_id)
+                .where(
+                    events.c.rule_id == rule_id,
+                    events.c.state == Transition.FIRING,
+                    events.c.id != job.event_id,
+                    outbox.c.platform == job.platform,
+                    outbox.c.chat_id == job.chat_id,
+                    outbox.c.status == OutboxStatus.SENT,
+                )
+                .order_by(events.c.obs_date.desc())
+                .limit(1)
+            ).scalar()
+        return tuple(str(i) for i in found or ())
+
+
+def _has_row(conn: Connection, event_id: int, platform: str, chat_id: str) -> bool:
+    return conn.execute(
+        sa.select(outbox.c.id).where(outbox.c.event_id == event_id,
+                                     outbox.c.platform == platform, outbox.c.chat_id == chat_id)
+    ).first() is not None
+
+
+def _alive(pid_text: str) -> bool:
+    """Whether a process with this pid runs on this host."""
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):  # not a pid we can judge, or someone else's: alive
+        return True
+    return True

@@ -1,0 +1,105 @@
+"""The producing half of the pipeline, readable in one function: a poll of one source carried
+from the fetch to the outbox (fetch → store → evaluate → record events and outbox rows).
+
+The delivering half is `bot.alerts.outbox.DeliveryWorker` (claim → render → send → mark).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.alerts.pipeline import Pipeline
+from bot.app.health import ServiceState
+from bot.evaluate.evaluator import EvaluationResult, LiveEvaluator
+from bot.evaluate.reload import RulesHolder
+from bot.ingest.poller import PollOnce, PollOutcome
+from bot.runtime.metrics import Metrics
+
+log = logging.getLogger("cyclewatch")
+TellAdmins = Callable[[str, str], Awaitable[None]]
+
+
+class Producer:
+    """Polls become events and outbox rows; one evaluation at a time, on the leader only."""
+
+    def __init__(
+        self, *, holder: RulesHolder, evaluator: LiveEvaluator, pipeline: Pipeline,
+        state: ServiceState, metrics: Metrics, tell_admins: TellAdmins,
+        wake_delivery: Callable[[], None], is_leader: Callable[[], bool],
+    ) -> None:
+        self.holder = holder
+        self.evaluator = evaluator
+        self.pipeline = pipeline
+        self.state = state
+        self.metrics = metrics
+        self.tell_admins = tell_admins
+        self.wake_delivery = wake_delivery
+        self.is_leader = is_leader
+        self._one_at_a_time = asyncio.Lock()
+        self._polled: set[str] = set()
+        self._first_round = False  # every source polled once since start
+
+    async def produce(self, source: str, fetch_and_store: PollOnce, now: datetime) -> PollOutcome:
+        """One poll of one source, as far as it goes: fetch → store → evaluate → record."""
+        polled = await self.fetch(source, fetch_and_store, now)  # new observations, vintages kept
+        if self.is_news(source, polled):
+            await self.evaluate(now)  # the rules over the store → events and outbox rows
+        return polled
+
+    async def evaluate(self, now: datetime) -> bool:
+        """The rules over the store; new transitions become events and their outbox rows."""
+        if not self.is_leader() or self.holder.current is None:
+            return True  # a follower waits; a broken rules file was reported at load
+        async with self._one_at_a_time:
+            try:
+                found = await asyncio.to_thread(self.evaluator.find, now)
+                recorded = await asyncio.to_thread(self.pipeline.record, found.events, now)
+                result = await asyncio.to_thread(self.evaluator.keep, found, recorded, now)
+            except Exception as err:
+                return self._failed(err)
+        await self._report(result, now)
+        if recorded:
+            self.wake_delivery()  # the delivering half takes it from here
+        return True
+
+    async def fetch(self, source: str, fetch_and_store: PollOnce, now: datetime) -> PollOutcome:
+        """Stages 1–2: the source's adapter, the plausibility guard and the store (blocking)."""
+        started = time.monotonic()
+        try:
+            return await asyncio.to_thread(fetch_and_store, now)
+        finally:
+            self.metrics.fetch_seconds.labels(source).observe(time.monotonic() - started)
+
+    def is_news(self, source: str, polled: PollOutcome) -> bool:
+        """Whether this poll should be evaluated now: it brought rows, or it ends the first
+        round of polls (the catch-up after a start waits for every source once)."""
+        self._polled.add(source)
+        if polled.new_rows:
+            log.info("%s: %d new rows", source, polled.new_rows)
+        first_round_done = self._polled >= set(self.state.polls) and not self._first_round
+        self._first_round = self._first_round or first_round_done
+        return bool(polled.new_rows or first_round_done)
+
+    def _failed(self, err: Exception) -> bool:
+        log.error("evaluation failed", exc_info=err)
+        self.metrics.evaluations.labels("error").inc()
+        self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
+        return False
+
+    async def _report(self, result: EvaluationResult, now: datetime) -> None:
+        self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
+        self.state.evaluations += 1
+        # Stale inputs mean no alert rather than a false one; the admins hear about it.
+        stale = [item for item in result.newly_skipped if "stale" in item]
+        if stale:
+            await self.tell_admins("cyclewatch: rules paused on stale data", "\n".join(stale))
+        if result.resumed and self.state.evaluations > 1:
+            await self.tell_admins("cyclewatch: rules evaluated again", ", ".join(result.resumed))
+        if result.events:
+            log.info("evaluation: %d new transition(s): %s", len(result.events),
+                     ", ".join(f"{e.rule_id} {e.state}" for e in result.events))
+
