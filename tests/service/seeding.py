@@ -10,6 +10,16 @@ from bot.store.chats import Subscriptions
 from bot.store.schema import rule_states
 from rules import RuleState, load_rules
 
+# One synthetic rule over one synthetic series (TESTX), for the service's fault trials.
+TESTX_RULES = """\
+series:
+  x: {source: fred, id: TESTX, fresh: 100y}
+rules:
+  - id: x_high
+    title: Test series above its line
+    when: "x > 10"
+"""
+
 
 def seed_subscribers(db_url: str, platform: str, chats: Iterable[str], rules_text: str) -> None:
     """Subscribe `chats` to everything, and give the first rule a state as of the last

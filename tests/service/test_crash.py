@@ -22,7 +22,7 @@ import pytest
 
 from tests.fakes.webhook import FakeWebhook
 from tests.service.conftest import BotProcess
-from tests.service.seeding import seed_subscribers
+from tests.service.seeding import TESTX_RULES, seed_subscribers
 
 pytestmark = pytest.mark.slow
 StartBot = Callable[..., BotProcess]
@@ -30,14 +30,7 @@ CHATS = [f"hook-{i}" for i in range(1000)]
 CRASHES = 20
 SEND_LATENCY = 0.02  # s per webhook reply: ≤ ~10 extra sends in the ≤ 0.2 s a kill takes
 MAX_STEP = 30  # sends awaited per round before the kill: 20 × (30 + 10) = 800 < 1,001
-RULES = """\
-series:
-  x: {source: fred, id: TESTX, fresh: 100y}
-rules:
-  - id: x_high
-    title: Test series above its line
-    when: "x > 10"
-"""
+RULES = TESTX_RULES
 
 
 def write_series(path: Path, values: list[float]) -> None:

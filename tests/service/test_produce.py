@@ -23,15 +23,9 @@ from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import events, outbox, rule_states
 from sources.files import FileSource
+from tests.service.seeding import TESTX_RULES
 
-RULES = """\
-series:
-  x: {source: fred, id: TESTX, fresh: 100y}
-rules:
-  - id: x_high
-    title: Test series above its line
-    when: "x > 10"
-"""
+RULES = TESTX_RULES
 FIRST = datetime(2026, 10, 16, 15, 0, tzinfo=UTC)  # the day after the third week
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 

@@ -16,15 +16,9 @@ from bot.config import load_settings
 from bot.i18n import text
 from bot.runtime.scheduler import Timing
 from tests.fakes.telegram import FakeTelegram
+from tests.service.seeding import TESTX_RULES
 
-RULES = """\
-series:
-  x: {source: fred, id: TESTX, fresh: 100y}
-rules:
-  - id: x_high
-    title: Test series above its line
-    when: "x > 10"
-"""
+RULES = TESTX_RULES
 ADMIN, OTHER = 77, 88
 
 

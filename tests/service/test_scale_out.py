@@ -22,19 +22,12 @@ from bot.store import Store
 from bot.store.schema import outbox
 from tests.fakes.telegram import FakeTelegram
 from tests.service.conftest import BotProcess, free_port
-from tests.service.seeding import seed_subscribers
+from tests.service.seeding import TESTX_RULES, seed_subscribers
 
 pytestmark = pytest.mark.postgres
 StartBot = Callable[..., BotProcess]
 CHATS = [str(1000 + i) for i in range(150)]
-RULES = """\
-series:
-  x: {source: fred, id: TESTX, fresh: 100y}
-rules:
-  - id: x_high
-    title: Test series above its line
-    when: "x > 10"
-"""
+RULES = TESTX_RULES
 
 
 def write_series(path: Path, values: list[float]) -> None:
