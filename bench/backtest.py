@@ -23,22 +23,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rules import backtest, evaluate, load_rules  # noqa: E402
-from sources.base import SourceError  # noqa: E402
-from sources.files import FileSource  # noqa: E402
+from bot.cli.rules import read_data_dir  # noqa: E402
+from rules import RuleSet, backtest, evaluate, load_rules  # noqa: E402
 
 DEFAULT_DATA = Path(os.environ.get("CYCLEWATCH_HISTORY_DIR", ROOT.parent / "shared" / "data"))
 
 
-def load(data_dir: Path, ids: list[str]) -> dict[str, pd.Series]:
-    files = FileSource(data_dir)
-    data = {}
-    for series_id in ids:
-        try:
-            data[series_id] = files.fetch(series_id).values
-        except SourceError:
-            continue
-    return data
+def load(ruleset: RuleSet, data_dir: Path) -> dict[str, pd.Series]:
+    """Every input the directory holds (FRED files and the csv series), as the CLI reads it."""
+    return read_data_dir(ruleset, data_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     ruleset = load_rules(args.rules.read_text(encoding="utf-8"), str(args.rules))
-    data = load(args.data, sorted({i.id for i in ruleset.inputs}))
+    data = load(ruleset, args.data)
     # Replay through the newest H.4.1 week (some series, e.g. CBO's NROU, run into the future).
     newest = (
         data["WALCL"].index.max() if "WALCL" in data else max(s.index.max() for s in data.values())

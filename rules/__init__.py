@@ -4,7 +4,8 @@
     ruleset.inputs                                # [InputSeries(name, source, id)]: to fetch
     backtest(ruleset, data, since, until)         # every transition over history
     evaluate(ruleset, data, states, as_of)        # live: (new events, new states, skipped)
-    classify_regime(ruleset, data, as_of)         # Regime(regime, as_of, checks)
+    classify_regime(ruleset, data, as_of)         # Regime(regime, as_of, checks, ...)
+    regime_history(ruleset, data, dates)          # the same for many dates, one pass
 
 `data` maps a series id (e.g. "WALCL", "bill_share") to a float Series on a DatetimeIndex of
 observation dates, as `sources` and `bot.store.Store.frame` return them.
@@ -13,11 +14,12 @@ observation dates, as `sources` and `bot.store.Store.frame` return them.
 from rules.explain import Event
 from rules.lifecycle import RuleState, Skipped, backtest, evaluate, states_at
 from rules.loader import Problem, RulesError
-from rules.regime import Check, Regime, classify_regime
+from rules.regime import UNDETERMINED, Check, Regime, classify_regime, regime_history
 from rules.ruleset import InputSeries, Rule, RuleSet, load_rules
 from rules.states import RuleStatus, Transition
 
 __all__ = [
+    "UNDETERMINED",
     "Check",
     "Event",
     "InputSeries",
@@ -34,5 +36,6 @@ __all__ = [
     "classify_regime",
     "evaluate",
     "load_rules",
+    "regime_history",
     "states_at",
 ]

@@ -4,7 +4,7 @@ and the per-rule state machine (inactive -> pending -> firing -> resolved)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -19,42 +19,99 @@ SLACK_DAYS = {1: 9, 7: 9, 31: 20, 92: 30}
 
 def infer_step_days(index: pd.DatetimeIndex) -> int:
     """The series' frequency in days: 1, 7, 31 or 92 (from the median spacing)."""
-    if len(index) < 3:
-        return 31
-    median = float(np.median(np.diff(index.asi8[-60:])) / 86_400e9) if len(index) else 31
-    for step in (1, 7, 31, 92):
-        if median <= step * 1.5:
-            return step
-    return 366
+    steps = step_days_each(index)
+    return int(steps[-1]) if len(steps) else 31
+
+
+def _step_of(median: np.ndarray) -> np.ndarray:
+    steps = np.full(len(median), 366, dtype="int64")
+    for step in (92, 31, 7, 1):
+        steps = np.where(median <= step * 1.5, step, steps)
+    return steps
+
+
+def step_days_each(index: pd.DatetimeIndex) -> np.ndarray:
+    """For each observation, the frequency (days) as known then: the median of up to 59
+    preceding gaps (31 before the third point), so a date's answer never depends on later data."""
+    n = len(index)
+    steps = np.full(n, 31, dtype="int64")
+    if n < 3:
+        return steps
+    gaps = pd.Series(np.diff(index.as_unit("ns").asi8) / 86_400e9)
+    median = gaps.rolling(59, min_periods=1).median().to_numpy()
+    steps[2:] = _step_of(median[1:])
+    return steps
+
+
+def freshness_each(spec: SeriesSpec, index: pd.DatetimeIndex) -> np.ndarray:
+    """For each observation, how many days after its date it stays fresh."""
+    if spec.fresh is not None:
+        return np.full(len(index), duration_days(spec.fresh), dtype="int64")
+    steps = step_days_each(index)
+    lag = duration_days(spec.lag) if spec.lag else 0
+    slack = np.array([SLACK_DAYS.get(int(step), 60) for step in (1, 7, 31, 92, 366)])
+    kinds = np.searchsorted(np.array([1, 7, 31, 92, 366]), steps)
+    return np.asarray(steps + lag + slack[kinds], dtype="int64")
 
 
 def freshness_days(spec: SeriesSpec, index: pd.DatetimeIndex) -> int:
     """How old (in days after its observation date) the newest value may be before it is stale."""
-    if spec.fresh is not None:
-        return duration_days(spec.fresh)
-    step = infer_step_days(index)
-    lag = duration_days(spec.lag) if spec.lag else 0
-    return step + lag + SLACK_DAYS.get(step, 60)
+    each = freshness_each(spec, index)
+    return int(each[-1]) if len(each) else 0
 
 
 @dataclass(frozen=True)
 class Prepared:
-    """One input as the rules see it: indexed by the date it became known."""
+    """One input as the rules see it: indexed by the date it became known, with a NaN row
+    wherever it goes stale (so only what reads it becomes unknown)."""
 
     name: str
-    values: pd.Series  # index: availability date
-    observed: pd.DatetimeIndex  # the matching observation dates
-    fresh_days: int
+    values: pd.Series  # index: availability date; NaN rows where the input went stale
+    observed: pd.DatetimeIndex  # observation dates of the real rows
+    fresh_days: int  # the newest observation's freshness window
     series_id: str
+    available: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
+    fresh_each: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+
+    def position(self, clock: pd.DatetimeIndex) -> np.ndarray:
+        """For each clock date, the newest real observation known then (-1: none yet)."""
+        return np.asarray(self.available.searchsorted(clock, side="right") - 1)
+
+    def stale_at(self, clock: pd.DatetimeIndex) -> np.ndarray:
+        """True where the newest known observation is older than its freshness window."""
+        pos = self.position(clock)
+        if not len(self.observed):
+            return np.zeros(len(clock), dtype=bool)
+        safe = np.clip(pos, 0, len(self.observed) - 1)
+        age = (clock.as_unit("ns").asi8 - self.observed.as_unit("ns").asi8[safe]) / 86_400e9
+        return np.asarray((pos >= 0) & (age > self.fresh_each[safe]))
+
+    def reason_at(self, at: pd.Timestamp) -> str | None:
+        """Why this input says nothing at `at` (no data, not started, stale), or None."""
+        pos = int(self.position(pd.DatetimeIndex([at]))[0]) if len(self.observed) else -1
+        if pos < 0:  # nothing known yet; when it will start is not known at `at` either
+            return f"no data for {self.name}"
+        last = self.observed[pos]
+        if (at - last).days > self.fresh_each[pos]:
+            return (
+                f"{self.series_id} stale: last {last.date().isoformat()}, "
+                f"window {int(self.fresh_each[pos])}d"
+            )
+        return None
+
+
+def _empty(name: str, spec: SeriesSpec) -> Prepared:
+    empty = pd.Series([], index=pd.DatetimeIndex([], dtype="datetime64[ns]"), dtype="float64")
+    return Prepared(name, empty, pd.DatetimeIndex([], dtype="datetime64[ns]"), 0, spec.id)
 
 
 def prepare_input(
     name: str, spec: SeriesSpec, raw: pd.Series | None, as_of: pd.Timestamp | None
 ) -> Prepared:
-    """Shift a raw series by its publication lag and cut it at `as_of` (what was known then)."""
+    """Shift a raw series by its publication lag and cut it at `as_of` (what was known then);
+    a NaN row at each date it went stale (mid-history gaps too, not only the end)."""
     if raw is None or raw.empty:
-        empty = pd.Series([], index=pd.DatetimeIndex([]), dtype="float64")
-        return Prepared(name, empty, pd.DatetimeIndex([]), 0, spec.id)
+        return _empty(name, spec)
     try:
         values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
         index = pd.DatetimeIndex(values.index)
@@ -65,22 +122,27 @@ def prepare_input(
     values.index = index.normalize()
     # Tolerate callers' unsorted or repeated dates: the later row for a date wins.
     values = values[~values.index.duplicated(keep="last")].sort_index()
+    if values.empty:
+        return _empty(name, spec)
     observed = pd.DatetimeIndex(values.index).as_unit("ns")
     available = observed + period_offset(spec.lag) if spec.lag else observed
-    shifted = pd.Series(values.to_numpy(), index=available, name=name)
-    fresh = freshness_days(spec, observed)
+    available = pd.DatetimeIndex(available).as_unit("ns")
+    fresh = freshness_each(spec, observed)
+    day = np.int64(86_400_000_000_000)
+    expiry = np.maximum(observed.asi8 + (fresh + 1) * day, available.asi8 + day)
+    following = np.append(available.asi8[1:], np.iinfo("int64").max)
+    gap = expiry < following
+    stamps = np.concatenate([available.asi8, expiry[gap]])
+    numbers = np.concatenate([values.to_numpy(), np.full(int(gap.sum()), np.nan)])
+    order = np.argsort(stamps, kind="stable")
+    shifted = pd.Series(numbers[order], index=pd.DatetimeIndex(stamps[order].view("M8[ns]")))
+    shifted.name = name
     if as_of is not None:
-        keep = available <= as_of
-        shifted, observed = shifted[keep], observed[keep]
-    if len(observed):
-        # A NaN after the freshness window ends: carried forward, a stale value reads as unknown.
-        expiry = max(
-            observed[-1] + pd.Timedelta(days=fresh + 1), shifted.index[-1] + pd.Timedelta(days=1)
-        )
-        if as_of is None or expiry <= as_of:
-            marker = pd.Series([np.nan], index=pd.DatetimeIndex([expiry]), name=name)
-            shifted = pd.concat([shifted, marker])
-    return Prepared(name, shifted, observed, fresh, spec.id)
+        shifted = shifted[shifted.index <= as_of]
+        keep = np.asarray(available <= as_of)
+        observed, available, fresh = observed[keep], available[keep], fresh[keep]
+    last_fresh = int(fresh[-1]) if len(fresh) else 0
+    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh)
 
 
 class Evaluator:
@@ -96,6 +158,7 @@ class Evaluator:
             for name, spec in ruleset.series.items()
         }
         self._memo: dict[str, Value] = {}
+        self._clock: pd.DatetimeIndex | None = None
 
     def lookup(self, name: str) -> Value:
         """The value of a series, metric or rule condition over its history."""
@@ -109,41 +172,34 @@ class Evaluator:
                 self._memo[name] = expr.run(self)
         return self._memo[name]
 
+    def clock_index(self) -> pd.DatetimeIndex:
+        """Every date on which any input changes (a new value, or going stale)."""
+        if self._clock is None:
+            index = pd.DatetimeIndex([], dtype="datetime64[ns]")
+            for item in self.inputs.values():
+                index = union_index(index, item.values.index)
+            self._clock = index
+        return self._clock
+
     def missing(self, names: frozenset[str]) -> list[str]:
         """The inputs among `names` with no data at all."""
         return sorted(n for n in names if self.inputs[n].values.empty)
 
+    def stale_reasons(self, names: frozenset[str], at: pd.Timestamp) -> list[str]:
+        """Every reason an input among `names` says nothing at `at` (no data, not yet, stale)."""
+        found = (self.inputs[name].reason_at(at) for name in sorted(names))
+        return [reason for reason in found if reason]
+
     def stale_reason(self, names: frozenset[str], at: pd.Timestamp) -> str | None:
-        """Why the inputs are not usable at `at` (no data, or too old), or None."""
-        for name in sorted(names):
-            item = self.inputs[name]
-            if item.values.empty:
-                return f"no data for {name}"
-            last = item.observed[-1]
-            if (at - last).days > item.fresh_days:
-                return (
-                    f"{item.series_id} stale: last {last.date().isoformat()}, "
-                    f"window {item.fresh_days}d"
-                )
-        return None
+        """Why the inputs are not usable at `at` (the first input with no data, or too old)."""
+        reasons = self.stale_reasons(names, at)
+        return reasons[0] if reasons else None
 
     def fresh_mask(self, names: frozenset[str], clock: pd.DatetimeIndex) -> np.ndarray:
-        """False where an input that has started is older than its freshness window.
-
-        An input that has not started yet is left to the expression (a `coalesce` fallback,
-        or unknown), so a series that ended or stopped updating makes the rule unknown.
-        """
+        """False where an input that has started is older than its freshness window."""
         ok = np.ones(len(clock), dtype=bool)
-        stamps = clock.as_unit("ns").asi8
         for name in names:
-            item = self.inputs[name]
-            if not len(item.observed):
-                continue
-            pos = item.values.index.searchsorted(clock, side="right") - 1
-            observed = item.observed.as_unit("ns").asi8
-            last = observed[np.clip(pos, 0, len(observed) - 1)]
-            age_days = (stamps - last) / 86_400e9
-            ok &= (pos < 0) | (age_days <= item.fresh_days)
+            ok &= ~self.inputs[name].stale_at(clock)
         return ok
 
     def observed_dates(self, names: list[str], clock: pd.DatetimeIndex) -> np.ndarray:
@@ -154,7 +210,7 @@ class Evaluator:
             if not len(item.observed):
                 continue
             observed = item.observed.as_unit("ns").asi8
-            pos = item.values.index.searchsorted(clock, side="right") - 1
+            pos = item.position(clock)
             found = np.where(pos >= 0, observed[np.clip(pos, 0, len(observed) - 1)], -1)
             best = np.maximum(best, found)
         return best
@@ -194,8 +250,9 @@ class Trace:
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     """Compute a rule over its whole history in one vectorized pass."""
     clock = ev.clock(rule)
+    # Staleness is per input (a NaN row where it goes stale) and the logic is three-valued,
+    # so only a condition that really depends on a stale input is unknown here.
     condition = on_clock(ev_truth(rule.when.run(ev)), clock)
-    condition[~ev.fresh_mask(rule.inputs, clock)] = np.nan
     if rule.clear_when is not None:
         clearing = on_clock(ev_truth(rule.clear_when.run(ev)), clock)
         clearing[np.isnan(condition)] = np.nan

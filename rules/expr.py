@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from rules import functions as fn
-from rules.functions import FUNCTIONS, METHODS, Value, align, as_series, clean
+from rules.catalog import FUNCTIONS, METHODS
+from rules.functions import Value, align, as_series, clean
 from rules.model import parse_duration
 
 MAX_NODES = 400
@@ -26,6 +27,10 @@ class Env(Protocol):
 
     def lookup(self, name: str) -> Value:
         """The value of `name` over its whole history."""
+        ...
+
+    def clock_index(self) -> pd.DatetimeIndex:
+        """Every date on which any input changes (what `coalesce` and `known` fill)."""
         ...
 
 
@@ -257,7 +262,10 @@ class _Compiler:
         ]
 
         def run(env: Env) -> Value:
-            return sig.impl(*(c(env) if callable(c) else c for c in compiled))
+            args = [c(env) if callable(c) else c for c in compiled]
+            if sig.clock:
+                return sig.impl(*args, clock=env.clock_index())
+            return sig.impl(*args)
 
         return run
 

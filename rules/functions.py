@@ -8,7 +8,6 @@ propagates and a rule is skipped rather than silently read as false.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -75,10 +74,19 @@ def clean(values: pd.Series) -> pd.Series:
     return values.replace([np.inf, -np.inf], np.nan).astype("float64")
 
 
+def on_known(x: pd.Series, f: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`f` over the known rows only, put back on x's index (unknown rows stay unknown), so
+    "N observations" counts real observations, not the rows where an input went stale."""
+    known_rows = x.dropna()
+    if len(known_rows) == len(x):
+        return f(x)
+    return f(known_rows).reindex(x.index)
+
+
 def lookback(x: pd.Series, window: Window) -> pd.Series:
     """The value `window` ago: N observations back, or the last value on or before t - period."""
     if isinstance(window, int):
-        return x.shift(window)
+        return on_known(x, lambda k: k.shift(window))
     index = pd.DatetimeIndex(x.index)
     targets = index - period_offset(window)
     positions = index.searchsorted(targets, side="right") - 1
@@ -91,6 +99,14 @@ def _rolling(x: pd.Series, window: Window) -> Rolling[pd.Series]:
     if isinstance(window, int):
         return x.rolling(window, min_periods=window)
     return x.rolling(period_timedelta(window), min_periods=1)
+
+
+def _window(
+    s: pd.Series, window: Window, f: Callable[[Rolling[pd.Series]], pd.Series]
+) -> pd.Series:
+    if isinstance(window, int):
+        return on_known(s, lambda k: f(_rolling(k, window)))
+    return f(_rolling(s, window))
 
 
 def _warm(x: pd.Series, window: Window, result: pd.Series) -> pd.Series:
@@ -122,50 +138,52 @@ def yoy(x: Value) -> Value:
 def rolling_mean(x: Value, window: Window) -> Value:
     """Mean over the window ending at each observation."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).mean()))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.mean())))
 
 
 def rolling_median(x: Value, window: Window) -> Value:
     """Median over the window ending at each observation (robust to brief spikes)."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).median()))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.median())))
 
 
 def rolling_min(x: Value, window: Window) -> Value:
     """Minimum over the window ending at each observation."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).min()))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.min())))
 
 
 def rolling_max(x: Value, window: Window) -> Value:
     """Maximum over the window ending at each observation."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).max()))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.max())))
 
 
 def rolling_sum(x: Value, window: Window) -> Value:
     """Sum over the window ending at each observation."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).sum()))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.sum())))
 
 
 def count(condition: Value, window: Window) -> Value:
     """How many observations in the window were true."""
     s = as_series(condition)
-    truthy = (s.fillna(0.0) != 0).astype("float64")
-    return clean(_warm(s, window, _rolling(truthy, window).sum()))
+    truthy = (s != 0).astype("float64").where(s.notna())
+    if isinstance(window, int):
+        return clean(_warm(s, window, on_known(truthy, lambda k: _rolling(k, window).sum())))
+    return clean(_warm(s, window, _rolling(truthy.fillna(0.0), window).sum()))
 
 
 def pctrank(x: Value, window: Window) -> Value:
     """Percentile rank (0-100) of each value among the values in the window ending there."""
     s = as_series(x)
-    return clean(_warm(s, window, _rolling(s, window).rank(pct=True) * 100.0))
+    return clean(_warm(s, window, _window(s, window, lambda r: r.rank(pct=True)) * 100.0))
 
 
 def pct_from_high(x: Value, window: Window | None = None) -> Value:
     """Percent below the all-time high (or the window's high); 0 at a new high."""
     s = as_series(x)
-    high = s.cummax() if window is None else _rolling(s, window).max()
+    high = s.cummax() if window is None else _window(s, window, lambda r: r.max())
     return clean((s / high - 1.0) * 100.0)
 
 
@@ -177,18 +195,20 @@ def _streak(hits: pd.Series) -> pd.Series:
 def rises(x: Value) -> Value:
     """How many consecutive observations each rose above the one before."""
     s = as_series(x)
-    return _streak(s.diff() > 0).where(s.notna())
+    return on_known(s, lambda k: _streak(k.diff() > 0))
 
 
 def falls(x: Value) -> Value:
     """How many consecutive observations each fell below the one before."""
     s = as_series(x)
-    return _streak(s.diff() < 0).where(s.notna())
+    return on_known(s, lambda k: _streak(k.diff() < 0))
 
 
 def shift(x: Value, n: int) -> Value:
-    """The value N observations earlier (never later: no look-ahead)."""
-    return as_series(x).shift(n)
+    """The value N observations earlier (never later: no look-ahead); unknown where x is."""
+    # Counted in known observations; where x itself is unknown (an input went stale) the
+    # shifted value must not leak through.
+    return on_known(as_series(x), lambda k: k.shift(n))
 
 
 def _truth(values: pd.Series, known: pd.Series) -> pd.Series:
@@ -213,14 +233,6 @@ def crosses_below(x: Value, level: Value) -> Value:
     return _truth((a < b) & (prev_a >= prev_b), known)
 
 
-def coalesce(a: Value, b: Value) -> Value:
-    """`a` where it is known, else `b` (e.g. a new series spliced onto an older one)."""
-    left, right = align(a, b)
-    if not isinstance(left, pd.Series):
-        return left if not np.isnan(left) else right
-    return left.fillna(as_series(right, left))
-
-
 def absolute(x: Value) -> Value:
     """The absolute value."""
     return x.abs() if isinstance(x, pd.Series) else abs(x)
@@ -242,43 +254,3 @@ def greatest(a: Value, b: Value) -> Value:
         ls = as_series(left, right if isinstance(right, pd.Series) else None)
         return ls.where(ls >= right, right).where(ls.notna())
     return max(left, right)
-
-
-@dataclass(frozen=True)
-class Signature:
-    """How a whitelisted function is called: its argument kinds and its implementation.
-
-    Kinds: 'x' any expression, 'w' a window (observation count or period string),
-    'n' a non-negative integer constant.
-    """
-
-    kinds: tuple[str, ...]
-    optional: int
-    impl: Callable[..., Value]
-    help: str
-
-
-FUNCTIONS: dict[str, Signature] = {
-    "change": Signature(("x", "w"), 0, change, "change(x, 4) or change(x, '26w')"),
-    "pct_change": Signature(("x", "w"), 0, pct_change, "pct_change(x, '1y')"),
-    "yoy": Signature(("x",), 0, yoy, "yoy(x): percent change over a year"),
-    "mean": Signature(("x", "w"), 0, rolling_mean, "mean(x, '13w')"),
-    "median": Signature(("x", "w"), 0, rolling_median, "median(x, 20)"),
-    "min": Signature(("x", "w"), 0, rolling_min, "min(x, 52)"),
-    "max": Signature(("x", "w"), 0, rolling_max, "max(x, '1y')"),
-    "sum": Signature(("x", "w"), 0, rolling_sum, "sum(x, 12)"),
-    "count": Signature(("x", "w"), 0, count, "count(condition, '6m')"),
-    "pctrank": Signature(("x", "w"), 0, pctrank, "pctrank(x, '10y'): 0-100"),
-    "pct_from_high": Signature(("x", "w"), 1, pct_from_high, "pct_from_high(x[, '5y'])"),
-    "rises": Signature(("x",), 0, rises, "rises(x): consecutive rises"),
-    "falls": Signature(("x",), 0, falls, "falls(x): consecutive falls"),
-    "shift": Signature(("x", "n"), 0, shift, "shift(x, 4) or x.shift(4)"),
-    "crosses_above": Signature(("x", "x"), 0, crosses_above, "crosses_above(x, level)"),
-    "crosses_below": Signature(("x", "x"), 0, crosses_below, "crosses_below(x, level)"),
-    "coalesce": Signature(("x", "x"), 0, coalesce, "coalesce(newer, older)"),
-    "abs": Signature(("x",), 0, absolute, "abs(x)"),
-    "least": Signature(("x", "x"), 0, least, "least(a, b)"),
-    "greatest": Signature(("x", "x"), 0, greatest, "greatest(a, b)"),
-}
-
-METHODS = frozenset({"shift"})

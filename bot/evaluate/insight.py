@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from bot.store import Store
 from bot.store.schema import observations
-from rules import Check, Event, Regime, RuleSet, backtest, classify_regime, states_at
+from rules import Check, Event, Regime, RuleSet, RuleStatus, backtest, classify_regime, states_at
 from rules.engine import Evaluator
 
 CACHE_ENTRIES = 256
@@ -34,7 +34,8 @@ class RuleView:
     since: str | None
     check: Check | None
     reason: str | None
-    last_status: str = "inactive"  # the state from the data we have, even when skipped now
+    # The state from the data we have, even when skipped now.
+    last_status: RuleStatus = RuleStatus.INACTIVE
 
 
 def frame_version(data: Mapping[str, pd.Series]) -> str:

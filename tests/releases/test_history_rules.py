@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.cli.rules import read_data_dir
 from rules import RuleSet, backtest, classify_regime, load_rules
-from sources.files import FileSource
 
 RULES = Path(__file__).resolve().parents[2] / "rules.yaml"
 
@@ -22,8 +22,7 @@ def ruleset() -> RuleSet:
 
 @pytest.fixture(scope="module")
 def history(ruleset: RuleSet, history_dir: Path) -> dict[str, pd.Series]:
-    files = FileSource(history_dir)
-    return {i.id: files.fetch(i.id).values for i in ruleset.inputs}
+    return read_data_dir(ruleset, history_dir)
 
 
 def _firings(ruleset: RuleSet, history: dict[str, pd.Series], rule: str) -> list[date]:

@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bot.cli.rules import read_data_dir
 from rules import RuleSet, load_rules
-from sources.base import SourceError
-from sources.files import FileSource
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_RULES = REPO / "rules.yaml"
@@ -24,12 +23,6 @@ def default_rules() -> RuleSet:
 
 @pytest.fixture(scope="session")
 def history(default_rules: RuleSet, history_dir: Path) -> dict[str, pd.Series]:
-    """Every input of the default rules that ../shared/data holds, keyed by series id."""
-    files = FileSource(history_dir)
-    data = {}
-    for item in default_rules.inputs:
-        try:
-            data[item.id] = files.fetch(item.id).values
-        except SourceError:
-            continue
-    return data
+    """Every input of the default rules that ../shared/data holds, keyed by series id
+    (FRED-format files and the `source: csv` series: gold, Shiller's S&P 500 and CAPE)."""
+    return read_data_dir(default_rules, history_dir)

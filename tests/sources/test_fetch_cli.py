@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,11 @@ def test_fetch_data_loads_every_series_and_status_lists_them(
     assert main(["fetch", "--data", str(history_dir)]) == 0
     out = capsys.readouterr().out
     files = sorted((history_dir / "fred").glob("*.csv"))
-    assert f"series from files: {len(out.splitlines()) - 1} updated" in out
+    # The default rules also read three `source: csv` series (gold, Shiller), listed apart.
+    lines = [line for line in out.splitlines() if "series from" not in line]
+    csv_ids = {"GOLD", "SHILLER_CAPE", "SHILLER_SP500"}
+    from_files = [line for line in lines if line.split()[0] not in csv_ids]
+    assert f"series from files: {len(from_files)} updated" in out
 
     rows = status_json(capsys)
     for path in files:
@@ -159,10 +164,12 @@ def test_rule_series_falls_back_to_the_built_in_list(tmp_path: Path) -> None:
 
 
 def test_a_bad_file_is_reported_with_its_line_and_loses_nothing(
-    env: Path, capsys: pytest.CaptureFixture[str]
+    env: Path, history_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = env / "data"
     data.mkdir()
+    # the default rules' `source: csv` series (gold, Shiller) resolve under the data dir
+    shutil.copytree(history_dir / "other", data / "other")
     (data / "A.csv").write_text("observation_date,A\n2020-01-01,1\n2020-02-01,2\n")
     (data / "B.csv").write_text("observation_date,B\n2020-01-01,5\n")
     assert main(["fetch", "--data", str(data)]) == 0
