@@ -6,12 +6,17 @@ Claim -> send -> mark: a crash can at most repeat the one message in flight, bec
 older than `claim_timeout` is taken over by the next claimer. On PostgreSQL several processes
 claim with `FOR UPDATE SKIP LOCKED`; every claim is also a compare-and-set UPDATE, so two
 claimers never both own a row (on SQLite too).
+
+Writes after a send are retried through transient database faults (`bot.store.faults`); a
+"sent" that still cannot be written is kept in memory and written before the next claim, so a
+read-only spell does not send anything twice.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,15 +28,29 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.notifiers.base import Sent
 from bot.store.chats import Subscriptions
+from bot.store.faults import retrying
 from bot.store.schema import OutboxStatus, events, outbox
 from rules import Transition
 
 log = logging.getLogger("cyclewatch.outbox")
 
 
+# Unique per process start: a restarted container often gets the same pid (1) again.
+_START = secrets.token_hex(4)
+
+
 def worker_id() -> str:
-    """This process's name in outbox claims: host and pid (see `release_dead`)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name in outbox claims: `host:pid:start` (see `release_dead`)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_START}"
+
+
+def _owner_is_dead(owner: str, host: str) -> bool:
+    """Whether the claimer `owner` (`host:pid[:start]`) of this host no longer runs."""
+    rest = owner.removeprefix(f"{host}:")
+    pid_text, _, start = rest.partition(":")
+    if pid_text == str(os.getpid()):
+        return start != _START  # our pid, an earlier start: a restart reusing the pid
+    return not _alive(pid_text)
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,7 @@ class OutboxRows:
         self.owner = owner
         self.claim_timeout = claim_timeout
         self.subs = Subscriptions(engine)
+        self.unmarked: list[tuple[list[int], Sent, datetime]] = []  # sent, not yet recorded
 
     # --- claiming ---------------------------------------------------------------------------
 
@@ -71,6 +91,10 @@ class OutboxRows:
         self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None
     ) -> list[Job]:
         """Take up to `limit` due rows (of one (platform, chat) when given), oldest first."""
+        while self.unmarked:  # first record what went out during a fault (raise if still down)
+            ids, sent, at = self.unmarked[0]
+            self._mark_sent(ids, sent, at)
+            self.unmarked.pop(0)
         candidates = sa.select(outbox.c.id).where(self.due(now))
         if chat is not None:
             candidates = candidates.where(outbox.c.platform == chat[0],
@@ -128,7 +152,7 @@ class OutboxRows:
                 sa.select(outbox.c.claimed_by).distinct().where(
                     outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.like(f"{host}:%"))
             ).scalars().all()
-            dead = [o for o in owners if o and not _alive(o.rsplit(":", 1)[1])]
+            dead = [o for o in owners if o and _owner_is_dead(o, host)]
             if not dead:
                 return 0
             count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
@@ -149,7 +173,15 @@ class OutboxRows:
                        outbox.c.claimed_by == self.owner)
 
     def mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
-        """These rows went out as `sent` (one message, or one digest of them all)."""
+        """These rows went out as `sent` (one message, or one digest of them all); through a
+        lasting fault the mark waits in memory for the next claim."""
+        try:
+            retrying(lambda: self._mark_sent(ids, sent, now))
+        except sa.exc.DBAPIError as err:
+            log.warning("cannot record %d sent delivery(s) yet: %s", len(ids), err.orig)
+            self.unmarked.append((list(ids), sent, now))
+
+    def _mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(outbox.update().where(self._mine(*ids)).values(
                 status=OutboxStatus.SENT, message_ids=list(sent.message_ids), sent_at=now,
@@ -157,16 +189,20 @@ class OutboxRows:
 
     def finish(self, job: Job, status: OutboxStatus, error: str) -> None:
         """End the row as failed / blocked / migrated, keeping the error."""
-        with self.engine.begin() as conn:
-            conn.execute(outbox.update().where(self._mine(job.id)).values(
-                status=status, last_error=error))
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(outbox.update().where(self._mine(job.id)).values(
+                    status=status, last_error=error))
+        retrying(write)
 
     def retry_at(self, job: Job, at: datetime, *, attempts: int, error: str) -> None:
         """Back to pending until `at`, with the attempts counted so far."""
-        with self.engine.begin() as conn:
-            conn.execute(outbox.update().where(self._mine(job.id)).values(
-                status=OutboxStatus.PENDING, attempts=attempts, last_error=error, claimed_by=None,
-                next_attempt_at=at))
+        def write() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(outbox.update().where(self._mine(job.id)).values(
+                    status=OutboxStatus.PENDING, attempts=attempts, last_error=error,
+                    claimed_by=None, next_attempt_at=at))
+        retrying(write)
 
     def block_chat(self, job: Job, chat_id: str, error: str) -> None:
         """The chat blocked or left us: deactivate it, and stop its pending rows and this one."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,8 @@ class ServiceState:
     rules_loaded: int = 0
     evaluations: int = 0  # successful runs since start
     polls: dict[str, PollHealth] = field(default_factory=dict)
+    failing_rules: dict[str, str] = field(default_factory=dict)  # rule id -> its error
+    held: Callable[[], dict[str, str]] | None = None  # held-back values, by series
 
     @property
     def sources(self) -> list[str]:
@@ -121,6 +124,10 @@ def check_health(
         evaluation_ok = now - reference <= grace and state.last_evaluation_error is None
         if not evaluation_ok:
             problems.append("evaluation stale or failing")
+        problems.extend(f"rule {rule} failing: {error}"
+                        for rule, error in sorted(state.failing_rules.items()))
+    held = state.held() if state.held is not None else {}
+    problems.extend(f"series {series} held back: {why}" for series, why in sorted(held.items()))
 
     depth, oldest_due = outbox_backlog(store, now)
     stuck = oldest_due is not None and now - oldest_due > limits.outbox_stuck_after
@@ -139,7 +146,9 @@ def check_health(
             "error": state.last_evaluation_error,
             "rules": state.rules_loaded,
             "runs": state.evaluations,
+            "failing_rules": dict(sorted(state.failing_rules.items())),
         },
+        "held_back": dict(sorted(held.items())),
         "outbox": {"ok": not stuck, "depth": depth, "oldest_due_at": _iso(oldest_due)},
     }
     return Health(ok=not problems, body=body)

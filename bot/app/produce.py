@@ -15,12 +15,13 @@ from datetime import datetime
 from bot.alerts.pipeline import Pipeline
 from bot.app.health import ServiceState
 from bot.evaluate.evaluator import EvaluationResult, LiveEvaluator
-from bot.evaluate.reload import RulesHolder
+from bot.evaluate.reload import RulesHolder, in_daemon_thread
 from bot.ingest.poller import PollOnce, PollOutcome
 from bot.runtime.metrics import Metrics
 
 log = logging.getLogger("cyclewatch")
 TellAdmins = Callable[[str, str], Awaitable[None]]
+EVAL_BUDGET = 300.0  # seconds one evaluation of every rule may take
 
 
 class Producer:
@@ -56,7 +57,8 @@ class Producer:
             return True  # a follower waits; a broken rules file was reported at load
         async with self._one_at_a_time:
             try:
-                found = await asyncio.to_thread(self.evaluator.find, now)
+                # A daemon thread: an evaluation that never ends must not hold up a stop.
+                found = await in_daemon_thread(self.evaluator.find, now, budget=EVAL_BUDGET)
                 recorded = await asyncio.to_thread(self.pipeline.record, found.events, now)
                 result = await asyncio.to_thread(self.evaluator.keep, found, recorded, now)
             except Exception as err:
@@ -90,6 +92,18 @@ class Producer:
         self.state.last_evaluation_error = f"{type(err).__name__}: {err}"
         return False
 
+    async def _report_failures(self, result: EvaluationResult) -> None:
+        # A rule that raised is skipped while the others alert; the admins hear of it once.
+        failing = dict(result.failed)
+        began = {r: e for r, e in failing.items() if r not in self.state.failing_rules}
+        healed = sorted(self.state.failing_rules.keys() - failing.keys())
+        self.state.failing_rules = failing
+        if began:
+            await self.tell_admins("cyclewatch: rule failed and is skipped",
+                                   "\n".join(f"{r}: {e}" for r, e in sorted(began.items())))
+        if healed:
+            await self.tell_admins("cyclewatch: rules evaluated again", ", ".join(healed))
+
     async def _report(self, result: EvaluationResult, now: datetime) -> None:
         self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
         self.state.evaluations += 1
@@ -97,6 +111,7 @@ class Producer:
         stale = [item for item in result.newly_skipped if "stale" in item]
         if stale:
             await self.tell_admins("cyclewatch: rules paused on stale data", "\n".join(stale))
+        await self._report_failures(result)
         if result.resumed and self.state.evaluations > 1:
             await self.tell_admins("cyclewatch: rules evaluated again", ", ".join(result.resumed))
         if result.events:

@@ -6,7 +6,8 @@ import re
 import unicodedata
 from datetime import date, timedelta
 
-_DURATION = re.compile(r"^(\d{1,4})([mhdw])$")
+_DURATION = re.compile(r"^([0-9]{1,4})([mhdw])$", re.ASCII)  # ASCII digits only: 1١d is not 11d
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", re.ASCII)
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_MUTE = timedelta(days=365)
 EARLIEST = date(1900, 1, 1)
@@ -33,11 +34,22 @@ def parse_duration(value: str) -> timedelta | None:
 
 def parse_day(value: str, today: date) -> date | None:
     """A YYYY-MM-DD date between 1900-01-01 and `today` (None otherwise)."""
+    if not _DAY.match(value):
+        return None
     try:
         found = date.fromisoformat(value)
     except ValueError:
         return None
     return found if EARLIEST <= found <= today else None
+
+
+def ascii_hint(value: str) -> str | None:
+    """`1١d` -> `11d`: the ASCII spelling of an argument written with other digits (for a
+    "did you mean"), None when the argument has none."""
+    if value.isascii():
+        return None
+    spelled = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in value)
+    return spelled if spelled.isascii() else None
 
 
 def shown(value: str) -> str:

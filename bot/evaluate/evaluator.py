@@ -1,8 +1,12 @@
 """The live evaluator: the running rules over the store's data; new transitions go to the
-pipeline, and each rule's state is kept in `rule_states` so a restart resumes where it was."""
+pipeline, and each rule's state is kept in `rule_states` so a restart resumes where it was.
+
+One failing rule cannot silence the others: when the whole set raises, the rules are
+evaluated one by one, the failing ones are skipped (their state kept) and reported."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -17,7 +21,7 @@ from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import rule_states
-from rules import Event, RuleStatus, Skipped, evaluate
+from rules import Event, RuleSet, RuleStatus, Skipped, evaluate
 
 log = logging.getLogger("cyclewatch.evaluate")
 
@@ -30,6 +34,7 @@ class EvaluationResult:
     skipped: tuple[Skipped, ...]
     newly_skipped: tuple[str, ...] = ()  # "rule (reason)" for skips that began this run
     resumed: tuple[str, ...] = ()  # rules evaluated again after a skip
+    failed: tuple[tuple[str, str], ...] = ()  # (rule, error) of rules that raised this run
 
 
 def load_states(store: Store) -> dict[str, dict[str, Any]]:
@@ -70,6 +75,7 @@ class Found:
     states: dict[str, dict[str, Any]]
     skipped: tuple[Skipped, ...]
     seconds: float
+    failed: tuple[tuple[str, str], ...] = ()
 
 
 class LiveEvaluator:
@@ -95,10 +101,17 @@ class LiveEvaluator:
             raise RuntimeError("no valid rules loaded")
         started = time.monotonic()
         data = self.store.frame(sorted({series.id for series in ruleset.inputs}))
-        events, states, skipped = evaluate(
-            ruleset, data, load_states(self.store), now.astimezone(self.zone).date()
-        )
-        return Found(tuple(events), states, tuple(skipped), time.monotonic() - started)
+        previous = load_states(self.store)
+        today = now.astimezone(self.zone).date()
+        try:
+            events, states, skipped = evaluate(ruleset, data, previous, today)
+            failed: list[tuple[str, str]] = []
+        except Exception as err:
+            log.warning("evaluating the rule set failed (%s: %s); evaluating rule by rule",
+                        type(err).__name__, err)
+            events, states, skipped, failed = _one_by_one(ruleset, data, previous, today)
+        return Found(tuple(events), states, tuple(skipped), time.monotonic() - started,
+                     tuple(failed))
 
     def keep(self, found: Found, recorded: int, now: datetime) -> EvaluationResult:
         """Save the new states (after the events are safe) and say what changed."""
@@ -108,7 +121,10 @@ class LiveEvaluator:
         for event in found.events:
             self.metrics.events.labels(event.state).inc()
         began, resumed = self._log_skips(found.skipped)
-        return EvaluationResult(found.events, recorded, found.skipped, began, resumed)
+        for rule_id, _error in found.failed:
+            self.metrics.rule_failures.labels(rule_id).inc()
+        return EvaluationResult(found.events, recorded, found.skipped, began, resumed,
+                                found.failed)
 
     def _log_skips(self, skipped: Sequence[Skipped]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         # Skips are reported when they start and when they end, in one line each, not on
@@ -123,3 +139,29 @@ class LiveEvaluator:
             log.info("evaluated again: %s", ", ".join(ended))
         self._skipped_seen = now_skipped
         return tuple(started), tuple(ended)
+
+
+def _one_by_one(
+    ruleset: RuleSet, data: Mapping[str, Any], previous: Mapping[str, dict[str, Any]],
+    today: date,
+) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped], list[tuple[str, str]]]:
+    """Each rule in a rule set of its own; a rule that raises keeps its old state."""
+    events: list[Event] = []
+    states: dict[str, dict[str, Any]] = {}
+    skipped: list[Skipped] = []
+    failed: list[tuple[str, str]] = []
+    for rule in ruleset.rules:
+        alone = dataclasses.replace(ruleset, rules=(rule,), _by_id={rule.id: rule})
+        try:
+            found, new_states, new_skips = evaluate(alone, data, previous, today)
+        except Exception as err:
+            text = f"{type(err).__name__}: {err}"[:300]
+            log.error("rule %s failed and is skipped: %s", rule.id, text)
+            failed.append((rule.id, text))
+            if rule.id in previous:
+                states[rule.id] = dict(previous[rule.id])
+            continue
+        events.extend(found)
+        states.update(new_states)
+        skipped.extend(new_skips)
+    return events, states, skipped, failed

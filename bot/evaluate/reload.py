@@ -3,23 +3,58 @@
 A file with problems leaves the running rules in place; the problems (`file:line:col:
 message`) go to the admins. A rule whose definition changed is caught up silently by the
 evaluator (its definition hash differs), so its history is not announced again.
+
+Nothing in a file stops the watcher: any exception while loading is a problem of that file,
+a load that runs past `LOAD_BUDGET` is abandoned (in a daemon thread, so a stop never waits
+for it), and the watch itself restarts after an error until the service stops.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from watchfiles import Change, awatch
 
-from rules import RulesError, RuleSet, load_rules
+from rules import Problem, RulesError, RuleSet, load_rules
 from sources.registry import option_schemas
 
 log = logging.getLogger("cyclewatch.reload")
+LOAD_BUDGET = 20.0  # seconds a rules file may take to load
+T = TypeVar("T")
+
+
+async def in_daemon_thread(fn: Callable[..., T], *args: Any, budget: float) -> T:
+    """`fn(*args)` in a daemon thread; TimeoutError after `budget` s (the thread is left to
+    finish on its own and never holds up the process's exit, unlike `asyncio.to_thread`)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as err:  # handed to the awaiting task, whatever it is
+            loop.call_soon_threadsafe(settle, None, err)
+            return
+        loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=run, daemon=True, name=f"cyclewatch-{fn.__name__}").start()
+    return await asyncio.wait_for(future, budget)
 
 
 @dataclass(frozen=True)
@@ -58,7 +93,13 @@ class RulesHolder:
     def load(self) -> RuleSet:
         """Load the file for the first time; raise RulesError or OSError when it is unusable."""
         text = self.path.read_text(encoding="utf-8")
-        self.current = load_rules(text, str(self.path), option_schemas())
+        try:
+            self.current = load_rules(text, str(self.path), option_schemas())
+        except RulesError:
+            raise
+        except Exception as err:  # reported like any problem of the file
+            problem = Problem(str(self.path), 1, 1, f"cannot load: {type(err).__name__}: {err}")
+            raise RulesError([problem]) from err
         self.digest = _digest(text)
         return self.current
 
@@ -72,9 +113,16 @@ class RulesHolder:
             if _digest(text) == self.digest:
                 return ReloadResult(ok=True, unchanged_file=True)
             try:
-                fresh = await asyncio.to_thread(load_rules, text, str(self.path), option_schemas())
+                fresh = await in_daemon_thread(load_rules, text, str(self.path),
+                                               option_schemas(), budget=LOAD_BUDGET)
             except RulesError as err:
                 return ReloadResult(ok=False, problems=tuple(str(p) for p in err.problems))
+            except TimeoutError:
+                return ReloadResult(ok=False, problems=(
+                    f"{self.path}: loading took over {LOAD_BUDGET:.0f} s; abandoned",))
+            except Exception as err:  # a file must never take the watcher (or /reload) down
+                return ReloadResult(ok=False, problems=(
+                    f"{self.path}: cannot load: {type(err).__name__}: {str(err)[:300]}",))
             result = _compare(self.current, fresh)
             self.current, self.digest = fresh, _digest(text)
             return result
@@ -99,20 +147,35 @@ Announce = Callable[[ReloadResult], Awaitable[None]]
 
 
 async def watch_rules(
-    holder: RulesHolder, announce: Announce, stop: asyncio.Event, *, debounce_ms: int = 300
+    holder: RulesHolder, announce: Announce, stop: asyncio.Event, *, debounce_ms: int = 300,
+    retry_seconds: float = 5.0,
 ) -> None:
-    """Reload whenever the file is written (editors that replace the file are covered too)."""
+    """Reload whenever the file is written (editors that replace the file are covered too);
+    survives any file and any error, until `stop` is set."""
     target = holder.path.resolve()
 
     def is_target(_change: Change, path: str) -> bool:
         return Path(path).resolve() == target
 
-    async for _changes in awatch(
-        target.parent, watch_filter=is_target, stop_event=stop, debounce=debounce_ms,
-        recursive=False,
-    ):
+    while not stop.is_set():
+        try:
+            async for _changes in awatch(
+                target.parent, watch_filter=is_target, stop_event=stop, debounce=debounce_ms,
+                recursive=False,
+            ):
+                await _reload_once(holder, announce)
+        except Exception as err:  # e.g. the directory vanished: look again a little later
+            log.warning("watching %s: %s; trying again in %.0f s", target, err, retry_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), retry_seconds)
+
+
+async def _reload_once(holder: RulesHolder, announce: Announce) -> None:
+    try:
         result = await holder.reload()
         if result.unchanged_file:
-            continue
+            return
         (log.info if result.ok else log.warning)("%s", result.summary())
         await announce(result)
+    except Exception:  # the next save is still watched
+        log.exception("rules reload failed")

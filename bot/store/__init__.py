@@ -20,6 +20,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from bot.store.faults import recycle_on_fault
 from bot.store.schema import kv, observations, series_meta
 from sources.base import Fetched
 
@@ -56,6 +57,7 @@ def create_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+    recycle_on_fault(engine)
     return engine
 
 

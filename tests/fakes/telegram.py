@@ -30,6 +30,36 @@ _JSON_FIELDS = frozenset(
 BOT_USER = {"id": 2033456721, "is_bot": True, "first_name": "cyclewatch", "username": "cwbot"}
 
 
+def _message(chat_id: int, **changes: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": 7, "date": int(time.time()), "text": "/help",
+        "from": {"id": chat_id, "is_bot": False, "first_name": "U"},
+        "chat": {"id": chat_id, "type": "private"},
+        "entities": [{"offset": 0, "length": 5, "type": "bot_command"}],
+    }
+    for key, value in changes.items():
+        if value is None:
+            message.pop(key, None)
+        else:
+            message[key] = value
+    return {"message": message}
+
+
+# Eight shapes of update python-telegram-bot cannot read (each raises in Update.de_json).
+MALFORMED: dict[str, Any] = {
+    "message without date": lambda c: _message(c, date=None),
+    "from without id": lambda c: _message(c, **{"from": {"is_bot": False, "first_name": "U"}}),
+    "chat without id": lambda c: _message(c, chat={"type": "private"}),
+    "chat without type": lambda c: _message(c, chat={"id": c}),
+    "message without message_id": lambda c: _message(c, message_id=None),
+    "entity without offset": lambda c: _message(c, entities=[{"length": 5,
+                                                              "type": "bot_command"}]),
+    "callback with a string from": lambda c: {"callback_query": {
+        "id": "1", "chat_instance": "ci", "data": "/help", "from": "nobody"}},
+    "message is a list": lambda c: {"message": [1, 2, 3]},
+}
+
+
 @dataclass
 class Injected:
     """A planned error for the next `times` matching calls."""
@@ -64,6 +94,8 @@ class FakeTelegram:
     rate_limited: int = 0
     rate_limited_chat: int = 0
     random_failures: int = 0
+    polls: int = 0  # getUpdates calls answered
+    acked_offset: int = 0  # the highest offset a getUpdates confirmed
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -142,6 +174,11 @@ class FakeTelegram:
     def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
         """Queue any raw update (an update_id is assigned)."""
         return self._queue(dict(update))
+
+    def push_malformed(self, shape: str, chat_id: int = 990) -> dict[str, Any]:
+        """Queue one of `MALFORMED` (updates the Bot API should never send, but a proxy,
+        a bug or an attacker can)."""
+        return self._queue(MALFORMED[shape](chat_id))
 
     def push_callback(
         self, chat_id: int, data: str, *, user_id: int | None = None, message_id: int = 1,
@@ -290,6 +327,8 @@ class FakeTelegram:
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
         offset = int(params.get("offset") or 0)
+        self.polls += 1
+        self.acked_offset = max(self.acked_offset, offset)
         self._updates = [u for u in self._updates if u["update_id"] >= offset]
         if not self._updates:
             self._new_update.clear()

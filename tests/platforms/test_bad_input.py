@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -139,3 +140,36 @@ async def test_slack_http_rejects_unsigned_and_answers_garbage_clearly(
     assert weird.status_code == 200 and "Missing channel or user" in block_text(weird.json())
     assert binary.status_code == 400 and "UTF-8" in binary.json()["error"]
     assert off.status_code == 404
+
+
+async def test_telegram_unreadable_updates_are_skipped_acked_counted_and_logged_once(
+    fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.runtime.metrics import Metrics
+    from tests.fakes.telegram import MALFORMED
+
+    caplog.set_level(logging.WARNING)
+    handler = Recorder()
+    front = TelegramFrontEnd(build_application(fake_telegram.token, fake_telegram.base_url),
+                             handler)
+    metrics = Metrics()
+    front.use_metrics(metrics)
+    await front.start()
+    try:
+        for n, shape in enumerate(MALFORMED, start=1):
+            bad = fake_telegram.push_malformed(shape)
+            fake_telegram.push_message(960 + n, f"/help {n}")
+            await until(lambda n=n: len(handler.calls) >= n)  # type: ignore[misc]
+            bad_id = int(bad["update_id"])
+            await until(lambda bad_id=bad_id: fake_telegram.acked_offset > bad_id)  # type: ignore[misc]
+        polls = fake_telegram.polls
+        await asyncio.sleep(0.5)
+        assert fake_telegram.polls - polls <= 2  # long polling again, not spinning
+    finally:
+        await front.stop()
+    assert [t for _, t in handler.calls] == [f"/help {n}" for n in range(1, 9)]
+    assert front.reader is not None and front.reader.skipped == 8
+    assert metrics.chat_updates_skipped.labels("telegram")._value.get() == 8
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 8 and not any(r.exc_info for r in skipped)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

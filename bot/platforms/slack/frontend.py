@@ -21,8 +21,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.chat.ratelimit import CommandGate, Verdict
 from bot.chat.types import Caller, CommandHandler, Reply
 from bot.config import Settings
+from bot.i18n import normalize
+from bot.i18n import text as phrase
 from bot.platforms.slack.notifier import fallback_text, slack_blocks, slack_client
 
 log = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 SIGNATURE_WINDOW = 300  # seconds; Slack's own replay window
 ACK_BUDGET = 2.5  # Slack wants an answer within 3 s; past this we ack and post later
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."
+STOP_GRACE = 5.0  # seconds replies in flight get at stop before they are abandoned
 
 
 def command_line(command: str, text: str) -> str:
@@ -64,8 +68,12 @@ class SlackFrontEnd:
         app_token: str | None = None,
         signing_secret: str | None = None,
         clock: Callable[[], float] = time.time,
+        gate: CommandGate | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         self.client = client
+        self.gate = gate or CommandGate()
+        self.stop_grace = stop_grace
         self.handler = handler
         self.app_token = app_token
         self.clock = clock
@@ -103,7 +111,9 @@ class SlackFrontEnd:
             await self._socket.close()  # type: ignore[no-untyped-call]
             self._socket = None
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _done, late = await asyncio.wait(set(self._tasks), timeout=self.stop_grace)
+            for task in late:
+                task.cancel()
 
     # ---- Socket Mode ---------------------------------------------------------------------
 
@@ -115,11 +125,13 @@ class SlackFrontEnd:
             line = command_line(payload.get("command", ""), payload.get("text", ""))
             answer = await self._answer_within_budget(payload, line)
             await client.send_socket_mode_response(
-                SocketModeResponse(envelope_id=request.envelope_id, payload=answer))
+                SocketModeResponse(envelope_id=request.envelope_id, payload=answer or None))
         elif request.type == "interactive":
             await client.send_socket_mode_response(
                 SocketModeResponse(envelope_id=request.envelope_id))
-            self._spawn(self._on_button(payload))
+            user = (payload.get("user") or {}).get("id")
+            if self._limited(str(user or "?")) is None:
+                self._spawn(self._on_button(payload))
         else:
             await client.send_socket_mode_response(
                 SocketModeResponse(envelope_id=request.envelope_id))
@@ -156,7 +168,8 @@ class SlackFrontEnd:
             return web.json_response({"error": "replayed request"}, status=401)
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8")).items()}
         line = command_line(form.get("command", ""), form.get("text", ""))
-        return web.json_response(await self._answer_within_budget(form, line))
+        answer = await self._answer_within_budget(form, line)
+        return web.json_response(answer) if answer else web.Response(status=200)
 
     def _first_use(self, signature: str) -> bool:
         now = self.clock()
@@ -169,10 +182,26 @@ class SlackFrontEnd:
 
     # ---- shared --------------------------------------------------------------------------
 
+    def _limited(self, user: str) -> dict[str, Any] | None:
+        """None when `user` may run a command now; else the ack: a notice once per window,
+        then an empty ack (silence)."""
+        verdict, wait = self.gate.check(f"slack:{user}")
+        if verdict is Verdict.RUN:
+            return None
+        if verdict is Verdict.DROP:
+            return {}
+        cached = self._users.get(user)
+        lang = normalize(cached[2] if cached else None)
+        return {"response_type": "ephemeral",
+                "text": phrase(lang, "rate_limited", seconds=max(1, round(wait)))}
+
     async def _answer_within_budget(self, payload: dict[str, Any], line: str) -> dict[str, Any]:
         channel, user = payload.get("channel_id", ""), payload.get("user_id", "")
         if not channel or not user:
             return {"response_type": "ephemeral", "text": "Missing channel or user."}
+        limited = self._limited(user)
+        if limited is not None:
+            return limited
         caller = await self._caller(channel, user)
         task = asyncio.ensure_future(self.handler(caller, line))
         try:

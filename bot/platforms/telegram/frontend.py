@@ -1,6 +1,11 @@
 """The Telegram front end: python-telegram-bot Application (long polling, or a webhook with a
 secret token) that turns commands and button presses into `handle(caller, text)` calls and
-sends the Reply with the notifier's escaping, splitting and photo handling."""
+sends the Reply with the notifier's escaping, splitting and photo handling.
+
+Intake cannot be blocked: an update python-telegram-bot cannot read is replaced by an empty
+one (so its offset is acknowledged), logged once and counted; a user over the rate limit gets
+one notice per window and is then ignored before taking a concurrency slot; polling errors
+back off; `stop()` abandons answers still running after `stop_grace` seconds."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from telegram import Update
@@ -23,15 +29,23 @@ from telegram.ext import (
     filters,
 )
 
+from bot.chat.ratelimit import CommandGate, Verdict
 from bot.chat.types import Caller, CommandHandler, Reply
 from bot.config import Settings, host_port
+from bot.i18n import normalize
+from bot.i18n import text as phrase
 from bot.notifiers.base import DeliveryError, Message
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
+from bot.platforms.telegram.updates import READERS, UpdateReader
+from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
+STOP_GRACE = 5.0  # seconds answers in flight get at stop before they are abandoned
+
+
 
 
 def command_line(text: str, bot_username: str | None) -> str:
@@ -57,6 +71,8 @@ class TelegramFrontEnd:
         admin_cache_seconds: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         limiter: TelegramRateLimiter | None = None,
+        gate: CommandGate | None = None,
+        stop_grace: float = STOP_GRACE,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET as well")
@@ -69,6 +85,13 @@ class TelegramFrontEnd:
         self._admin_cache: dict[tuple[int, int], tuple[float, asyncio.Future[bool | None]]] = {}
         self._admin_ttl = admin_cache_seconds
         self._clock = clock
+        self.gate = gate or CommandGate()
+        self.stop_grace = stop_grace
+        self.metrics: Metrics | None = None
+        self._answering: set[asyncio.Task[Any]] = set()
+        self.reader = READERS.get(application)
+        if self.reader is not None:
+            self.reader.on_skip = self._count_skip
         # New messages and channel posts only: an edited "/subscribe" must not run again.
         fresh = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         application.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
@@ -106,32 +129,78 @@ class TelegramFrontEnd:
                 listen=host, port=port, url_path=path, webhook_url=self.webhook_url,
                 secret_token=self.webhook_secret, drop_pending_updates=False)
         else:
-            await updater.start_polling(poll_interval=0.0, timeout=10)
+            await updater.start_polling(poll_interval=0.0, timeout=10,
+                                        error_callback=self._poll_failed)
+
+    def use_metrics(self, metrics: Metrics) -> None:
+        """Count skipped updates and rate-limited commands in these metrics."""
+        self.metrics = metrics
+
+    def _count_skip(self) -> None:
+        if self.metrics is not None:
+            self.metrics.chat_updates_skipped.labels("telegram").inc()
+
+    def _poll_failed(self, err: TelegramError) -> None:
+        # The library backs off (1 s growing to 30 s); one line per outage, no tracebacks.
+        if self.reader is not None:
+            self.reader.latch.failed(f"{type(err).__name__}: {err}")
 
     async def stop(self) -> None:
-        """Stop polling/webhook and update processing, then close connections."""
+        """Stop polling/webhook, give answers in flight `stop_grace` s, then shut down."""
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
+        if self._answering:
+            _done, late = await asyncio.wait(set(self._answering), timeout=self.stop_grace)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning("abandoned %d telegram answer(s) still running at stop", len(late))
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or not message.text:
+        if message is None or not message.text or not await self._admitted(update):
             return
         caller = await self._caller(update)
-        text = command_line(message.text, self.app.bot.username)
-        await self._answer(caller, text)
+        await self._answer(caller, command_line(message.text, self.app.bot.username))
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         if query is None:
             return
+        if not await self._admitted(update):
+            return
         await query.answer()  # stop the client's spinner first; the reply follows as a message
         if not query.data or update.effective_chat is None:
             return
         await self._answer(await self._caller(update), query.data)
+
+    async def _admitted(self, update: Update) -> bool:
+        """The rate limit, before anything slow: one notice per window, then silence."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return False
+        who = user.id if user is not None else chat.id
+        verdict, wait = self.gate.check(f"telegram:{who}")
+        if verdict is Verdict.RUN:
+            task = asyncio.current_task()
+            if task is not None:
+                self._answering.add(task)
+                task.add_done_callback(self._answering.discard)
+            return True
+        if self.metrics is not None:
+            self.metrics.chat_rate_limited.labels("telegram").inc()
+        if verdict is Verdict.NOTICE:
+            lang = normalize(user.language_code if user is not None else None)
+            notice = phrase(lang, "rate_limited", seconds=max(1, round(wait)))
+            try:
+                await self.notifier.send(str(chat.id), Message(title="", body=notice,
+                                                               plain=True))
+            except DeliveryError as err:
+                log.info("rate-limit notice to chat %s not sent: %s", chat.id, err)
+        return False
 
     async def _answer(self, caller: Caller, text: str) -> None:
         try:
@@ -194,15 +263,20 @@ class TelegramFrontEnd:
 def build_application(
     token: str, base_url: str, *, pool_size: int = 16,
 ) -> Application:  # type: ignore[type-arg]
-    """A PTB Application pointed at `base_url` with concurrent updates and flood limits."""
+    """A PTB Application pointed at `base_url` with concurrent updates, flood limits and an
+    `UpdateReader` for getUpdates."""
     file_url = base_url.rsplit("/bot", 1)[0] + "/file/bot" if "/bot" in base_url else base_url
-    return (
+    reader = UpdateReader(connection_pool_size=1)
+    application = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(file_url)
         .connection_pool_size(pool_size)
+        .get_updates_request(reader)
         .concurrent_updates(True)
         .rate_limiter(AIORateLimiter(max_retries=2))
         .build()
     )
+    READERS[application] = reader
+    return application
