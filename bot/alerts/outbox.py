@@ -7,6 +7,9 @@ flood control waits `retry_after` without counting as a failure; other transient
 off with jitter until the Backoff is exhausted; a chat that blocked the bot is deactivated; a
 migrated chat is followed; markup the platform refuses is resent as plain text; a row that
 fails for good stays with its error. Every database call runs in a worker thread.
+
+Quiet hours: inside a chat's window an alert goes out silently (`silent`) or is handed back
+due when the window ends (`hold`); held rows that come due go out as one digest per chat.
 """
 
 from __future__ import annotations
@@ -17,17 +20,20 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import groupby
 
 from bot.alerts.claims import Job, OutboxRows
+from bot.alerts.digest import compose_held
 from bot.alerts.mutenotice import announce_expired_mutes
 from bot.alerts.payload import AlertPayload
+from bot.alerts.quiet import chat_zone, held_rows, hold
 from bot.alerts.render import render_alert
 from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
 from bot.store import Store
-from bot.store.chats import Subscriptions
+from bot.store.chats import Chat, Subscriptions
 from bot.store.schema import OutboxStatus
 from rules import Transition
 
@@ -46,6 +52,7 @@ class Target:
     lang: str
     notifier: Notifier
     moved: bool  # already followed a migration: a second one is an error
+    chat: Chat | None = None  # its settings (quiet hours, zone); None for an unknown chat
 
 
 @dataclass(frozen=True)
@@ -98,8 +105,19 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim one batch and deliver it; how many rows were handled."""
         jobs = await asyncio.to_thread(self.claim)
+        held = await asyncio.to_thread(held_rows, self.store.engine, [j.id for j in jobs])
         for job in jobs:
-            await self.deliver(job)
+            if job.id not in held:
+                await self.deliver(job)
+        chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
+        for chat, group in groupby(sorted((j for j in jobs if j.id in held), key=chat_of),
+                                   key=chat_of):
+            more = await asyncio.to_thread(self.rows.claim, self.clock(), limit=None, chat=chat)
+            held |= await asyncio.to_thread(held_rows, self.store.engine, [j.id for j in more])
+            for job in more:
+                if job.id not in held:
+                    await self.deliver(job)
+            await self.deliver_held([*group, *(j for j in more if j.id in held)], held)
         await announce_expired_mutes(self.store, self.notifiers, self.clock())
         return len(jobs)
 
@@ -121,9 +139,47 @@ class DeliveryWorker:
         message = await self._render(job, target)
         if message is None:
             return
+        message = await self._quiet(job, target, message)
+        if message is None:
+            return
         outcome = await self._send(job, target, message)
         if outcome is not None:
             await self._mark(job, outcome)
+
+    async def deliver_held(self, jobs: list[Job], happened: Mapping[int, datetime]) -> None:
+        """Send one chat's held rows, now due, as one digest (oldest first, each with when it
+        happened); anything unusual (moved chat, unreadable row) goes the one-by-one way."""
+        target = await self._route(jobs[0])
+        if target is None:  # the first row's end is recorded; the others find theirs
+            for job in jobs[1:]:
+                await self.deliver(job)
+            return
+        alerts: list[tuple[Job, AlertPayload]] = []
+        for job in jobs:
+            try:
+                alerts.append((job, AlertPayload.from_payload(job.payload)))
+            except ValueError:
+                await self.deliver(job)  # records why it cannot be rendered
+        now, chat = self.clock(), target.chat
+        quiet = chat.quiet if chat is not None else None
+        due = []
+        for job, alert in alerts:
+            until = quiet.holds(alert.severity, now, chat_zone(chat)) if quiet else None
+            if until is None:
+                due.append((job, alert))
+            else:  # the window was changed while they waited: held again, to its new end
+                await asyncio.to_thread(hold, self.store.engine, self.worker_id, job.id, until)
+        if not due:
+            return
+        message = compose_held([(a, happened[j.id]) for j, a in due], target.lang,
+                               chat_zone(chat))
+        outcome = await self._send(due[0][0], target, message)
+        if outcome is not None and isinstance(outcome.result, Sent):
+            await asyncio.to_thread(self.rows.mark_sent, [j.id for j, _ in due], outcome.result,
+                                    self.clock())
+        elif outcome is not None:
+            for job, _ in due:
+                await self._mark(job, outcome)
 
     # --- the stages ---------------------------------------------------------------------------
 
@@ -143,7 +199,7 @@ class DeliveryWorker:
         if notifier is None:
             await self._retry_later(job, f"no notifier for platform {job.platform!r}", None)
             return None
-        return Target(chat_id, chat.lang if chat is not None else "en", notifier, moved)
+        return Target(chat_id, chat.lang if chat is not None else "en", notifier, moved, chat)
 
     async def _render(self, job: Job, target: Target) -> Message | None:
         """The typed alert, in the chat's language, with its chart and the message it edits."""
@@ -157,6 +213,20 @@ class DeliveryWorker:
             replaces = await asyncio.to_thread(self.rows.firing_message_ids, job, alert.rule)
         chart = await asyncio.to_thread(self.chart_for, alert) if self.chart_for else None
         return render_alert(alert, target.lang, replaces=replaces, chart_png=chart)
+
+    async def _quiet(self, job: Job, target: Target, message: Message) -> Message | None:
+        """Inside the chat's quiet hours: hand the row back held until they end (`hold`), or
+        send it without ringing (`silent`); a severity that breaks through rings as ever."""
+        chat = target.chat
+        if chat is None or chat.quiet is None:
+            return message
+        now, tz = self.clock(), chat_zone(chat)
+        severity = message.tags.get("severity", "milestone")
+        until = chat.quiet.holds(severity, now, tz)
+        if until is not None:
+            await asyncio.to_thread(hold, self.store.engine, self.worker_id, job.id, until)
+            return None
+        return dataclasses.replace(message, silent=chat.quiet.quiets(severity, now, tz))
 
     async def _send(self, job: Job, target: Target, message: Message) -> Outcome | None:
         """Send, resending once as plain text and once to a migrated chat's new id; None when

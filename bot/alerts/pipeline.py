@@ -1,5 +1,6 @@
 """The alert pipeline, Alertmanager-like in small stages: events -> route to matching
 subscriptions -> drop muted chats -> dedup -> outbox rows, in ONE transaction with the event.
+A chat whose quiet hours hold the alert gets its row due when the window ends (`held`).
 
 `Pipeline(store).record` fits `bot.evaluate.evaluator.RecordEvents`: it takes new rule
 transitions and returns how many were new (an event already stored is a repeat and changes nothing).
@@ -7,7 +8,7 @@ transitions and returns how many were new (an event already stored is a repeat a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from bot.alerts.payload import event_payload
+from bot.alerts.quiet import held_until
 from bot.store import Store
 from bot.store.chats import insert_ignoring_duplicates
 from bot.store.schema import OutboxStatus, chats, events, mutes, outbox, subscriptions
@@ -93,9 +95,14 @@ def store_event(conn: Connection, event: Event, now: datetime) -> int | None:
     )
 
 
-def enqueue(conn: Connection, event_id: int, recipients: Iterable[Recipient], now: datetime) -> int:
-    """Stage 4: one outbox row per recipient (unique per event and chat); how many added."""
+def enqueue(
+    conn: Connection, event_id: int, recipients: Iterable[Recipient], now: datetime,
+    held: Mapping[Recipient, datetime] | None = None,
+) -> int:
+    """Stage 4: one outbox row per recipient (unique per event and chat), due now or, for a
+    chat in quiet hours that hold, when they end; how many added."""
     added = 0
+    held = held or {}
     for recipient in sorted(recipients):
         added += insert_ignoring_duplicates(
             conn,
@@ -106,7 +113,8 @@ def enqueue(conn: Connection, event_id: int, recipients: Iterable[Recipient], no
                 "chat_id": recipient.chat_id,
                 "status": OutboxStatus.PENDING,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": held.get(recipient, now),
+                "held": recipient in held,
                 "created_at": now,
             },
         )
@@ -134,5 +142,7 @@ class Pipeline:
                     continue
                 new += 1
                 recipients = route(conn, event.rule_id, event.severity) | set(self.implicit)
-                enqueue(conn, event_id, drop_muted(conn, recipients, event.rule_id, now), now)
+                wanted = drop_muted(conn, recipients, event.rule_id, now)
+                enqueue(conn, event_id, wanted, now,
+                        held_until(conn, wanted, event.severity, now))
         return new

@@ -61,5 +61,6 @@ def render_alert(
         buttons=alert_buttons(alert.rule, lang) if firing else (),
         plain=plain,
         replaces=replaces if alert.state is Transition.RESOLVED else (),
-        tags={"rule": alert.rule, "state": alert.state.value, "date": observed},
+        tags={"rule": alert.rule, "state": alert.state.value, "date": observed,
+              "severity": severity},
     )

@@ -63,7 +63,8 @@ class ChatSide:
             from bot.chat.commands import CommandContext
 
             self.context = CommandContext(
-                store=store, clock=clock, admins=frozenset(settings.admins)
+                store=store, clock=clock, admins=frozenset(settings.admins),
+                timezone=settings.timezone,
             )
         self.intakes: dict[str, Intake] = {}
         self._started: set[str] = set()
@@ -131,7 +132,10 @@ class ChatSide:
     def build_front_ends(self) -> None:
         """Create the front ends (before the HTTP server starts, so their routes exist)."""
         for platform in self.platforms:
-            self.intakes[platform.name] = platform.intake(self.settings, self.handler)
+            self.intakes[platform.name] = intake = platform.intake(self.settings, self.handler)
+            use_metrics = getattr(intake.front, "use_metrics", None)  # skipped/limited counts
+            if use_metrics is not None:
+                use_metrics(self.metrics)
 
     async def start(self, *, leader: bool) -> None:
         """Start the front ends any process may run, then those the leader alone runs."""

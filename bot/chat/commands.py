@@ -9,93 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from bot.alerts.mutenotice import active_mutes
 from bot.chat import views
-from bot.chat.parse import parse_day, parse_duration, parse_line, shown
-from bot.chat.ratelimit import TokenBucket
+from bot.chat.parse import ascii_hint, parse_day, parse_duration, parse_line, shown
+from bot.chat.registry import COMMANDS, Call, CommandContext, command
 from bot.chat.types import Caller, Reply
-from bot.evaluate.insight import Insight
-from bot.i18n import LANGUAGES, text
-from bot.runtime.clock import Clock
-from bot.store import Store
-from bot.store.chats import Chat, Subscriptions
+from bot.i18n import LANGUAGES, text, when
 from bot.store.schema import events
 
 SEVERITIES = ("milestone", "warning", "info")
 
 
-@dataclass
-class CommandContext:
-    """What commands need: the store, a clock, admin ids, a rate limiter, the rules bridge."""
-
-    store: Store
-    clock: Clock
-    insight: Insight | None = None
-    admins: frozenset[str] = frozenset()
-    limiter: TokenBucket = field(default_factory=TokenBucket)
-    charts: bool = True  # attach PNG charts to /regime and /why
-    # The running service's rules reload (validate, then swap); None outside the service.
-    reload: Callable[[], Awaitable[str]] | None = None
-
-    @property
-    def subs(self) -> Subscriptions:
-        """Subscriptions, mutes and chat settings."""
-        return Subscriptions(self.store.engine)
+__all__ = ["COMMANDS", "Call", "CommandContext", "command", "handle"]
 
 
-@dataclass(frozen=True)
-class Call:
-    """One command invocation: who, in which chat (with its language), and the arguments."""
-
-    caller: Caller
-    chat: Chat
-    args: tuple[str, ...]
-
-    @property
-    def lang(self) -> str:
-        """The chat's language."""
-        return self.chat.lang
-
-    def t(self, key: str, **values: object) -> str:
-        """A phrase in the chat's language."""
-        return text(self.lang, key, **values)
-
-
-CommandFn = Callable[[CommandContext, Call], Awaitable[Reply]]
-
-
-@dataclass(frozen=True)
-class Command:
-    """A registered command: its function and whether groups restrict it to admins."""
-
-    name: str
-    run: CommandFn
-    admin_only: bool = False
-
-    def help(self, lang: str) -> str:
-        """The one-line help in `lang` (the docstring's first line in English)."""
-        if lang != "en":
-            return text(lang, f"help_{self.name}")
-        return (self.run.__doc__ or "").strip().splitlines()[0]
-
-
-COMMANDS: dict[str, Command] = {}
-
-
-def command(name: str, *, admin_only: bool = False) -> Callable[[CommandFn], CommandFn]:
-    """Register a command function under `/name`."""
-
-    def register(fn: CommandFn) -> CommandFn:
-        COMMANDS[name] = Command(name, fn, admin_only)
-        return fn
-
-    return register
+def today(ctx: CommandContext, call: Call) -> date:
+    """Today's date where the chat is (a Shanghai morning is still yesterday in New York)."""
+    return ctx.clock().astimezone(settings.chat_zone(ctx, call)).date()
 
 
 async def handle(ctx: CommandContext, caller: Caller, text_line: str) -> Reply:
@@ -202,10 +137,13 @@ def _where(caller: Caller) -> tuple[str, str]:
 @command("regime")
 async def regime(ctx: CommandContext, call: Call) -> Reply:
     """Where the cycle stands, with every gauge and milestone: /regime [YYYY-MM-DD]."""
-    today = ctx.clock().date()
-    as_of = parse_day(call.args[0], today) if call.args else today
+    local = today(ctx, call)
+    as_of = parse_day(call.args[0], local) if call.args else local
     if as_of is None:
-        return Reply(call.t("bad_date", value=shown(call.args[0]), today=today), ephemeral=True)
+        hint = ascii_hint(call.args[0])
+        return Reply(call.t("bad_date", value=shown(call.args[0]), today=local)
+                     + (f" {call.t('did_you_mean', suggestions=shown(hint))}" if hint else ""),
+                     ephemeral=True)
     if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     insight = ctx.insight
@@ -226,7 +164,7 @@ async def why(ctx: CommandContext, call: Call) -> Reply:
         return _check_target(ctx, call, rule_id) or unknown
     if not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
-    found = await asyncio.to_thread(views.why, ctx.insight, rule_id, ctx.clock().date(), call.lang)
+    found = await asyncio.to_thread(views.why, ctx.insight, rule_id, today(ctx, call), call.lang)
     return Reply(found.text, chart_png=found.chart if ctx.charts else None)
 
 
@@ -235,7 +173,7 @@ async def rules(ctx: CommandContext, call: Call) -> Reply:
     """List every rule with its current state."""
     if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
-    found = await asyncio.to_thread(ctx.insight.rules, ctx.clock().date(), call.lang)
+    found = await asyncio.to_thread(ctx.insight.rules, today(ctx, call), call.lang)
     return Reply(views.rules_text(found, call.lang))
 
 
@@ -269,12 +207,16 @@ async def mute(ctx: CommandContext, call: Call) -> Reply:
         return Reply(call.t("unknown_rule", rule=shown(rule_id)), ephemeral=True)
     span = parse_duration(span_text)
     if span is None:
-        return Reply(call.t("bad_duration", value=shown(span_text)), ephemeral=True)
+        hint = ascii_hint(span_text)
+        return Reply(call.t("bad_duration", value=shown(span_text))
+                     + (f" {call.t('did_you_mean', suggestions=shown(hint))}" if hint else ""),
+                     ephemeral=True)
     now = ctx.clock()
     until = now + span
     c = call.caller
     await asyncio.to_thread(ctx.subs.mute, c.platform, c.chat_id, rule_id, until, c.user_id, now)
-    return Reply(call.t("muted", rule=rule_id, until=until.strftime("%Y-%m-%d %H:%M UTC")))
+    until_text = when(call.lang, until, settings.chat_zone(ctx, call))
+    return Reply(call.t("muted", rule=rule_id, until=until_text))
 
 
 @command("unmute", admin_only=True)
@@ -291,14 +233,18 @@ async def unmute(ctx: CommandContext, call: Call) -> Reply:
 
 @command("status")
 async def status(ctx: CommandContext, call: Call) -> Reply:
-    """How fresh every data source is."""
+    """How fresh every data source is, the next release, and this chat's settings."""
     found = await asyncio.to_thread(ctx.store.status)
+    lines = settings.settings_lines(ctx, call)
+    if (hint := settings.soonest_line(ctx, call, ctx.clock())) is not None:
+        lines.append(hint)
+    lines.append("")
     if not found:
-        return Reply(call.t("status_none"))
+        return Reply("\n".join([*lines, call.t("status_none")]))
     stale: dict[str, str] = {}
     if ctx.insight is not None:
-        stale = await asyncio.to_thread(ctx.insight.stale_series, ctx.clock().date())
-    lines = [call.t("status_title")]
+        stale = await asyncio.to_thread(ctx.insight.stale_series, today(ctx, call))
+    lines.append(call.t("status_title"))
     lines += [views.status_line(s, ctx.clock(), call.lang, stale.get(s.series)) for s in found]
     return Reply("\n".join(lines))
 
@@ -323,3 +269,7 @@ async def reload(ctx: CommandContext, call: Call) -> Reply:
     if ctx.reload is None:
         return Reply(call.t("reload_unavailable"), ephemeral=True)
     return Reply(await ctx.reload())
+
+
+# /tz, /quiet and /next live in their own module; imported last, so /help lists them last.
+from bot.chat import settings  # noqa: E402

@@ -6,8 +6,10 @@ translation at run time). A key missing in a language falls back to English.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -31,6 +33,32 @@ def normalize(lang: str | None) -> str:
     if code.startswith("zh"):
         return "zh"
     return DEFAULT_LANGUAGE
+
+
+# A zone for a platform language code where the language has one obvious zone; languages
+# spoken across many zones (en, es, pt, ru, ar, ...) get none and use CYCLEWATCH_TZ.
+_ZONES = {
+    "zh": "Asia/Shanghai", "zh-cn": "Asia/Shanghai", "zh-hans": "Asia/Shanghai",
+    "zh-sg": "Asia/Singapore", "zh-tw": "Asia/Taipei", "zh-hant": "Asia/Taipei",
+    "zh-hk": "Asia/Hong_Kong", "zh-mo": "Asia/Macau", "ja": "Asia/Tokyo", "ko": "Asia/Seoul",
+    "vi": "Asia/Ho_Chi_Minh", "th": "Asia/Bangkok", "de": "Europe/Berlin",
+    "fr": "Europe/Paris", "it": "Europe/Rome", "nl": "Europe/Amsterdam", "pl": "Europe/Warsaw",
+    "uk": "Europe/Kyiv", "tr": "Europe/Istanbul", "he": "Asia/Jerusalem",
+}
+
+
+def default_zone(language_code: str | None) -> str | None:
+    """The IANA zone a new chat gets from its language code ('zh-hans' -> Asia/Shanghai)."""
+    code = (language_code or "").strip().lower().replace("_", "-")
+    return _ZONES.get(code) or _ZONES.get(code.split("-")[0]) if code else None
+
+
+def when(lang: str, at: datetime, tz: ZoneInfo) -> str:
+    """An instant as the chat reads it: 'Thu 2026-06-18 02:00 CST (Asia/Shanghai)'."""
+    local = at.astimezone(tz)
+    weekday = text(lang, f"weekday_{local.weekday()}")
+    return text(lang, "when", day=local.date().isoformat(), weekday=weekday,
+                clock=f"{local:%H:%M}", abbr=local.tzname() or "", zone=tz.key)
 
 
 def text(lang: str, key: str, **values: object) -> str:

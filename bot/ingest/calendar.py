@@ -189,6 +189,33 @@ class ReleaseCalendar:
         return sorted(r for k in kinds for r in self.releases(k, today - span, today + span))
 
 
+# What /next lists; "refunding" is the next of its two parts.
+NEXT_KINDS = ("h41", "fomc", "mspd", "refunding")
+_PARTS = {"refunding": ("refunding_financing", "refunding_statement")}
+# FRED serves every release: its FOMC-set series by id, the H.4.1's weekly ones by their W.
+_FRED_FOMC = frozenset({"DFEDTARU", "DFEDTARL", "DFEDTAR", "IORB", "IOER"})
+_FRED_H41 = frozenset({"TREAST", "RESPPANWW"})
+
+
+def release_of(source: str, series_id: str) -> str | None:
+    """Which of NEXT_KINDS updates a series (None: a daily or monthly series of no release)."""
+    if source == "fred":
+        if series_id in _FRED_FOMC:
+            return "fomc"
+        return "h41" if series_id in _FRED_H41 or series_id.startswith("W") else None
+    kinds = next((e.hints.kinds for e in REGISTRY if e.name == source), ())
+    return next((k for k in NEXT_KINDS if k in kinds or set(_PARTS.get(k, ())) & set(kinds)),
+                None)
+
+
+def next_release(calendar: ReleaseCalendar, kind: str, now: datetime) -> Release | None:
+    """The first release of `kind` (a NEXT_KINDS entry) after `now`; None past the calendar."""
+    today = now.astimezone(EASTERN).date()
+    found = [r for part in _PARTS.get(kind, (kind,))
+             for r in calendar.releases(part, today, today + timedelta(days=400)) if r.at > now]
+    return min(found) if found else None
+
+
 @dataclass(frozen=True)
 class SourceSchedule:
     """How one source is polled: the releases that update it and how often it may be asked."""

@@ -38,6 +38,7 @@ class Message:
     chart_png: bytes | None = None
     buttons: tuple[Button, ...] = ()
     plain: bool = False  # send without markup (fallback after a malformed-markup refusal)
+    silent: bool = False  # quiet hours: deliver without ringing (Telegram disable_notification)
     # On resolve, edit the platform's earlier message for the same alert when it can
     # (Slack chat.update); the ids are those recorded when the firing alert was sent.
     replaces: tuple[str, ...] = ()

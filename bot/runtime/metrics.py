@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import platform
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from bot.config import package_version
 
 # Fetches take seconds, sends a fraction of one; an evaluation over decades of data a few.
 _SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -66,6 +70,36 @@ class Metrics:
         )
         self.reloads = Counter(
             "cyclewatch_rule_reloads", "Rule file reloads by outcome.", ["outcome"], registry=r
+        )
+        self.http_connections_cut = Counter(
+            "cyclewatch_http_connections_cut",
+            "HTTP connections closed by the server: timeout, evicted or refused at the cap.",
+            ["reason"], registry=r,
+        )
+        self.chat_updates_skipped = Counter(
+            "cyclewatch_chat_updates_skipped",
+            "Chat updates the client library could not read, skipped and acknowledged.",
+            ["platform"], registry=r,
+        )
+        self.chat_rate_limited = Counter(
+            "cyclewatch_chat_rate_limited", "Chat commands dropped by the per-user rate limit.",
+            ["platform"], registry=r,
+        )
+        self.rule_failures = Counter(
+            "cyclewatch_rule_failures", "Evaluations in which one rule failed and was skipped.",
+            ["rule"], registry=r,
+        )
+        self.storage_retries = Counter(
+            "cyclewatch_storage_retries", "Database operations retried after a transient fault.",
+            registry=r,
+        )
+        self.held_values = Gauge(
+            "cyclewatch_held_values", "Implausible observations held back until confirmed.",
+            registry=r,
+        )
+        # Exported as cyclewatch_build_info{version="...",python="..."} 1.
+        Info("cyclewatch_build", "The running cyclewatch release.", registry=r).info(
+            {"version": package_version(), "python": platform.python_version()}
         )
 
     def render(self) -> bytes:

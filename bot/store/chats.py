@@ -1,7 +1,9 @@
-"""Chats, their language, subscriptions and mutes (tables `chats`, `subscriptions`, `mutes`)."""
+"""Chats, their language, time zone and quiet hours, subscriptions and mutes (tables `chats`,
+`subscriptions`, `mutes`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.i18n import normalize
+from bot.i18n import default_zone, normalize
+from bot.store.quiet import QuietHours
 from bot.store.schema import OutboxStatus, chats, mutes, outbox, subscriptions
 
 
@@ -24,6 +27,13 @@ class Chat:
     lang: str
     active: bool
     migrated_to: str | None = None  # a Telegram group that became a supergroup
+    tz: str | None = None  # IANA zone; None: the service's CYCLEWATCH_TZ
+    quiet: QuietHours | None = None
+
+
+def _chat(row: Any) -> Chat:
+    return Chat(row.platform, row.chat_id, row.kind, row.lang or "en", bool(row.active),
+                row.migrated_to, row.tz, QuietHours.from_spec(row.quiet))
 
 
 def insert_ignoring_duplicates(
@@ -55,7 +65,8 @@ class Subscriptions:
         language_code: str | None,
         now: datetime,
     ) -> Chat:
-        """The chat, created on first contact with a language from the caller's locale."""
+        """The chat, created on first contact with a language and a zone from the caller's
+        locale (a zone only where the language has one, e.g. zh -> Asia/Shanghai)."""
         with self.engine.begin() as conn:
             insert_ignoring_duplicates(
                 conn,
@@ -65,6 +76,7 @@ class Subscriptions:
                     "chat_id": chat_id,
                     "kind": "group" if is_group else "private",
                     "lang": normalize(language_code),
+                    "tz": default_zone(language_code),
                     "active": True,
                     "created_at": now,
                 },
@@ -75,7 +87,7 @@ class Subscriptions:
             if not row.active and row.migrated_to is None:
                 # It blocked us once; talking to us again means it unblocked: resume delivery.
                 self._set_active(conn, platform, chat_id, True)
-        return Chat(row.platform, row.chat_id, row.kind, row.lang, True)
+        return dataclasses.replace(_chat(row), active=True)
 
     def find(self, platform: str, chat_id: str) -> Chat | None:
         """The chat as stored (language, active, where it moved), or None when unknown."""
@@ -83,10 +95,7 @@ class Subscriptions:
             row = conn.execute(
                 sa.select(chats).where(chats.c.platform == platform, chats.c.chat_id == chat_id)
             ).first()
-        if row is None:
-            return None
-        return Chat(row.platform, row.chat_id, row.kind, row.lang or "en", bool(row.active),
-                    row.migrated_to)
+        return None if row is None else _chat(row)
 
     def language(self, platform: str, chat_id: str) -> str:
         """The chat's language ('en' for an unknown chat): the one lookup every sender uses."""
@@ -101,6 +110,32 @@ class Subscriptions:
                 .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
                 .values(lang=lang)
             )
+
+    def set_zone(self, platform: str, chat_id: str, tz: str) -> None:
+        """Set the chat's IANA time zone."""
+        self._set(platform, chat_id, tz=tz)
+
+    def set_quiet(self, platform: str, chat_id: str, quiet: QuietHours | None,
+                  now: datetime) -> int:
+        """Set (or clear) the chat's quiet hours; rows it holds become due now, to be held
+        again by the new window if it still covers them. How many were released."""
+        with self.engine.begin() as conn:
+            conn.execute(chats.update()
+                         .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+                         .values(quiet=quiet.spec if quiet else None))
+            return int(conn.execute(
+                outbox.update()
+                .where(outbox.c.platform == platform, outbox.c.chat_id == chat_id,
+                       outbox.c.status == OutboxStatus.PENDING, outbox.c.held,
+                       outbox.c.next_attempt_at > now)
+                .values(next_attempt_at=now)
+            ).rowcount or 0)
+
+    def _set(self, platform: str, chat_id: str, **values: object) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(chats.update()
+                         .where(chats.c.platform == platform, chats.c.chat_id == chat_id)
+                         .values(**values))
 
     def subscribe(self, platform: str, chat_id: str, target: str, now: datetime) -> bool:
         """Subscribe the chat to `target`; False when it already was."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -106,6 +107,8 @@ chats = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("migrated_to", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("tz", String(64)),  # IANA zone; NULL: the service's CYCLEWATCH_TZ
+    Column("quiet", String(64)),  # quiet hours as `QuietHours.spec` ("23:00-07:00 hold ...")
 )
 
 # What a chat wants: `target` is a rule id, a severity, or "all".
@@ -151,6 +154,8 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
+    # Due at the end of the chat's quiet hours (next_attempt_at): sent then as one digest.
+    Column("held", Boolean, nullable=False, default=False, server_default=false()),
     UniqueConstraint("event_id", "platform", "chat_id", name="uq_outbox_delivery"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )

@@ -83,7 +83,8 @@ async def test_an_old_format_row_still_delivers(store: Store, clock: FakeClock) 
     [(chat, message)] = notifier.sent
     assert chat == "c" and "QT ends" in message.title and "It ended." in message.body
     assert "2030-03-01" in message.body and message.buttons  # firing: mute / why buttons
-    assert message.tags == {"rule": "qt_ends", "state": "firing", "date": "2030-03-01"}
+    assert message.tags == {"rule": "qt_ends", "state": "firing", "date": "2030-03-01",
+                            "severity": "milestone"}
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(outbox.c.status)).scalar_one() == OutboxStatus.SENT
 

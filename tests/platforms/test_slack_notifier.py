@@ -113,3 +113,15 @@ async def test_failed_chart_upload_after_text_is_retried_not_resent(
                       times=2)
     await notifier.send("C7", Message("t", "b", chart_png=PNG))
     assert len(fake_slack.messages["C7"]) == 1 and len(fake_slack.files["C7"]) == 1
+
+
+async def test_silent_alert_mentions_nobody(fake_slack: FakeSlack, notifier: SlackNotifier) -> None:
+    # Slack has no per-message "no sound": it notifies on mentions (and in DMs). An alert never
+    # carries one, so a quiet-hours alert notifies no channel; text that looks like a mention
+    # is escaped, never a live @here.
+    await notifier.send("C2", Message("<!here> QT ends", "<!channel> <@U1> rose",
+                                      silent=True))
+    [posted] = fake_slack.messages["C2"]
+    live = [posted.get("text", "")] + [b["text"]["text"] for b in posted["blocks"]
+                                        if b.get("text", {}).get("type") == "mrkdwn"]
+    assert not any(token in str(live) for token in ("<!here>", "<!channel>", "<@U1>"))

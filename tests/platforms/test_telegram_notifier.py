@@ -159,3 +159,16 @@ async def test_client_limiter_paces_chats_and_groups_so_the_fake_never_429s() ->
         await fake.close()
     assert fake.rate_limited == 0
     assert [len(fake.messages[c]) for c in ("-100500", "600", "601")] == [6, 6, 6]
+
+
+async def test_silent_message_is_sent_with_disable_notification(
+    fake_telegram: FakeTelegram, telegram_notifier: TelegramNotifier
+) -> None:
+    await telegram_notifier.send("43", Message("Quiet", "x " * 3000, chart_png=PNG,
+                                               silent=True))
+    await telegram_notifier.send("44", Message("Loud", "y"))
+    sends = [p for m, p in fake_telegram.calls if m in ("sendMessage", "sendPhoto")]
+    quiet = [p for p in sends if str(p["chat_id"]) == "43"]
+    assert len(quiet) >= 2 and all(str(p["disable_notification"]).lower() == "true"
+                                   for p in quiet)  # every part, the photo too
+    assert all("disable_notification" not in p for p in sends if str(p["chat_id"]) == "44")

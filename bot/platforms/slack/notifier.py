@@ -104,7 +104,10 @@ def fallback_text(blocks: list[dict[str, Any]]) -> str:
     for block in blocks:
         text = block.get("text")
         if isinstance(text, dict):
-            return str(text["text"])[:3000]
+            # Slack reads the fallback as mrkdwn (it drives notifications): a header's plain
+            # "<!here>" would ping the channel, so plain text is escaped here.
+            shown = str(text["text"])
+            return (mrkdwn_escape(shown) if text.get("type") == "plain_text" else shown)[:3000]
     return "cyclewatch"
 
 

@@ -181,7 +181,8 @@ class TelegramNotifier:
         markup = keyboard(message.buttons)
         reply = _reply_to(message.replaces)
         ids: list[str] = []
-        steps = self._steps(chat_id, parts, message.chart_png, parse_mode, markup, reply)
+        steps = self._steps(chat_id, parts, message.chart_png, parse_mode, markup, reply,
+                            True if message.silent else None)
         for index, step in enumerate(steps):
             sent = await (self._once(chat_id, step) if index == 0
                           else self._persist(chat_id, step))
@@ -191,6 +192,7 @@ class TelegramNotifier:
     def _steps(
         self, chat_id: str, parts: list[str], chart: bytes | None, parse_mode: ParseMode | None,
         markup: InlineKeyboardMarkup | None, reply: ReplyParameters | None,
+        silent: bool | None,
     ) -> list[Callable[[], Awaitable[TgMessage]]]:
         steps: list[Callable[[], Awaitable[TgMessage]]] = []
         texts = list(parts)
@@ -198,12 +200,13 @@ class TelegramNotifier:
             caption = texts.pop(0) if texts else None
             steps.append(lambda: self.bot.send_photo(
                 chat_id, photo=chart, caption=caption, parse_mode=parse_mode,
-                reply_markup=markup if not texts else None, reply_parameters=reply))
+                reply_markup=markup if not texts else None, reply_parameters=reply,
+                disable_notification=silent))
         for index, text in enumerate(texts):
             last = index == len(texts) - 1
             first = not steps
             steps.append(_text_step(self.bot, chat_id, text, parse_mode,
-                                    markup if last else None, reply if first else None))
+                                    markup if last else None, reply if first else None, silent))
         return steps
 
     async def _once(self, chat_id: str, step: Callable[[], Awaitable[T]]) -> T:
@@ -240,10 +243,10 @@ def _wait_for_retry_after(state: object) -> float:
 
 def _text_step(
     bot: Bot, chat_id: str, text: str, parse_mode: ParseMode | None,
-    markup: InlineKeyboardMarkup | None, reply: ReplyParameters | None,
+    markup: InlineKeyboardMarkup | None, reply: ReplyParameters | None, silent: bool | None,
 ) -> Callable[[], Awaitable[TgMessage]]:
     return lambda: bot.send_message(chat_id, text, parse_mode=parse_mode, reply_markup=markup,
-                                    reply_parameters=reply)
+                                    reply_parameters=reply, disable_notification=silent)
 
 
 def _reply_to(replaces: tuple[str, ...]) -> ReplyParameters | None:
