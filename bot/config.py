@@ -2,18 +2,52 @@
 
 from __future__ import annotations
 
+import difflib
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+RULES_FILE = Path("rules.yaml")
+
+
+def package_version() -> str:
+    """The installed version of cyclewatch (pyproject.toml is the one place it is set)."""
+    try:
+        return metadata.version("cyclewatch")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "0+unknown"
+
+
+def packaged_rules() -> Path:
+    """The default rules.yaml shipped inside the package."""
+    return Path(str(resources.files("bot") / "defaults" / "rules.yaml"))
+
+
+def state_dir() -> Path:
+    """The user's state directory for cyclewatch (databases, chat history)."""
+    return Path(platformdirs.user_state_dir("cyclewatch"))
+
 
 def default_db_url() -> str:
     """SQLite under the user's state directory (created on first use)."""
-    state = Path(platformdirs.user_state_dir("cyclewatch"))
-    return f"sqlite:///{state / 'cyclewatch.db'}"
+    return f"sqlite:///{state_dir() / 'cyclewatch.db'}"
+
+
+def data_db_url(data_dir: Path, kind: str = "data") -> str:
+    """A SQLite store of its own for one data directory (`run --data`, `chat --data`), so
+    file data never mix with the live store."""
+    resolved = data_dir.expanduser().resolve()
+    digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
+    name = f"{kind}-{resolved.name or 'root'}-{digest}.db"
+    return f"sqlite:///{state_dir() / name}"
 
 
 class ConfigError(Exception):
@@ -29,9 +63,12 @@ class Settings(BaseSettings):
     rules_path: Path = Field(Path("rules.yaml"), alias="CYCLEWATCH_RULES")
     data_dir: Path | None = Field(None, alias="CYCLEWATCH_DATA")
     http_addr: str = Field("127.0.0.1:9464", alias="CYCLEWATCH_HTTP_ADDR")
+    # The web dashboard asks for it (bearer header, or ?token= once) when set.
+    dashboard_token: SecretStr | None = Field(None, alias="CYCLEWATCH_DASHBOARD_TOKEN")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", alias="CYCLEWATCH_LOG_LEVEL"
     )
+    log_format: Literal["text", "json"] = Field("text", alias="CYCLEWATCH_LOG_FORMAT")
     admins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, alias="CYCLEWATCH_ADMINS"
     )
@@ -63,6 +100,29 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     webhook_url: str | None = Field(None, alias="CYCLEWATCH_WEBHOOK_URL")
+    # The terminal as a chat platform: `cyclewatch chat` turns it on, `run` leaves stdin alone.
+    console_chat: bool = Field(False, alias="CYCLEWATCH_CONSOLE_CHAT")
+    console_chart_dir: Path | None = Field(None, alias="CYCLEWATCH_CHART_DIR")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a time zone; use an IANA name such as America/New_York") \
+                from None
+        return value
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -92,8 +152,21 @@ class Settings(BaseSettings):
     @field_validator("db_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            url = None
+        if url is None or url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError("must be a sqlite:///PATH or postgresql+psycopg://... URL")
+        explicit = value != default_db_url()  # the default directory is created on first use
+        if explicit and url.get_backend_name() == "sqlite" and url.database not in (
+                None, "", ":memory:"):
+            folder = Path(url.database).expanduser().parent
+            if not folder.is_dir():
+                raise ValueError(f"the directory {folder} does not exist (create it first)")
         return value
 
 
@@ -108,6 +181,35 @@ def load_settings(**overrides: object) -> Settings:
             shown = "" if _is_secret(name) else f" (got {problem.get('input')!r})"
             lines.append(f"{name}: {problem['msg']}{shown}")
         raise ConfigError("; ".join(lines)) from None
+
+
+def unknown_variables(
+    environ: Mapping[str, str], known: Iterable[str], prefix: str = "CYCLEWATCH_"
+) -> list[str]:
+    """One warning per `prefix*` variable no setting reads, with the closest known name."""
+    names = sorted(set(known))
+    warnings = []
+    for name in sorted(environ):
+        if not name.upper().startswith(prefix) or name.upper() in names:
+            continue
+        close = difflib.get_close_matches(name.upper(), names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"{name} is not a cyclewatch setting (ignored){hint}")
+    return warnings
+
+
+def env_names(*models: type[BaseSettings]) -> set[str]:
+    """Every environment variable the given settings models read."""
+    return {str(f.alias) for model in models for f in model.model_fields.values() if f.alias}
+
+
+def environment(env_file: Path = Path(".env")) -> dict[str, str]:
+    """The process environment plus the `.env` file's variables (what the settings read)."""
+    from dotenv import dotenv_values
+
+    found = {k: v or "" for k, v in dotenv_values(env_file).items()} if env_file.is_file() else {}
+    found.update(os.environ)
+    return found
 
 
 def _is_secret(name: str) -> bool:

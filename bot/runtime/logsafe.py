@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -48,6 +50,11 @@ class RedactingFormatter(logging.Formatter):
         # Longest first, so a secret that contains another is masked whole.
         self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
 
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's local time with its UTC offset, e.g. 2026-01-05T16:31:02.123-05:00."""
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(
+            timespec="milliseconds")
+
     def format(self, record: logging.LogRecord) -> str:
         """The record as one masked line (tracebacks stay on following lines)."""
         return self.redact(super().format(record))
@@ -63,17 +70,40 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(settings: Settings) -> None:
-    """Log to stderr at the configured level; quiet the HTTP clients' per-request lines."""
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time (with its zone), level, logger, message, and the
+    traceback when there is one; secrets masked before encoding."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__("%(message)s", secrets)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one masked JSON line."""
+        entry = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(settings: Settings, level: str | None = None) -> None:
+    """Log to stderr at the configured level (or `level`) and format; quiet the HTTP
+    clients' per-request lines."""
     handler = logging.StreamHandler(sys.stderr)
+    secrets = secrets_of(settings)
     handler.setFormatter(
-        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets_of(settings))
+        JsonFormatter(secrets) if settings.log_format == "json" else
+        RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", secrets)
     )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(settings.log_level)
+    root.setLevel(level or settings.log_level)
     # httpx logs every request URL at INFO, and Telegram puts the token in the URL.
     for noisy in ("httpx", "httpcore", "apscheduler", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -97,8 +97,9 @@ def store(sqlite_url: str) -> Iterator[Store]:
 
 
 def test_the_registry_lists_telegram_and_slack_and_picks_by_settings() -> None:
-    assert [p.name for p in PLATFORMS] == ["telegram", "slack"]
-    assert configured(settings()) == []
+    assert [p.name for p in PLATFORMS] == ["telegram", "slack", "console"]
+    assert configured(settings()) == []  # the console only for `cyclewatch chat`
+    assert [p.name for p in configured(settings(console_chat=True))] == ["console"]
     assert [p.name for p in configured(settings(slack_bot_token="xoxb-1"))] == ["slack"]
     both = settings(slack_bot_token="xoxb-1", telegram_bot_token="1:a")
     assert [p.name for p in configured(both)] == ["telegram", "slack"]

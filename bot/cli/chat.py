@@ -1,0 +1,139 @@
+"""`cyclewatch chat [--data DIR]`: the service with the terminal as its chat platform.
+
+Every command goes through the one handler (`bot.chat.commands.handle`) by way of the console
+platform (bot/platforms/console/); alerts for a `/subscribe`d console are printed by the
+delivery worker as they arrive. With `--data`, nothing touches the network and the session's
+clock starts at the end of the data, so the rules are not stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import httpx
+
+from bot.app.service import Service, StartupError
+from bot.cli.fetch import build_plan
+from bot.config import Settings, data_db_url, state_dir
+from bot.ingest.fetcher import Fetcher
+from bot.platforms.console.frontend import ConsoleFrontEnd
+from bot.runtime.clock import Clock, utc_now
+from bot.runtime.logsafe import configure_logging
+from bot.runtime.scheduler import Timing
+from bot.store import Store
+
+log = logging.getLogger("cyclewatch.chat")
+START_TIMEOUT_SECONDS = 120.0
+
+
+def chat_settings(settings: Settings, data_dir: Path | None, rules: Path | None,
+                  charts: Path | None) -> Settings:
+    """The settings of a chat session: the console platform on, an HTTP port of its own, and
+    a store of its own unless CYCLEWATCH_DB_URL says otherwise. The person at the terminal
+    is a bot admin (/reload, the admins' notices) only when CYCLEWATCH_ADMINS names
+    `console:local`."""
+    update: dict[str, object] = {"console_chat": True, "http_addr": "127.0.0.1:0"}
+    if "db_url" not in settings.model_fields_set:
+        update["db_url"] = (data_db_url(data_dir, "chat") if data_dir is not None
+                            else f"sqlite:///{state_dir() / 'chat.db'}")
+    if rules is not None:
+        update["rules_path"] = rules
+    if charts is not None:
+        update["console_chart_dir"] = charts
+    return settings.model_copy(update=update)
+
+
+def load_data(settings: Settings, data_dir: Path) -> date | None:
+    """Read the data directory into the session's store before the first prompt (quietly);
+    the newest observation date not in the future (projections are), or None."""
+    store = Store(settings.db_url)
+    try:
+        with httpx.Client(timeout=settings.fred_timeout) as http:
+            for planned in build_plan(settings, data_dir, http):
+                Fetcher(store, planned.source, overlap=planned.entry.overlap).poll(planned.series)
+        today = utc_now().date()
+        known = [s.last_obs_date for s in store.status()
+                 if s.last_obs_date is not None and s.last_obs_date <= today]
+    finally:
+        store.close()
+    return max(known) if known else None
+
+
+def shifted_clock(as_of: date | None) -> Clock:
+    """The wall clock, moved back so that the session starts on `as_of` (late in its day,
+    after the day's releases); the wall clock itself when None."""
+    if as_of is None:
+        return utc_now
+    start = datetime.combine(as_of, time(23, 0), tzinfo=utc_now().tzinfo)
+    offset = utc_now() - start
+    if offset < timedelta(0):
+        return utc_now
+
+    def clock() -> datetime:
+        return utc_now() - offset
+
+    return clock
+
+
+def chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    """The `chat` subcommand: a console chat session; 0 when the input ends."""
+    data_dir: Path | None = args.data or settings.data_dir
+    if data_dir is not None and not data_dir.is_dir():
+        print(f"cyclewatch chat: --data {data_dir}: not a directory", file=sys.stderr)
+        return 2
+    settings = chat_settings(settings, data_dir, args.rules, args.charts)
+    explicit_level = "log_level" in settings.model_fields_set
+    configure_logging(settings, level=None if explicit_level else "ERROR")
+    as_of: date | None = args.as_of
+    if data_dir is not None:
+        newest = load_data(settings, data_dir)
+        as_of = as_of or newest
+    where = f"data from {data_dir}" if data_dir else "live sources"
+    when = f", the session's clock set to {as_of}" if as_of else ""
+    print(f"cyclewatch chat ({where}{when}). Type /help; /subscribe all prints alerts here "
+          f"as they come; Ctrl-D or /quit ends.\n", flush=True)
+    with _patched_stdout():
+        try:
+            return asyncio.run(_session(settings, data_dir, shifted_clock(as_of)))
+        except StartupError as err:
+            print(f"cyclewatch chat: {err}", file=sys.stderr)
+            return 1
+
+
+@contextlib.contextmanager
+def _patched_stdout() -> Iterator[None]:
+    # On a terminal, alerts printed while the prompt waits must go above it, not through it.
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        yield
+        return
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    with patch_stdout(raw=True):
+        yield
+
+
+async def _session(settings: Settings, data_dir: Path | None, clock: Clock) -> int:
+    service = Service(settings, Timing(), data_dir=data_dir, rules_path=settings.rules_path,
+                      clock=clock)
+    running = asyncio.create_task(service.run())
+    started = asyncio.create_task(service.started.wait())
+    await asyncio.wait({running, started}, timeout=START_TIMEOUT_SECONDS,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        started.cancel()
+        return running.result()
+    front = service.wiring.chat.intakes["console"].front if service.wiring else None
+    if not isinstance(front, ConsoleFrontEnd):
+        service.request_stop()
+        return await running
+    finished = asyncio.create_task(front.finished.wait())
+    await asyncio.wait({running, finished}, return_when=asyncio.FIRST_COMPLETED)
+    service.request_stop()
+    return await running

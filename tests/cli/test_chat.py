@@ -1,0 +1,153 @@
+"""`cyclewatch chat --data DIR`: a scripted session answers through the one command handler,
+saves charts to files, and prints alerts for a subscribed console as they are produced."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli
+
+
+def test_a_scripted_session_answers_every_command(
+    cli: Cli, history_dir: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    script = "/help\n/regime 2021-12-31\n/why qt_ends\n/subscribe all\n/nosuch\n"
+    done = cli("chat", "--data", str(history_dir), stdin=script)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    # /help lists the commands of bot/chat/commands.py and the rule ids of rules.yaml
+    assert "/regime — " in out and "/subscribe — " in out and "qt_ends" in out
+    assert "Regime as of 2021-12-31: easing into a bubble" in out
+    assert "Why: Quantitative tightening has ended" in out
+    assert "Subscribed to all." in out
+    assert "I don't know the command \"nosuch\"" in out
+    # answers come in the order asked
+    assert out.index("/regime — ") < out.index("Regime as of") < out.index("Why: ") \
+        < out.index("Subscribed to all.")
+    charts = sorted(p.name for p in (tmp_path / "charts").glob("*.png"))
+    assert charts == ["001-regime-2021-12-31.png", "002-why-qt_ends.png"]
+    assert f"[chart saved: {tmp_path / 'charts' / '001-regime-2021-12-31.png'}]" in out
+    assert (tmp_path / "charts" / charts[0]).read_bytes()[:4] == b"\x89PNG"
+    # its own store for the data directory: the live default database is untouched
+    state = Path(cli_env["XDG_STATE_HOME"]) / "cyclewatch"
+    assert not (state / "cyclewatch.db").exists()
+    assert [p.name.startswith("chat-data-") for p in state.glob("*.db")] == [True]
+
+
+def test_the_subscription_survives_and_repeats_are_said(cli: Cli, history_dir: Path) -> None:
+    first = cli("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
+    again = cli("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
+    assert "Subscribed to qt_ends" in first.stdout
+    assert "already" in again.stdout.lower()
+
+
+def _reader(proc: subprocess.Popen[str], lines: list[str]) -> threading.Thread:
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _wait(lines: list[str], text: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in "".join(lines):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not printed; output:\n{''.join(lines)}")
+
+
+def test_alerts_produced_while_it_runs_are_printed(
+    cli: Cli, history_dir: Path, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(history_dir, data, ignore=shutil.ignore_patterns("captures"))
+    upper = data / "fred" / "DFEDTARU.csv"
+    last_day, last_value = upper.read_text().strip().splitlines()[-1].split(",")
+    assert last_day == "2026-10-09"  # a Friday; the next business day is the 12th
+    # Friday evening: subscribe (the rules' states start from here, silently).
+    first = cli("chat", "--data", str(data), "--as-of", "2026-10-09",
+                stdin="/subscribe rate_cut\n")
+    assert "Subscribed to rate_cut" in first.stdout
+    assert "policy rate" not in first.stdout
+    with upper.open("a") as handle:  # the Fed cuts on Monday
+        handle.write(f"2026-10-12,{float(last_value) - 0.25}\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--data", str(data), "--as-of", "2026-10-12"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=cli_env, cwd=tmp_path,
+    )
+    lines: list[str] = []
+    thread = _reader(proc, lines)
+    try:
+        _wait(lines, "The Fed cut its policy rate")
+        assert proc.stdin is not None
+        proc.stdin.write("/history\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        thread.join(timeout=5)
+    out = "".join(lines)
+    assert "Observation date 2026-10-12" in out  # the alert as delivered, not /history
+    assert "Traceback" not in out
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_prompt_completes_and_answers(
+    history_dir: Path, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    import pty
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the chat on the pseudo-terminal
+        os.chdir(tmp_path)
+        env = dict(cli_env, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+        os.execve(sys.executable,
+                  [sys.executable, "-m", "bot", "chat", "--data", str(history_dir)], env)
+    seen = b""
+
+    def read_until(text: bytes, timeout: float = 90.0) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while text not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    break
+        assert text in seen, seen.decode(errors="replace")[-2000:]
+
+    try:
+        read_until(b"cyclewatch>")
+        for typed, completed in ((b"/wh", b"/why"), (b" qt_e", b"qt_ends")):
+            os.write(fd, typed)
+            time.sleep(0.5)
+            os.write(fd, b"\t")  # completion: /wh -> /why, then a rule id: qt_e -> qt_ends
+            read_until(completed)
+        os.write(fd, b"\r")
+        read_until(b"Why: Quantitative tightening has ended")
+        os.write(fd, b"\x04")  # Ctrl-D ends the session
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+        os.close(fd)
