@@ -183,11 +183,15 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError("; ".join(lines)) from None
 
 
+# Read by the test suite (DESIGN.md §6), not by the bot: set, they are no misspelling.
+TOOLING_VARIABLES = frozenset({"CYCLEWATCH_HISTORY_DIR", "CYCLEWATCH_TEST_PG_URL"})
+
+
 def unknown_variables(
     environ: Mapping[str, str], known: Iterable[str], prefix: str = "CYCLEWATCH_"
 ) -> list[str]:
     """One warning per `prefix*` variable no setting reads, with the closest known name."""
-    names = sorted(set(known))
+    names = sorted(set(known) | TOOLING_VARIABLES)
     warnings = []
     for name in sorted(environ):
         if not name.upper().startswith(prefix) or name.upper() in names:
