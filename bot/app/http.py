@@ -69,9 +69,11 @@ def connection_cap(file_limit: int) -> int:
 def build_app(
     health: HealthProbe, metrics: Metrics, *, slack_commands: Handler | None = None,
     routes: Mapping[str, Handler] | None = None, limits: HttpLimits | None = None,
+    pages: Mapping[str, Handler] | None = None,
 ) -> web.Application:
     """The aiohttp application; `health` runs in a worker thread (it reads the database).
-    `routes` are the chat front ends' POST endpoints by path (`ChatSide.http_routes`)."""
+    `routes` are the chat front ends' POST endpoints by path (`ChatSide.http_routes`);
+    `pages` the dashboard's GET routes by path (`DashboardRoutes.routes`)."""
     limits = limits or HttpLimits()
 
     async def healthz(_request: web.Request) -> web.Response:
@@ -98,6 +100,8 @@ def build_app(
         app.router.add_post("/slack/commands", slack_commands)
     for path, handler in (routes or {}).items():
         app.router.add_post(path, handler)
+    for path, handler in (pages or {}).items():
+        app.router.add_get(path, handler)
     return app
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from bot.app.health import HealthLimits, ServiceState, check_health
-from bot.app.http import HttpServer, build_app
+from bot.app.http import Handler, HttpServer, build_app
 from bot.app.wiring import Wiring
 from bot.config import Settings
 from bot.ingest.calendar import ReleaseCalendar
@@ -132,6 +132,7 @@ class Service:
             lambda: check_health(store, self.state, limits, self.clock()),
             self.metrics,
             routes=wiring.chat.http_routes(),
+            pages=self._dashboard(store, wiring),
         )
         server = HttpServer(app, self.settings.http_addr)
         try:
@@ -156,6 +157,14 @@ class Service:
         finally:
             await self._shutdown(scheduler, wiring, server, store)
         return 0
+
+    def _dashboard(self, store: Store, wiring: Wiring) -> dict[str, Handler]:
+        """The read-only dashboard's routes, over the store and the current rules."""
+        from bot.app.dashboard import DashboardRoutes, following
+
+        token = self.settings.dashboard_token
+        model_of = following(store, lambda: wiring.holder.current, lambda: self.clock().date())
+        return DashboardRoutes(model_of, token.get_secret_value() if token else None).routes()
 
     async def _shutdown(
         self, scheduler: AsyncIOScheduler, wiring: Wiring, server: HttpServer, store: Store
