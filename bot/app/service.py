@@ -8,7 +8,9 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
@@ -25,7 +27,11 @@ from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import InFlight, Timing, build_scheduler
 from bot.store import Store
 
+if TYPE_CHECKING:  # the dashboard's modules load with its first route
+    from bot.app.dashboard import DashboardModel
+
 log = logging.getLogger("cyclewatch")
+DASHBOARD_WARM_CHECK_SECONDS = 2.0  # how soon after an evaluation the dashboard is ready
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -80,6 +86,7 @@ class Service:
         self._stop = asyncio.Event()
         self._signals = 0
         self.started = asyncio.Event()  # set once serving (tests and benchmarks wait on it)
+        self._dashboard_model: Callable[[], DashboardModel | None] | None = None
         self.http_port: int | None = None
         self.wiring: Wiring | None = None
 
@@ -153,7 +160,9 @@ class Service:
             )
             self.http_port, self.wiring = server.bound_port, wiring
             self.started.set()
+            warming = asyncio.create_task(self._keep_dashboard_warm())
             await self._stop.wait()
+            warming.cancel()
         finally:
             await self._shutdown(scheduler, wiring, server, store)
         return 0
@@ -164,7 +173,23 @@ class Service:
 
         token = self.settings.dashboard_token
         model_of = following(store, lambda: wiring.holder.current, lambda: self.clock().date())
+        self._dashboard_model = model_of
         return DashboardRoutes(model_of, token.get_secret_value() if token else None).routes()
+
+    async def _keep_dashboard_warm(self) -> None:
+        """After each evaluation, compute the dashboard's first view (the regime history takes
+        seconds cold), so a visitor never waits for it."""
+        warmed_at = 0
+        while True:
+            await asyncio.sleep(DASHBOARD_WARM_CHECK_SECONDS)
+            model = self._dashboard_model() if self._dashboard_model else None
+            if model is None or self.state.evaluations == warmed_at:
+                continue
+            warmed_at = self.state.evaluations
+            try:
+                await asyncio.to_thread(model.warm)
+            except Exception as err:  # the page computes on demand instead
+                log.warning("dashboard not precomputed: %s", type(err).__name__)
 
     async def _shutdown(
         self, scheduler: AsyncIOScheduler, wiring: Wiring, server: HttpServer, store: Store

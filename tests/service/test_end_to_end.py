@@ -193,3 +193,15 @@ async def test_stale_input_pauses_the_rule_tells_the_admins_and_resumes(
         await until(lambda: "rules evaluated again" in capsys.readouterr().out,
                     "the notice that the rule is back")
         assert TITLE not in capsys.readouterr().out  # no false alert on the way
+
+
+async def test_the_dashboard_is_computed_after_an_evaluation_before_anyone_asks(
+    paths: tuple[Path, Path, str],
+) -> None:
+    async with running(paths, Clock()) as service:
+        await until(lambda: service.state.evaluations > 0, "an evaluation")
+        model_of = service._dashboard_model
+        assert model_of is not None
+        model = model_of()
+        assert model is not None
+        await until(lambda: len(model._cache) > 0, "the dashboard precomputed", seconds=30)
