@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Mapping
 from importlib import metadata, resources
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 RULES_FILE = Path("rules.yaml")
@@ -48,6 +49,10 @@ def data_db_url(data_dir: Path, kind: str = "data") -> str:
     digest = hashlib.sha256(str(resolved).encode()).hexdigest()[:10]
     name = f"{kind}-{resolved.name or 'root'}-{digest}.db"
     return f"sqlite:///{state_dir() / name}"
+
+
+# A bot id, a colon and 35 characters of [A-Za-z0-9_-] (https://core.telegram.org/bots/api)
+TELEGRAM_TOKEN = re.compile(r"\d{3,}:[A-Za-z0-9_-]{35}")
 
 
 class ConfigError(Exception):
@@ -148,6 +153,24 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if not value.endswith("api/") else value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _telegram_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # BotFather's shape; a typo is caught here instead of as a 401 after start-up.
+        if value is not None and not TELEGRAM_TOKEN.fullmatch(value.get_secret_value()):
+            raise ValueError("not a Telegram bot token: expected <digits>:<35 characters> "
+                             "as BotFather gives it")
+        return value
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _slack_token(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefix = "xoxb-" if info.field_name == "slack_bot_token" else "xapp-"
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            kind = "bot token (OAuth)" if prefix == "xoxb-" else "app-level token"
+            raise ValueError(f"not a Slack {kind}: it starts with {prefix}")
+        return value
 
     @field_validator("db_url")
     @classmethod

@@ -55,7 +55,7 @@ def test_wrong_values_are_named_in_one_line_and_secrets_are_not_echoed(
 
 
 def test_the_webhook_listens_where_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:" + "a" * 35)
     monkeypatch.setenv("TELEGRAM_WEBHOOK_LISTEN", "127.0.0.1:9443")
 
     async def handler(*_: object) -> None:
@@ -74,6 +74,14 @@ def test_the_webhook_listens_where_configured(monkeypatch: pytest.MonkeyPatch) -
     ("CYCLEWATCH_DB_URL", "mysql://db/x", "CYCLEWATCH_DB_URL: Value error, must be a sqlite:///"),
     ("CYCLEWATCH_LOG_LEVEL", "chatty", "CYCLEWATCH_LOG_LEVEL: "),
     ("CYCLEWATCH_LOG_FORMAT", "xml", "CYCLEWATCH_LOG_FORMAT: "),
+    # a token's shape is checked at start, and the token itself is never echoed
+    ("TELEGRAM_BOT_TOKEN", "123456:short", "TELEGRAM_BOT_TOKEN: Value error, not a Telegram "
+                                           "bot token: expected <digits>:<35 characters>"),
+    ("TELEGRAM_BOT_TOKEN", "bot" + "A" * 35, "TELEGRAM_BOT_TOKEN: Value error, not a Telegram"),
+    ("SLACK_BOT_TOKEN", "xapp-1-A0-secret", "SLACK_BOT_TOKEN: Value error, not a Slack bot "
+                                            "token (OAuth): it starts with xoxb-"),
+    ("SLACK_APP_TOKEN", "xoxb-1-secret", "SLACK_APP_TOKEN: Value error, not a Slack "
+                                         "app-level token: it starts with xapp-"),
 ])
 def test_a_bad_setting_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -84,6 +92,7 @@ def test_a_bad_setting_is_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith(f"cyclewatch: configuration error: {expected}")
+    assert "TOKEN" not in name or value not in err
 
 
 def test_a_sqlite_file_under_a_missing_directory_is_refused(

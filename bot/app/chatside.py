@@ -19,7 +19,7 @@ from bot.notifiers.base import DeliveryError, Message, Notifier
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
 from bot.notifiers.metered import MeteredNotifier
 from bot.notifiers.webhook import WebhookNotifier
-from bot.platforms.base import Closer, Handler, Intake, Platform
+from bot.platforms.base import Closer, Handler, Intake, Platform, TokenRejected
 from bot.platforms.registry import PLATFORMS, configured
 from bot.runtime.clock import Clock
 from bot.runtime.metrics import Metrics
@@ -30,6 +30,13 @@ if TYPE_CHECKING:  # the commands pull in the charting libraries: only with a ch
     from bot.chat.commands import CommandContext
 
 log = logging.getLogger("cyclewatch")
+# A refused token needs a person to change a setting: asking Telegram or Slack again every
+# few seconds would only fill the log (and may get the bot's address rate-limited).
+TOKEN_RETRY_SECONDS = 600.0
+
+
+def _every(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 class ChatSide:
@@ -38,6 +45,7 @@ class ChatSide:
     def __init__(
         self, settings: Settings, store: Store, metrics: Metrics, clock: Clock,
         *, platforms: Sequence[Platform] = PLATFORMS,
+        token_retry_seconds: float = TOKEN_RETRY_SECONDS,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,6 +76,10 @@ class ChatSide:
             )
         self.intakes: dict[str, Intake] = {}
         self._started: set[str] = set()
+        self.down: dict[str, str] = {}  # platform -> why its front end is down (/healthz)
+        self.token_retry_seconds = token_retry_seconds
+        self._leader = False
+        self._retries: dict[str, asyncio.Task[None]] = {}
 
     @property
     def chat_on(self) -> bool:
@@ -136,6 +148,9 @@ class ChatSide:
             use_metrics = getattr(intake.front, "use_metrics", None)  # skipped/limited counts
             if use_metrics is not None:
                 use_metrics(self.metrics)
+            if hasattr(intake.front, "on_rejected"):  # a token revoked while running
+                intake.front.on_rejected = (
+                    lambda err, name=platform.name: self._rejected(name, err))
 
     async def start(self, *, leader: bool) -> None:
         """Start the front ends any process may run, then those the leader alone runs."""
@@ -148,6 +163,7 @@ class ChatSide:
         """A new leader starts the leader-only front ends (Telegram polling). They are never
         stopped by losing the lead, which happens when the process is dying anyway; one that
         failed to start is tried again at the next check."""
+        self._leader = leader
         if not leader:
             return
         for name, intake in self.intakes.items():
@@ -158,9 +174,37 @@ class ChatSide:
         self._started.add(name)  # before awaiting: the leader check may call again
         try:
             await self.intakes[name].front.start()
+        except TokenRejected as err:
+            self._rejected(name, err)
+            return
         except Exception as err:  # alerts still go out; commands wait for a retry or restart
             log.error("%s front end did not start: %s", name, err)
             self._started.discard(name)
+            return
+        if self.down.pop(name, None) is not None:
+            log.info("%s accepted the token again: its front end is up", name)
+
+    def _rejected(self, name: str, err: TokenRejected) -> None:
+        """A refused token: one ERROR line per outage, /healthz degraded, a slow retry."""
+        if name not in self.down:
+            log.error("%s; fix the setting (chat commands on %s are off; it is tried again "
+                      "every %s)", err, err.platform, _every(self.token_retry_seconds))
+        self.down[name] = f"token rejected ({err.variable})"
+        self._started.add(name)  # the leader check must not retry it every few seconds
+        retry = self._retries.get(name)
+        if retry is None or retry.done():
+            self._retries[name] = asyncio.get_running_loop().create_task(self._retry(name))
+
+    async def _retry(self, name: str) -> None:
+        await asyncio.sleep(self.token_retry_seconds)
+        try:  # a front end whose polling ended on a 401 is stopped before it starts again
+            await self.intakes[name].front.stop()
+        except Exception as err:
+            log.debug("%s front end stop before retry: %s", name, err)
+        self._started.discard(name)
+        self._retries.pop(name, None)  # this task is ending: a new refusal schedules anew
+        if self._leader or not self.intakes[name].leader_only:
+            await self._start(name)
 
     async def deliver(self) -> bool:
         """Drain what is due now; True (retries are the worker's business)."""
@@ -169,6 +213,8 @@ class ChatSide:
 
     async def stop(self) -> None:
         """Stop the front ends, hand back claims left in flight, close the clients."""
+        for retry in self._retries.values():
+            retry.cancel()
         for intake in self.intakes.values():
             try:
                 await intake.front.stop()
@@ -187,5 +233,7 @@ class ChatSide:
         return self.worker.release_dead_claims()
 
     def describe(self) -> str:
-        """Which notifiers are on."""
-        return "notifiers " + ", ".join(sorted(self.notifiers))
+        """Which notifiers are on, and which platforms are down (a refused token)."""
+        up = ", ".join(sorted(name for name in self.notifiers if name not in self.down))
+        down = "".join(f"; {name} DOWN ({why})" for name, why in sorted(self.down.items()))
+        return f"notifiers {up}{down}"

@@ -9,6 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.app.vitals import public_body, service_problems
+from bot.ingest.held import held_back
 from bot.ingest.poller import PollHealth
 from bot.store import SeriesStatus, Store
 from bot.store.schema import outbox
@@ -36,7 +38,10 @@ class ServiceState:
     evaluations: int = 0  # successful runs since start
     polls: dict[str, PollHealth] = field(default_factory=dict)
     failing_rules: dict[str, str] = field(default_factory=dict)  # rule id -> its error
-    held: Callable[[], dict[str, str]] | None = None  # held-back values, by series
+    skipped_rules: dict[str, str] = field(default_factory=dict)  # rule id -> why, last run
+    platforms_down: dict[str, str] = field(default_factory=dict)  # chat platform -> why
+    # Held-back values by series (None: every live fetcher's, bot.ingest.held.held_back).
+    held: Callable[[], dict[str, str]] | None = None
 
     @property
     def sources(self) -> list[str]:
@@ -126,15 +131,22 @@ def check_health(
             problems.append("evaluation stale or failing")
         problems.extend(f"rule {rule} failing: {error}"
                         for rule, error in sorted(state.failing_rules.items()))
-    held = state.held() if state.held is not None else {}
+    held = state.held() if state.held is not None else held_back()
     problems.extend(f"series {series} held back: {why}" for series, why in sorted(held.items()))
+
+    problems.extend(service_problems(
+        polls=state.polls, leader=state.leader, rules_loaded=state.rules_loaded,
+        evaluations=state.evaluations, skipped_rules=state.skipped_rules,
+        platforms_down=state.platforms_down))
 
     depth, oldest_due = outbox_backlog(store, now)
     stuck = oldest_due is not None and now - oldest_due > limits.outbox_stuck_after
     if stuck:
         problems.append("outbox stuck")
+    starting = now - state.started_at < limits.startup_grace
     body = {
-        "status": "ok" if not problems else "degraded",
+        # during the start-up grace a problem reads "starting": the failures so far
+        "status": "ok" if not problems else "starting" if starting else "degraded",
         "problems": problems,
         "now": now.isoformat(),
         "leader": state.leader,
@@ -150,5 +162,7 @@ def check_health(
         },
         "held_back": dict(sorted(held.items())),
         "outbox": {"ok": not stuck, "depth": depth, "oldest_due_at": _iso(oldest_due)},
+        "platforms": {name: {"ok": False, "problem": why}
+                      for name, why in sorted(state.platforms_down.items())},
     }
-    return Health(ok=not problems, body=body)
+    return Health(ok=not problems, body=public_body(body))

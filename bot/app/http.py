@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from bot.app.health import Health
+from bot.runtime.logsafe import public_error
 from bot.runtime.metrics import CONTENT_TYPE, Metrics
 
 log = logging.getLogger(__name__)
@@ -81,14 +82,15 @@ def build_app(
             report = await asyncio.to_thread(health)
         except Exception as err:  # the probe must answer even when the database does not
             log.warning("health check failed: %s", err)
-            body = {"status": "error", "problems": [f"health check failed: {err}"]}
+            body = {"status": "error", "problems": [f"health check failed: {public_error(err)}"]}
             return web.json_response(body, status=503)
         return web.json_response(
             report.body, status=200 if report.ok else 503, dumps=_dumps
         )
 
     async def metrics_view(_request: web.Request) -> web.Response:
-        response = web.Response(body=metrics.render())
+        # a worker thread: the series ages are read from the database at each scrape
+        response = web.Response(body=await asyncio.to_thread(metrics.render))
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 

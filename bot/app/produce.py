@@ -107,6 +107,7 @@ class Producer:
     async def _report(self, result: EvaluationResult, now: datetime) -> None:
         self.state.last_evaluation_at, self.state.last_evaluation_error = now, None
         self.state.evaluations += 1
+        self.state.skipped_rules = {s.rule: s.reason for s in result.skipped}  # for /healthz
         # Stale inputs mean no alert rather than a false one; the admins hear about it.
         stale = [item for item in result.newly_skipped if "stale" in item]
         if stale:

@@ -76,6 +76,9 @@ class Wiring:
         self.pollers: list[SourcePoller] = []
         self.chat = ChatSide(settings, store, metrics, clock)
         self.chat.build_front_ends()
+        state.platforms_down = self.chat.down  # the same dict: /healthz sees it change
+        metrics.watch_series(lambda: [(row.series, row.last_obs_date) for row in store.status()],
+                             lambda: clock().date())
         self._stop = asyncio.Event()
         self._digest_done = False
         self._started = time.monotonic()

@@ -41,6 +41,7 @@ HANDLERS = {
     "backtest": "bot.cli.rules:backtest_command",
     "regime": "bot.cli.rules:regime_command",
     "dashboard": "bot.cli.dashboard:dashboard_command",
+    "completion": "bot.cli.completion:completion_command",
 }
 # With --data, these keep a store of their own for the directory (file data are not live data).
 OWN_DATA_STORE = frozenset({"run", "fetch", "status"})
@@ -106,6 +107,10 @@ def _quiet_broken_pipe() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 on a failed check, 2 on bad configuration."""
     args = build_parser().parse_args(argv)
+    if args.command == "completion":  # needs no settings: a bad .env must not break the shell
+        from bot.cli.completion import completion_command
+
+        return completion_command(args)
     _warn_unknown_variables()
     try:
         settings = _prepare(args, load_settings())

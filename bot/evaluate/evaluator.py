@@ -123,6 +123,10 @@ class LiveEvaluator:
         began, resumed = self._log_skips(found.skipped)
         for rule_id, _error in found.failed:
             self.metrics.rule_failures.labels(rule_id).inc()
+        self.metrics.set_rule_states(
+            {rule: str(data.get("status", RuleStatus.INACTIVE))
+             for rule, data in found.states.items()},
+            [s.rule for s in found.skipped])
         return EvaluationResult(found.events, recorded, found.skipped, began, resumed,
                                 found.failed)
 

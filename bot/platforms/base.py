@@ -21,6 +21,20 @@ Closer = Callable[[], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class TokenRejected(Exception):
+    """The platform refused a configured token (Telegram 401, Slack `invalid_auth`): a
+    setting to fix, not a network hiccup, so it is retried slowly and shown on /healthz."""
+
+    def __init__(self, variable: str, platform: str) -> None:
+        super().__init__(f"{variable} was rejected by {platform}")
+        self.variable = variable
+        self.platform = platform
+
+
+# Front ends that notice a rejection after start call this (ChatSide sets `on_rejected`).
+OnRejected = Callable[[TokenRejected], None]
+
+
 class FrontEnd(Protocol):
     """Takes commands from a platform and answers them through the command handler."""
 

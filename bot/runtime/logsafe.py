@@ -109,3 +109,30 @@ def configure_logging(settings: Settings, level: str | None = None) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # A periodic job still running at its next tick is skipped by design (max_instances=1).
     logging.getLogger("apscheduler.scheduler").setLevel(max(logging.ERROR, root.level))
+
+
+# What SQLAlchemy and the drivers append to an error: the statement, its parameters, a link.
+_SQL_TAIL = re.compile(r"\s*(\[SQL:|\[parameters:|\(Background on this error|LINE \d+:|DETAIL:)")
+_CREDENTIALS = re.compile(r"(://[^/\s:@]*:)[^@\s/]+@")  # a password in a URL
+PUBLIC_ERROR_CHARS = 200
+
+
+def public_error(error: BaseException | str | None,
+                 limit: int = PUBLIC_ERROR_CHARS) -> str | None:
+    """An error as a public page may show it: `Type: first line`, without the SQL statement,
+    its parameters, credentials or token-shaped strings, and at most `limit` characters."""
+    if error is None:
+        return None
+    if isinstance(error, BaseException):
+        lines = str(error).strip().splitlines()
+        text = f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    else:
+        lines = error.strip().splitlines()
+        text = lines[0] if lines else ""
+    text = _SQL_TAIL.split(text, maxsplit=1)[0].rstrip()
+    text = _CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
+    for pattern in _TOKEN_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text

@@ -3,16 +3,55 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from bot.config import package_version
+
+# The `_created` series double every counter and histogram and nobody graphs them; the flag is
+# global and read when a metric is built, so it is set here, before any Metrics exists.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Fetches take seconds, sends a fraction of one; an evaluation over decades of data a few.
 _SECONDS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The values of cyclewatch_rule_state{state}: a rule's state machine, or skipped this run.
+RULE_STATES = ("inactive", "pending", "firing", "skipped")
+SeriesDates = Callable[[], Iterable[tuple[str, date | None]]]
+
+
+class _SeriesAge(Collector):
+    """cyclewatch_series_age_days{series}, read from the store at each scrape."""
+
+    def __init__(self, newest: SeriesDates, today: Callable[[], date]) -> None:
+        self.newest = newest
+        self.today = today
+
+    def collect(self) -> Iterator[Metric]:
+        """Days since each series' newest observation."""
+        family = GaugeMetricFamily("cyclewatch_series_age_days",
+                                   "Days since the newest observation of a series.",
+                                   labels=["series"])
+        today = self.today()
+        for series, newest in self.newest():
+            if newest is not None:
+                family.add_metric([series], float((today - newest).days))
+        yield family
 
 
 class Metrics:
@@ -97,10 +136,29 @@ class Metrics:
             "cyclewatch_held_values", "Implausible observations held back until confirmed.",
             registry=r,
         )
+        self.rule_state = Gauge(
+            "cyclewatch_rule_state", "1 for the state each rule is in after the last "
+            "evaluation (skipped: not evaluated, its state kept), 0 for the others.",
+            ["rule", "state"], registry=r,
+        )
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory...
         # Exported as cyclewatch_build_info{version="...",python="..."} 1.
         Info("cyclewatch_build", "The running cyclewatch release.", registry=r).info(
             {"version": package_version(), "python": platform.python_version()}
         )
+
+    def set_rule_states(self, states: Mapping[str, str], skipped: Iterable[str]) -> None:
+        """One rule-state series per rule and state; rules gone since a reload disappear."""
+        skipped = set(skipped)
+        self.rule_state.clear()
+        for rule in sorted(set(states) | skipped):
+            current = "skipped" if rule in skipped else states.get(rule, "inactive")
+            for state in RULE_STATES:
+                self.rule_state.labels(rule, state).set(int(state == current))
+
+    def watch_series(self, newest: SeriesDates, today: Callable[[], date]) -> None:
+        """Export each series' age in days, from `newest()` (series, last date) at scrape."""
+        self.registry.register(_SeriesAge(newest, today))
 
     def render(self) -> bytes:
         """The exposition text for a scrape."""

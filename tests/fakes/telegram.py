@@ -75,7 +75,7 @@ class Injected:
 class FakeTelegram:
     """The fake server; see the module docstring."""
 
-    token: str = "123456:TEST-token"
+    token: str = "123456:TEST-token-of-the-fake-telegram-012"  # BotFather's shape
     overall_rate: float = 30.0
     per_chat_rate: float = 1.0
     per_chat_burst: float = 3.0
@@ -95,6 +95,7 @@ class FakeTelegram:
     rate_limited_chat: int = 0
     random_failures: int = 0
     polls: int = 0  # getUpdates calls answered
+    rejected: int = 0  # calls refused for a wrong token
     acked_offset: int = 0  # the highest offset a getUpdates confirmed
 
     def __post_init__(self) -> None:
@@ -226,7 +227,8 @@ class FakeTelegram:
     # ---- the API -------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
+        if request.match_info["token"] != self.token:  # as Telegram: 401 for a wrong token
+            self.rejected += 1
             return _error(ApiError(401, "Unauthorized"))
         method = request.match_info["method"]
         params = await _params(request)

@@ -101,7 +101,7 @@ def test_the_registry_lists_telegram_and_slack_and_picks_by_settings() -> None:
     assert configured(settings()) == []  # the console only for `cyclewatch chat`
     assert [p.name for p in configured(settings(console_chat=True))] == ["console"]
     assert [p.name for p in configured(settings(slack_bot_token="xoxb-1"))] == ["slack"]
-    both = settings(slack_bot_token="xoxb-1", telegram_bot_token="1:a")
+    both = settings(slack_bot_token="xoxb-1", telegram_bot_token="123:" + "a" * 35)
     assert [p.name for p in configured(both)] == ["telegram", "slack"]
 
 
@@ -179,7 +179,7 @@ print(",".join(m for m in ("telegram", "slack_sdk") if m in sys.modules))
 
 @pytest.mark.parametrize(("env", "loaded"), [
     ({}, ""),
-    ({"TELEGRAM_BOT_TOKEN": "1:abc"}, "telegram"),
+    ({"TELEGRAM_BOT_TOKEN": "123:" + "a" * 35}, "telegram"),
     ({"SLACK_BOT_TOKEN": "xoxb-1"}, "slack_sdk"),
 ])
 def test_a_platform_library_loads_only_when_configured(

@@ -85,8 +85,10 @@ def test_stale_source_failing_evaluation_and_stuck_outbox_are_each_reported(stor
 
 def test_a_source_never_reached_is_stale_only_after_the_startup_grace(store: Store) -> None:
     limits = HealthLimits()
+    # (a second source answers: "every source failing" is its own problem, tested apart)
     state = ServiceState(started_at=START, last_evaluation_at=START,
-                         polls={"fred": PollHealth(failures=2)})
+                         polls={"fred": PollHealth(failures=2),
+                                "fiscal": PollHealth(last_ok_at=START)})
     assert check_health(store, state, limits, START + timedelta(seconds=30)).ok
     late = START + limits.startup_grace + timedelta(seconds=1)
     assert check_health(store, state, limits, late).body["problems"] == ["source fred stale"]

@@ -7,7 +7,7 @@ import logging
 from bot.config import load_settings
 from bot.runtime.logsafe import MASK, RedactingFormatter, secrets_of
 
-TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-x"
+TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-"
 SLACK = "xoxb-1111-2222-abcdefghijklmnop"
 
 

@@ -79,7 +79,8 @@ def test_unreachable_database_is_one_line_without_the_password(
 def test_bad_service_settings_are_one_clear_line(
     start_bot: StartBot, bot_env: dict[str, str], name: str, value: str, expected: str
 ) -> None:
-    env = dict(bot_env, TELEGRAM_BOT_TOKEN="123456:TEST-token", **{name: value})
+    env = dict(bot_env, TELEGRAM_BOT_TOKEN="123456:TEST-token-of-the-fake-telegram-012",
+               **{name: value})
     bot = start_bot(env)
     assert bot.proc.wait(timeout=60) in (1, 2)
     bot.wait_for(expected)

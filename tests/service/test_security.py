@@ -17,7 +17,7 @@ from tests.service.conftest import BotProcess
 StartBot = Callable[..., BotProcess]
 SIGNING = "test-signing-secret-0123456789"
 FRED_KEY = "abcdefghijklmnopqrstuvwxyz012345"
-TELEGRAM = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-x"
+TELEGRAM = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw-"
 
 
 def signed(body: str, secret: str = SIGNING, ts: int | None = None) -> dict[str, str]:

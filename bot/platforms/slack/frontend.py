@@ -26,6 +26,7 @@ from bot.chat.types import Caller, CommandHandler, Reply
 from bot.config import Settings
 from bot.i18n import normalize
 from bot.i18n import text as phrase
+from bot.platforms.base import OnRejected, TokenRejected
 from bot.platforms.slack.notifier import fallback_text, slack_blocks, slack_client
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ SIGNATURE_WINDOW = 300  # seconds; Slack's own replay window
 ACK_BUDGET = 2.5  # Slack wants an answer within 3 s; past this we ack and post later
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 STOP_GRACE = 5.0  # seconds replies in flight get at stop before they are abandoned
+# Slack's answers for a token that will not work until someone changes the setting
+AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired",
+                         "account_inactive"})
 
 
 def command_line(command: str, text: str) -> str:
@@ -83,6 +87,7 @@ class SlackFrontEnd:
         self._socket: SocketModeClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._users: dict[str, tuple[float, bool, str | None]] = {}
+        self.on_rejected: OnRejected | None = None  # set by the service: a token revoked later
 
     @classmethod
     def from_settings(cls, settings: Settings, handler: CommandHandler) -> SlackFrontEnd:
@@ -98,12 +103,31 @@ class SlackFrontEnd:
         )
 
     async def start(self) -> None:
-        """Connect Socket Mode when an app token is configured (HTTP needs no start)."""
+        """Check the bot token (auth.test), then connect Socket Mode when an app token is
+        configured; a token Slack refuses raises TokenRejected."""
+        await self._checked("SLACK_BOT_TOKEN", self.client.auth_test())
         if self.app_token is None:
             return
+        # The socket client retries a refused app token forever: ask for the URL ourselves.
+        opened = await self._checked("SLACK_APP_TOKEN",
+                                     self.client.apps_connections_open(app_token=self.app_token))
         self._socket = SocketModeClient(app_token=self.app_token, web_client=self.client)
+        self._socket.wss_uri = str(opened["url"])
         self._socket.socket_mode_request_listeners.append(self._on_socket_request)
         await self._socket.connect()  # type: ignore[no-untyped-call]
+
+    async def _checked(self, variable: str, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except SlackApiError as err:
+            if error_code(err) in AUTH_ERRORS:
+                raise TokenRejected(variable, "Slack") from err
+            raise
+
+    def _note_failure(self, err: Exception) -> None:
+        # A bot token revoked while running shows up as a failed reply or lookup.
+        if self.on_rejected is not None and error_code(err) in AUTH_ERRORS:
+            self.on_rejected(TokenRejected("SLACK_BOT_TOKEN", "Slack"))
 
     async def stop(self) -> None:
         """Disconnect Socket Mode and let replies in flight finish."""
@@ -240,6 +264,7 @@ class SlackFrontEnd:
                     title="cyclewatch chart")
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as err:
             log.warning("slack reply to %s failed: %s", caller.chat_id, error_code(err))
+            self._note_failure(err)
 
     async def _caller(self, channel: str, user: str) -> Caller:
         is_admin, locale = await self._user_facts(user)
@@ -257,6 +282,7 @@ class SlackFrontEnd:
             info = await self.client.users_info(user=user, include_locale=True)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as err:
             log.warning("users.info failed for %s: %s", user, error_code(err))
+            self._note_failure(err)
             return False, None  # fail closed, not cached
         profile = info.get("user") or {}
         is_admin = bool(profile.get("is_admin") or profile.get("is_owner"))

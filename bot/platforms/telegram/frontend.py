@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -35,6 +35,7 @@ from bot.config import Settings, host_port
 from bot.i18n import normalize
 from bot.i18n import text as phrase
 from bot.notifiers.base import DeliveryError, Message
+from bot.platforms.base import OnRejected, TokenRejected
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.platforms.telegram.updates import READERS, UpdateReader
 from bot.runtime.metrics import Metrics
@@ -44,8 +45,7 @@ log = logging.getLogger(__name__)
 COMMAND_FAILED = "Sorry, that command failed. Please try again later."
 _ADMIN_STATUSES = frozenset({ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER})
 STOP_GRACE = 5.0  # seconds answers in flight get at stop before they are abandoned
-
-
+REJECTED = TokenRejected("TELEGRAM_BOT_TOKEN", "Telegram")
 
 
 def command_line(text: str, bot_username: str | None) -> str:
@@ -89,9 +89,11 @@ class TelegramFrontEnd:
         self.stop_grace = stop_grace
         self.metrics: Metrics | None = None
         self._answering: set[asyncio.Task[Any]] = set()
+        self.on_rejected: OnRejected | None = None  # set by the service: a token revoked later
         self.reader = READERS.get(application)
         if self.reader is not None:
             self.reader.on_skip = self._count_skip
+            self.reader.on_unauthorized = self._unauthorized
         # New messages and channel posts only: an edited "/subscribe" must not run again.
         fresh = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
         application.add_handler(MessageHandler(filters.COMMAND & fresh, self._on_command))
@@ -116,8 +118,13 @@ class TelegramFrontEnd:
         )
 
     async def start(self) -> None:
-        """Initialize the bot, start update processing, then polling or the webhook server."""
-        await self.app.initialize()
+        """Initialize the bot, start update processing, then polling or the webhook server;
+        a token Telegram refuses raises TokenRejected."""
+        try:
+            await self.app.initialize()  # getMe: a 401 here is the token, not the network
+        except InvalidToken as err:
+            await self.app.bot.shutdown()  # its connections; initialize() opens them again
+            raise REJECTED from err
         await self.app.start()
         updater = self.app.updater
         if updater is None:
@@ -140,6 +147,10 @@ class TelegramFrontEnd:
         if self.metrics is not None:
             self.metrics.chat_updates_skipped.labels("telegram").inc()
 
+    def _unauthorized(self) -> None:
+        if self.on_rejected is not None:
+            self.on_rejected(REJECTED)
+
     def _poll_failed(self, err: TelegramError) -> None:
         # The library backs off (1 s growing to 30 s); one line per outage, no tracebacks.
         if self.reader is not None:
@@ -148,7 +159,10 @@ class TelegramFrontEnd:
     async def stop(self) -> None:
         """Stop polling/webhook, give answers in flight `stop_grace` s, then shut down."""
         if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+            try:
+                await self.app.updater.stop()
+            except InvalidToken:  # polling had ended on a revoked token; stop the rest
+                log.debug("telegram polling had ended on a refused token")
         if self._answering:
             _done, late = await asyncio.wait(set(self._answering), timeout=self.stop_grace)
             for task in late:

@@ -9,12 +9,25 @@ from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot.runtime.latch import OutageLatch
 
 log = logging.getLogger("bot.platforms.telegram.frontend")
+
+
+class _QuietInvalidToken(logging.Filter):
+    """Drop python-telegram-bot's traceback for a rejected token: the service reports it
+    itself, as one line naming the variable (and retries slowly)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a record carrying an InvalidToken."""
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, InvalidToken)
+
+
+logging.getLogger("telegram.ext").addFilter(_QuietInvalidToken())
 
 
 class UpdateReader(HTTPXRequest):
@@ -26,6 +39,15 @@ class UpdateReader(HTTPXRequest):
         self.skipped = 0
         self.on_skip: Callable[[], None] | None = None
         self.latch = OutageLatch("Telegram getUpdates", log)
+        self.on_unauthorized: Callable[[], None] | None = None
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        """The HTTP exchange; a 401 (the token was revoked) is told to the front end, since
+        python-telegram-bot then ends polling for good instead of calling its error callback."""
+        code, payload = await super().do_request(*args, **kwargs)
+        if code == 401 and self.on_unauthorized is not None:
+            self.on_unauthorized()
+        return code, payload
 
     def parse_json_payload(self, payload: bytes) -> Any:  # type: ignore[override]
         """The answer, with unreadable updates emptied (logged once each, by id)."""
