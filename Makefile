@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 DATA ?=
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench clean golden fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,16 @@ run: $(RUN_STAMP)
 
 test: $(DEV_STAMP)
 	./scripts/ensure-postgres.sh
+	@# zh charts need a CJK font (bot/chat/chartstyle.py CJK_FONTS gives the fallback order)
+	@fc-list :lang=zh family 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq fonts-noto-cjk >/dev/null; } || echo "no CJK font: install fonts-noto-cjk" >&2
 	./scripts/ensure-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Rewrite tests/golden/ from the current renderers; review the diff before keeping it.
+golden: $(DEV_STAMP)
+	CYCLEWATCH_GOLDEN=update $(BIN)/python -m pytest -q -p no:cacheprovider tests/golden
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
@@ -42,6 +48,14 @@ typecheck: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/backtest.py
+
+# The whole rules-file fuzz campaign of issue 13 (`make test` runs a 400-file sample):
+# FUZZ_FILES mutants from FUZZ_SEED through check, evaluation and a live reload.
+FUZZ_FILES ?= 10000
+FUZZ_SEED ?= 13
+fuzz: $(DEV_STAMP)
+	CYCLEWATCH_FUZZ_FILES=$(FUZZ_FILES) CYCLEWATCH_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest \
+		-q -s -p no:cacheprovider -o timeout=3600 tests/rules/test_fuzz.py::test_the_whole_campaign
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -9,44 +9,18 @@ from typing import Any
 
 from jinja2 import TemplateError
 
+from rules.alerttext import PHRASES, named_lines, resolved_sentence, value_line
 from rules.model import Localized, pick_language
 from rules.ruleset import Rule
+from rules.sandbox import render_bounded
 from rules.states import Transition
-from rules.templates import SANDBOX
+from rules.units import format_value
 
 State = Transition  # kept as the name the rest of rules/ uses
 
 
-DEFAULT_TEXT = {
-    "en": (
-        "{{ headline }} as of {{ as_of }}."
-        "{% if value is not none %} Value {{ num(value) }}"
-        "{% if threshold is not none %}, threshold {{ num(threshold) }}"
-        " (distance {{ num(distance) }}){% endif %}.{% endif %}"
-        "{% for name, v in values.items() %} {{ name }} = {{ num(v) }}.{% endfor %}"
-        "{% if meaning %}\nWhat it means: {{ meaning }}{% endif %}"
-        "{% if falsify %}\nWhat would prove it wrong: {{ falsify }}{% endif %}"
-    ),
-    "zh": (
-        "{{ headline }}(数据截至 {{ as_of }})。"
-        "{% if value is not none %}当前值 {{ num(value) }}"
-        "{% if threshold is not none %},阈值 {{ num(threshold) }}"
-        "(距阈值 {{ num(distance) }}){% endif %}。{% endif %}"
-        "{% for name, v in values.items() %}{{ name }} = {{ num(v) }}。{% endfor %}"
-        "{% if meaning %}\n含义:{{ meaning }}{% endif %}"
-        "{% if falsify %}\n何种情况可证伪:{{ falsify }}{% endif %}"
-    ),
-}
-HEADLINE = {
-    ("en", "firing"): "Triggered",
-    ("en", "resolved"): "No longer holds",
-    ("zh", "firing"): "已触发",
-    ("zh", "resolved"): "已解除",
-}
-
-
 def number(value: object) -> str:
-    """A compact human number: 4,542,228 / 3.25 / -0.4 / n/a."""
+    """A compact number without unit (4,542,228 / 3.25 / -0.4 / n/a); people get `format_value`."""
     if not isinstance(value, int | float) or math.isnan(value):
         return "n/a"
     if abs(value) >= 1000:
@@ -77,6 +51,7 @@ class Event:
     as_of: dt.date | None = None
     rule_id: str = ""
     observed: dt.date | None = None  # observation date of the newest input behind `date`
+    since: dt.date | None = None  # for a resolved event: when it started firing
 
     def __post_init__(self) -> None:
         if not self.rule_id:
@@ -99,14 +74,21 @@ class Event:
         return pick_language(self.rule.spec.title, lang)
 
     def render(self, lang: str = "en") -> tuple[str, str]:
-        """(title, text) in `lang` ('en' or 'zh', falling back to English)."""
-        lang = lang if lang in DEFAULT_TEXT else "en"
+        """(title, text) in `lang` ('en' or 'zh', falling back to English): the plain
+        sentence first, then the numbers with units, then what would falsify it."""
+        lang = lang if lang in PHRASES else "en"
         spec = self.rule.spec
+        title, words = self.title(lang), PHRASES[lang]
+        meaning, falsify = pick_language(spec.meaning, lang), pick_language(spec.falsify, lang)
+        if self.state == Transition.RESOLVED:
+            parts = [resolved_sentence(title, self.date, self.since, lang)]
+            if self.value is not None:
+                parts.append(value_line(spec, self.value, self.threshold, lang, now=True))
+            return title, "\n".join(parts)
         context: dict[str, Any] = {
             "rule": spec.id,
             "state": self.state,
-            "title": self.title(lang),
-            "headline": HEADLINE[(lang, self.state)],
+            "title": title,
             "as_of": (self.as_of or self.date).isoformat(),
             "date": self.date.isoformat(),
             "value": self.value,
@@ -114,16 +96,24 @@ class Event:
             "distance": self.distance,
             "values": dict(self.values),
             "num": number,
-            "meaning": pick_language(spec.meaning, lang),
-            "falsify": pick_language(spec.falsify, lang),
-            "firing": self.state == Transition.FIRING,
+            "fmt": lambda v, unit=None: format_value(v, unit, lang),
+            "unit": spec.unit,
+            "meaning": meaning,
+            "falsify": falsify,
+            "firing": True,
         }
-        text = render_template(spec.explain, lang, context)
-        if spec.explain is None or not text:
-            text = render_template(DEFAULT_TEXT[lang], lang, context)
-        resolved = "[resolved] " if lang == "en" else "[已解除] "
-        prefix = "" if self.state == Transition.FIRING else resolved
-        return prefix + self.title(lang), text.strip()
+        opening = render_template(spec.explain, lang, context).strip()
+        if not opening:
+            opening = words["opening"].format(date=self.date.isoformat(), meaning=meaning)
+            opening = opening.strip().rstrip(" —:")
+        numbers = []
+        if self.value is not None or spec.value is not None:
+            numbers.append(value_line(spec, self.value, self.threshold, lang))
+        numbers += named_lines(spec, self.values, lang)
+        parts = [opening, "\n".join(numbers)]
+        if falsify:
+            parts.append(words["falsify"].format(falsify=falsify))
+        return title, "\n\n".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe summary (English title) for `--json` and the store."""
@@ -139,6 +129,10 @@ class Event:
             "values": dict(self.values),
             "as_of": (self.as_of or self.date).isoformat(),
             "observed": (self.observed or self.date).isoformat(),
+            "unit": self.rule.spec.unit,
+            "value_units": {k: self.rule.spec.value_spec(k).unit for k in self.values
+                            if k in self.rule.spec.values},
+            "since": self.since.isoformat() if self.since else None,
         }
 
 
@@ -147,9 +141,9 @@ def render_template(template: Localized | None, lang: str, context: dict[str, An
     source = pick_language(template, lang)
     if not source:
         return ""
-    try:
-        return SANDBOX.from_string(source).render(context)
-    except (TemplateError, TypeError, ValueError, ArithmeticError) as err:
+    try:  # bounded: loops, calls, size and time (rules/sandbox.py); values print, objects don't
+        return render_bounded(source, context)
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as err:
         return f"(explanation template failed: {err})"
 
 
@@ -162,6 +156,7 @@ def make_event(
     values: dict[str, float | None],
     as_of: dt.date | None,
     observed: dt.date | None = None,
+    since: dt.date | None = None,
 ) -> Event:
     """An Event with NaN turned into None."""
     return Event(
@@ -173,4 +168,5 @@ def make_event(
         values={k: _clean(v) for k, v in values.items()},
         as_of=as_of,
         observed=observed,
+        since=since,
     )

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import ast
 import difflib
-import operator
+import math
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import numpy as np
 import pandas as pd
 
 from rules import functions as fn
 from rules.catalog import FUNCTIONS, METHODS
-from rules.functions import Value, align, as_series, clean
+from rules.functions import Value
+from rules.limits import literal_problem, period_problem
 from rules.model import parse_duration
+from rules.operators import BINARY, COMPARE, _and, _not, _or
 
 MAX_NODES = 400
 MAX_EXPONENT = 8
@@ -63,80 +64,6 @@ def suggest(name: str, known: Collection[str]) -> str:
     return f' (did you mean "{close[0]}"?)' if close else ""
 
 
-def _truth(values: Value) -> Value:
-    """Truthiness keeping unknown as NaN."""
-    if isinstance(values, pd.Series):
-        return (values != 0).astype("float64").where(values.notna())
-    return float("nan") if np.isnan(values) else float(values != 0)
-
-
-def _compare(op: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
-    def run(a: Value, b: Value) -> Value:
-        a, b = align(a, b)
-        if isinstance(a, pd.Series) or isinstance(b, pd.Series):
-            left = as_series(a, b if isinstance(b, pd.Series) else None)
-            right = as_series(b, left)
-            result: pd.Series = op(left, right)
-            return result.astype("float64").where(left.notna() & right.notna())
-        if np.isnan(a) or np.isnan(b):
-            return float("nan")
-        return float(bool(op(a, b)))
-
-    return run
-
-
-def _and(a: Value, b: Value) -> Value:
-    a, b = align(_truth(a), _truth(b))
-    if isinstance(a, pd.Series) or isinstance(b, pd.Series):
-        left = as_series(a, b if isinstance(b, pd.Series) else None)
-        right = as_series(b, left)
-        false = (left == 0) | (right == 0)
-        unknown = left.isna() | right.isna()
-        return pd.Series(np.where(false, 0.0, np.where(unknown, np.nan, 1.0)), index=left.index)
-    if a == 0 or b == 0:
-        return 0.0
-    return float("nan") if np.isnan(a) or np.isnan(b) else 1.0
-
-
-def _or(a: Value, b: Value) -> Value:
-    return _not(_and(_not(a), _not(b)))
-
-
-def _not(a: Value) -> Value:
-    t = _truth(a)
-    return 1.0 - t
-
-
-def _arith(op: Callable[[Value, Value], Value]) -> Callable[[Value, Value], Value]:
-    def run(a: Value, b: Value) -> Value:
-        a, b = align(a, b)
-        result = op(a, b)
-        return clean(result) if isinstance(result, pd.Series) else float(result)
-
-    return run
-
-
-def _div(a: Value, b: Value) -> Value:
-    if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
-        return a / b if b != 0 else float("nan")
-    return _arith(operator.truediv)(a, b)
-
-
-BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
-    ast.Add: _arith(operator.add),
-    ast.Sub: _arith(operator.sub),
-    ast.Mult: _arith(operator.mul),
-    ast.Div: _div,
-    ast.Pow: _arith(operator.pow),
-}
-COMPARE: dict[type[ast.cmpop], Callable[[Value, Value], Value]] = {
-    ast.Lt: _compare(operator.lt),
-    ast.LtE: _compare(operator.le),
-    ast.Gt: _compare(operator.gt),
-    ast.GtE: _compare(operator.ge),
-    ast.Eq: _compare(operator.eq),
-    ast.NotEq: _compare(operator.ne),
-}
 NODE_NAMES = {
     ast.Attribute: "attribute access",
     ast.Subscript: "subscripts",
@@ -156,18 +83,54 @@ NODE_NAMES = {
 }
 
 
+class _NoEnv:
+    """The environment of a constant part of an expression: it reads nothing."""
+
+    def lookup(self, name: str) -> Value:
+        raise KeyError(name)
+
+    def clock_index(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex([], dtype="datetime64[ns]")
+
+
+def _reads_nothing(node: ast.expr) -> bool:
+    return not any(isinstance(n, ast.Name) for n in ast.walk(node))
+
+
 class _Compiler:
     def __init__(self, known: Collection[str]) -> None:
         self.known = known
         self.names: set[str] = set()
 
+    def fold(self, node: ast.expr, run: Compiled) -> Compiled:
+        """A part that reads no series is computed now: an overflow (1e15 ** 8 ** ...) is an
+        error of the file at load, not of the evaluation."""
+        try:
+            value = run(_NoEnv())
+        except (ArithmeticError, TypeError, ValueError, KeyError) as err:
+            raise self.fail(node, f"this constant part cannot be computed: {err}") from None
+        if isinstance(value, pd.Series):
+            return run
+        if math.isinf(value):  # NaN (x / 0) stays "unknown", as it does over series
+            raise self.fail(node, "this constant part overflows (it is not a finite number)")
+        return lambda _env: value
+
     def fail(self, node: ast.AST, message: str) -> ExprError:
         return ExprError(message, getattr(node, "lineno", 1) - 1, getattr(node, "col_offset", 0))
 
     def compile(self, node: ast.expr) -> Compiled:
+        run = self.compile_node(node)
+        if not isinstance(node, ast.Constant) and _reads_nothing(node):
+            return self.fold(node, run)
+        return run
+
+    def compile_node(self, node: ast.expr) -> Compiled:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
                 raise self.fail(node, f"{node.value!r} is not a number here")
+            too_big = literal_problem(node.value)
+            if too_big:
+                raise self.fail(node, too_big)
             number = float(node.value)
             return lambda _env: number
         if isinstance(node, ast.Name):
@@ -280,6 +243,9 @@ class _Compiler:
                 parse_duration(value)
             except ValueError as err:
                 raise self.fail(node, f"{func}: {err}") from None
+            too_long = period_problem(value)
+            if too_long:
+                raise self.fail(node, f"{func}: {too_long}")
             return value
         if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 100_000:
             return value
@@ -297,7 +263,9 @@ def compile_expression(text: str, known: Collection[str]) -> Expression:
         raise ExprError(
             f"syntax error: {err.msg}", (err.lineno or 1) - 1, (err.offset or 1) - 1
         ) from None
-    except (RecursionError, MemoryError, ValueError):
+    except ValueError as err:  # e.g. an integer literal of thousands of digits
+        raise ExprError(f"malformed expression: {str(err)[:120]}") from None
+    except (RecursionError, MemoryError):
         raise ExprError("expression is too deeply nested or malformed") from None
     if sum(1 for _ in ast.walk(tree)) > MAX_NODES:
         raise ExprError(f"expression is too long (more than {MAX_NODES} parts)")

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from rules.expr import ExprError, compile_expression, suggest
+from rules.limits import LimitError, file_problems, flow_depth, yaml_size
 from rules.model import SERIES_KEYS, RulesFile
 
 # Source name -> the pydantic model of its per-series options (None: the source takes none).
@@ -177,12 +178,16 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, _Positions]:
     if len(text) > MAX_TEXT:
         raise RulesError([Problem(filename, 1, 1, f"file is larger than {MAX_TEXT} characters")])
     try:
+        flow_depth(text)
         root = yaml.compose(text, Loader=_Loader)
+        yaml_size(root)  # before anything walks the tree or builds the data: no alias bomb
         data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise RulesError([Problem(filename, line, col, f"YAML: {err.problem or err}")]) from None
+    except LimitError as err:
+        raise RulesError([Problem(filename, 1, 1, str(err))]) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as err:
         raise RulesError([Problem(filename, 1, 1, f"YAML: {err}")]) from None
     pos = _Positions(filename, root)
@@ -214,6 +219,7 @@ def validate(
         raise RulesError(sorted(set(problems), key=lambda p: (p.line, p.col))) from None
     except (RecursionError, TypeError, ValueError) as err:
         raise RulesError([Problem(filename, 1, 1, f"invalid rules file: {err}")]) from None
+    options += [pos.problem(loc, message) for loc, message in file_problems(file)]
     if options:
         raise RulesError(sorted(set(options), key=lambda p: (p.line, p.col)))
     return file, pos

@@ -27,6 +27,7 @@ from rules import (
 )
 from rules.loader import Problem
 from rules.testing import TestOutcome, run_test_file
+from rules.trial import trial
 from sources.base import SourceError
 from sources.registry import option_schemas
 
@@ -120,7 +121,9 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     """Validate a rules file: exit 1 and print every problem as file:line:col: message.
 
     With `--data DIR`, also list each rule and gauge that would be skipped for "no data"
-    (an input series the directory lacks) rather than silently never firing.
+    (an input series the directory lacks) rather than silently never firing. The file is then
+    evaluated over that history (a synthetic one without `--data`): a rule that fails there
+    is a problem too.
     """
     path = _rules_path(args, settings)
     ruleset = _load_or_report(path)
@@ -130,13 +133,19 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
         f"{path}: OK ({len(ruleset.rules)} rules, {len(ruleset.series)} series, "
         f"{len(ruleset.gauges)} regime gauges)"
     )
+    data: dict[str, pd.Series] | None = None
     if getattr(args, "data", None) is not None:
         data = _data_or_report(ruleset, args, settings)
         if data is None:
             return 1
         for line in no_data_report(ruleset, data):
             print(line)
-    return 0
+    # Evaluated over that history (a synthetic one without --data) within a time budget, so
+    # a file that passes check does not fail at evaluation.
+    problems = trial(ruleset, data)
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
 
 
 def no_data_report(ruleset: RuleSet, data: Mapping[str, pd.Series]) -> list[str]:

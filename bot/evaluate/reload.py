@@ -1,5 +1,7 @@
 """Hot reload of the rules file: validate the new text, then swap the whole rule set at once.
 
+Before the swap the new file is evaluated over history (`history`, else a synthetic one)
+within a time budget (rules/trial.py): a rule that would fail is a problem of the file.
 A file with problems leaves the running rules in place; the problems (`file:line:col:
 message`) go to the admins. A rule whose definition changed is caught up silently by the
 evaluator (its definition hash differs), so its history is not announced again.
@@ -16,14 +18,16 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pandas as pd
 from watchfiles import Change, awatch
 
 from rules import Problem, RulesError, RuleSet, load_rules
+from rules.trial import trial
 from sources.registry import option_schemas
 
 log = logging.getLogger("cyclewatch.reload")
@@ -88,6 +92,7 @@ class RulesHolder:
     path: Path
     current: RuleSet | None = None
     digest: str | None = None
+    history: Callable[[RuleSet], Mapping[str, pd.Series]] | None = None  # for the trial run
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def load(self) -> RuleSet:
@@ -103,6 +108,16 @@ class RulesHolder:
         self.digest = _digest(text)
         return self.current
 
+    def _load_and_try(self, text: str) -> RuleSet:
+        """Load the text, then evaluate it over history (stored, else synthetic) within the
+        trial budget: a file that would fail at evaluation is refused like a broken one."""
+        fresh = load_rules(text, str(self.path), option_schemas())
+        data = self.history(fresh) if self.history is not None else None
+        problems = trial(fresh, data)
+        if problems:
+            raise RulesError(problems)
+        return fresh
+
     async def reload(self) -> ReloadResult:
         """Validate the file as it is now; swap it in only when every rule compiles."""
         async with self._lock:
@@ -113,8 +128,7 @@ class RulesHolder:
             if _digest(text) == self.digest:
                 return ReloadResult(ok=True, unchanged_file=True)
             try:
-                fresh = await in_daemon_thread(load_rules, text, str(self.path),
-                                               option_schemas(), budget=LOAD_BUDGET)
+                fresh = await in_daemon_thread(self._load_and_try, text, budget=LOAD_BUDGET)
             except RulesError as err:
                 return ReloadResult(ok=False, problems=tuple(str(p) for p in err.problems))
             except TimeoutError:

@@ -12,6 +12,7 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from bot.ingest.held import HeldValues
 from bot.ingest.plausibility import implausible
 from bot.ingest.releases import upsert_releases
 from bot.runtime.clock import Clock, utc_now
@@ -66,7 +67,9 @@ class Fetcher:
     per series until good data come again.
 
     With an `overlap`, fetches are incremental: from the newest stored observation minus the
-    overlap (revisions inside it are seen; the source gets `since`). Release records a fetch
+    overlap (revisions inside it are seen; the source gets `since`). A value the series' nature
+    doubts (bot.ingest.held) is held back, the whole fetch with it, until a later fetch
+    confirms it; `held.snapshot()` is what /healthz shows. Release records a fetch
     brings (FOMC, refunding statements) go to the `releases` table.
     """
 
@@ -83,6 +86,7 @@ class Fetcher:
         self.latch = OutageLatch(self.label, log)
         self._reported: set[str] = set()
         self._implausible: dict[str, str] = {}  # series -> the rejection last logged
+        self.held = HeldValues(clock)  # values the series' nature doubts, until confirmed
 
     def fetch_one(self, series_id: str) -> SeriesResult:
         """Fetch one series unless its publisher says nothing changed; record what came."""
@@ -106,9 +110,13 @@ class Fetcher:
         if fetched.last_updated is None:
             fetched = replace(fetched, last_updated=stamp)
         self.latch.recovered()
-        reason = implausible(self.store.series(series_id), fetched.values, since=since)
+        stored = self.store.series(series_id)
+        reason = implausible(stored, fetched.values, since=since)
         if reason is not None:
             return self._reject(series_id, reason)
+        doubt = self.held.judge(series_id, stored, fetched.values)
+        if doubt is not None:
+            return self._reject(series_id, doubt, held=True)
         new_rows = self.store.record(name, fetched, self.clock())
         if fetched.releases:
             upsert_releases(self.store.engine, fetched.releases, self.clock())
@@ -139,9 +147,11 @@ class Fetcher:
         result = await asyncio.to_thread(self.poll, list(series_ids))
         return result.ok
 
-    def _reject(self, series_id: str, reason: str) -> SeriesResult:
+    def _reject(self, series_id: str, reason: str, held: bool = False) -> SeriesResult:
         """Keep the stored values; note why, logged once per series while it lasts."""
         message = f"implausible data from {self.source.name}: {reason} (kept the previous values)"
+        if held:
+            message = f"held back from {self.source.name}: {reason}"
         if self._implausible.get(series_id) != message:
             log.error("%s: %s", series_id, message)
         self._implausible[series_id] = message

@@ -18,12 +18,14 @@ tests/sources/test_plausibility.py):
   judged by magnitude: a target rate may go from 0.25 to 0, a deficit from -1,500 to +5. A
   sign change alone is allowed (a young surplus series turns to deficit: FYFSD in 2002).
 
-A store with no history of the series accepts anything finite: there is nothing to compare.
+A store with no history of the series accepts anything finite here: there is nothing to
+compare. `suspect` (below) then judges by the nature of the series, a first history too.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -81,3 +83,107 @@ def _num(value: float) -> str:
     if not math.isfinite(value) or value != int(value):
         return f"{value:,.6g}" if abs(value) < 1000 else f"{value:,.2f}"
     return f"{int(value):,}"
+
+
+# --- The nature of a series (issue 13 item 5): beyond the band, per kind of series. ---------
+
+# Policy rates (percent): a change is a decision, in steps of at least 5 bp, at most a few
+# points at once, within a plausible range.
+POLICY_RATES = frozenset({"DFEDTARU", "DFEDTARL", "DFEDTAR", "IORB", "IOER"})
+MIN_STEP = 0.05 - 1e-9
+MAX_STEP = 3.0
+RATE_RANGE = (-1.0, 25.0)
+# Stocks that cannot be negative (balance sheet, reserves, RRP, the TGA, debt outstanding):
+# any series whose stored history is never negative is judged the same way once it holds
+# at least NONNEG_HISTORY observations.
+NEVER_NEGATIVE = frozenset({"WALCL", "WRESBAL", "RRPONTSYD", "WTREGEN", "WSHOMCB", "TREAST",
+                            "GFDEBTN", "M2SL", "TOTBKCR"})
+NONNEG_HISTORY = 52
+# A level series' observation-on-observation change, in log terms, against its own recent
+# volatility (a robust scale: the median absolute log change of the last VOL_WINDOW changes).
+VOL_WINDOW = 52
+VOL_MULTIPLE = 40.0
+VOL_FLOOR = math.log(4.0)  # always allowed in one step: up to x4 or down to a quarter
+SEVERE_RATIO = 5.0  # a level x5 or /5 in one step (or a negative stock): held the longest
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """One observation that the series' nature says is implausible."""
+
+    day: date
+    value: float
+    reason: str
+    severe: bool = False
+
+
+def suspect(series_id: str, stored: pd.Series, fetched: pd.Series) -> Suspect | None:
+    """The first new or revised observation of `fetched` that does not fit the nature of the
+    series next to `stored` (and to the fetched observations before it), or None.
+
+    An empty store judges a first history against itself, observation by observation."""
+    held = stored.dropna().astype("float64")
+    values = fetched.dropna().astype("float64")
+    if values.empty:
+        return None
+    merged = pd.concat([held[held.index < values.index[0]], values])
+    merged = merged[~merged.index.duplicated(keep="last")].sort_index()
+    known = held.reindex(values.index)
+    changed = (known.isna() | (known != values)).reindex(merged.index, fill_value=False)
+    if not bool(changed.any()):
+        return None
+    kind_rate = series_id in POLICY_RATES
+    never_negative = series_id in NEVER_NEGATIVE or (
+        len(held) >= NONNEG_HISTORY and not bool((held < 0).any())
+    )
+    numbers = merged.to_numpy()
+    steps = np.diff(numbers, prepend=np.nan)
+    logs = _log_changes(numbers)
+    for i in np.flatnonzero(changed.to_numpy()):
+        day, value = merged.index[i], float(numbers[i])
+        if kind_rate:
+            found = _rate_problem(value, float(steps[i]))
+        elif never_negative and value < 0:
+            found = f"{_num(value)}: a negative value where none can be"
+        else:
+            found = _jump_problem(logs, int(i), value, float(numbers[i - 1]) if i else math.nan)
+        if found:
+            big = i > 0 and abs(logs[i]) > math.log(SEVERE_RATIO)
+            severe = bool(kind_rate or value < 0 or big)
+            return Suspect(pd.Timestamp(day).date(), value, f"{_day(day)}: {found}", severe)
+    return None
+
+
+def _rate_problem(value: float, step: float) -> str | None:
+    if not RATE_RANGE[0] <= value <= RATE_RANGE[1]:
+        return f"{_num(value)} is outside {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} for a policy rate"
+    if math.isnan(step) or step == 0:
+        return None
+    if abs(step) < MIN_STEP:
+        return f"a policy-rate move of {step * 100:+.1f} bp (moves are at least 5 bp)"
+    if abs(step) > MAX_STEP:
+        return f"a policy-rate move of {step:+.2f} points at once"
+    return None
+
+
+def _log_changes(numbers: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        ratio = numbers[1:] / numbers[:-1]
+        logs = np.where((numbers[1:] > 0) & (numbers[:-1] > 0), np.log(ratio), np.nan)
+    return np.concatenate([[np.nan], logs])
+
+
+def _jump_problem(logs: np.ndarray, i: int, value: float, previous: float) -> str | None:
+    """A level series (positive, at least MIN_LEVEL) stepping far beyond its recent volatility."""
+    if i < 2 or math.isnan(logs[i]) or previous < MIN_LEVEL:
+        return None
+    recent = logs[max(1, i - VOL_WINDOW):i]
+    recent = recent[~np.isnan(recent)]
+    if len(recent) < 8:
+        return None
+    scale = float(np.median(np.abs(recent)))
+    allowed = max(VOL_FLOOR, VOL_MULTIPLE * scale)
+    if abs(logs[i]) <= allowed:
+        return None
+    return (f"{_num(value)} after {_num(previous)} (x{value / previous:.2f}; its recent steps "
+            f"are about {scale * 100:.2f}%)")

@@ -1,7 +1,12 @@
-"""Thousands of mutated rule files: only RulesError ever escapes the loader."""
+"""Thousands of mutated rule files: only RulesError ever escapes the loader, and a file that
+passes check evaluates (the seeded campaign of tests/rules/fuzzkit.py; all of it: `make fuzz`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +173,36 @@ def test_any_valid_expression_evaluates_without_error(when: str, clear: str) -> 
     assert found == [] and set(states) == {"r"}
     for event in events[:2]:
         assert event.render("zh")[0].endswith("R")
+
+
+def _campaign_checks(figures: object) -> None:
+    from tests.rules.fuzzkit import Figures
+
+    assert isinstance(figures, Figures)
+    print(figures.summary())
+    assert not figures.tracebacks, figures.tracebacks[:3]
+    assert not figures.hangs, figures.hangs[:10]
+    assert not figures.pass_check_fail_eval, figures.pass_check_fail_eval[:3]
+    assert not figures.reload_failures, figures.reload_failures[:3]
+
+
+def test_a_seeded_sample_of_the_campaign_through_check_evaluation_and_reload(
+    tmp_path: Path,
+) -> None:
+    """400 seeded mutants (syntax, types, bombs, unicode) through check + evaluation and a
+    live reload: only RulesError, nothing over 5 s, nothing that passes check then fails."""
+    from tests.rules.fuzzkit import campaign
+
+    figures = campaign(seed=20261201, count=400, workdir=tmp_path)
+    _campaign_checks(figures)
+    assert figures.passed > 20 and figures.refused > 200
+
+
+@pytest.mark.skipif("CYCLEWATCH_FUZZ_FILES" not in os.environ, reason="`make fuzz` runs it")
+def test_the_whole_campaign(tmp_path: Path) -> None:
+    """`make fuzz`: CYCLEWATCH_FUZZ_FILES mutants (10,000 by default) from CYCLEWATCH_FUZZ_SEED."""
+    from tests.rules.fuzzkit import campaign
+
+    count = int(os.environ.get("CYCLEWATCH_FUZZ_FILES") or 10_000)
+    seed = int(os.environ.get("CYCLEWATCH_FUZZ_SEED") or 13)
+    _campaign_checks(campaign(seed=seed, count=count, workdir=tmp_path))

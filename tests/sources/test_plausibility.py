@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.ingest.plausibility import implausible
+from bot.ingest.plausibility import implausible, suspect
 from sources.files import FileSource
 
 WEEKS = pd.date_range("2026-09-02", periods=6, freq="7D")  # ... 2026-09-30, 2026-10-07
@@ -110,3 +110,35 @@ def test_real_histories_never_trip_the_guard_when_replayed_in_order(history_dir:
     assert {"WALCL", "MTSDS133FMS", "RRPONTSYD", "DFEDTARL", "mspd_bills"} <= set(
         source.series_ids()
     )
+
+
+def test_real_histories_fit_their_nature_as_first_histories_and_step_by_step(
+    history_dir: Path,
+) -> None:
+    """`suspect` (the per-series nature) on every real history: as a first history into an
+    empty store, and its last 60 observations one by one: nothing held back."""
+    source = FileSource(history_dir)
+    for series_id in source.series_ids():
+        full = source.fetch(series_id).values
+        assert suspect(series_id, full.iloc[:0], full) is None, series_id
+        for end in range(max(1, len(full) - 60), len(full)):
+            assert suspect(series_id, full.iloc[:end], full.iloc[: end + 1]) is None, (
+                series_id, end)
+
+
+def test_the_nature_of_a_series_holds_back_jumps_rate_slips_and_negative_stocks() -> None:
+    level = weekly("LEVELX", *[6_700_000 + 1_000 * i for i in range(5)])
+    level = pd.concat([level, pd.Series(
+        [6_706_000.0 + 900 * i for i in range(10)],
+        index=pd.date_range("2026-10-07", periods=10, freq="7D"))])
+    jump = pd.concat([level, pd.Series([level.iloc[-1] * 7], index=[level.index[-1]
+                                                                     + pd.Timedelta(days=7)])])
+    found = suspect("LEVELX", level, jump)
+    assert found is not None and found.severe and "x7.00" in found.reason
+    rates = pd.Series([5.5, 5.5, 5.25], index=WEEKS[:3])
+    assert suspect("DFEDTARU", rates.iloc[:2], rates) is None  # a 25 bp cut is a rate's step
+    slip = pd.Series([5.5, 5.5, 5.49], index=WEEKS[:3])
+    assert "-1.0 bp" in getattr(suspect("DFEDTARU", slip.iloc[:2], slip), "reason", "")
+    negative = pd.Series([7e6, 7.01e6, -7e6], index=WEEKS[:3])
+    assert "negative" in getattr(suspect("WALCL", negative.iloc[:2], negative), "reason", "")
+    assert suspect("LEVELX", LEVELX, plus(LEVELX, -6_000_000)) is None  # sign may change
