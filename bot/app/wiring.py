@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.evaluate.evaluator import LiveEvaluator
 from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
 from bot.ingest.calendar import ReleaseCalendar, SourceSchedule
+from bot.ingest.held import held_back
 from bot.ingest.poller import (
     PollHealth,
     PollOnce,
@@ -79,6 +80,7 @@ class Wiring:
         state.platforms_down = self.chat.down  # the same dict: /healthz sees it change
         metrics.watch_series(lambda: [(row.series, row.last_obs_date) for row in store.status()],
                              lambda: clock().date())
+        metrics.held_values.set_function(lambda: len(held_back()))
         self._stop = asyncio.Event()
         self._digest_done = False
         self._started = time.monotonic()

@@ -119,8 +119,10 @@ def test_fetch_vintages_stores_every_publication(
     fred_env: FakeFred, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("FRED_API_KEY", API_KEY)
-    newest = max(fred_env.latest("WRESBAL"))
-    fred_env.revise("WRESBAL", newest, 1.0, on=fred_env.today)
+    latest = fred_env.latest("WRESBAL")
+    newest = max(latest)
+    # A believable revision (the plausibility guard holds back a collapse to 1.0, as it should).
+    fred_env.revise("WRESBAL", newest, (latest[newest] or 0.0) + 1.0, on=fred_env.today)
     assert main(["fetch", "--vintages", "WRESBAL"]) == 0
     assert status_json(capsys)["WRESBAL"]["rows"] == len(fred_env.latest("WRESBAL")) + 1
 
