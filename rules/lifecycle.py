@@ -116,7 +116,8 @@ def scan(
             status, count = RuleStatus.INACTIVE, 0
         if emit and (fired or (resolved and spec.announce_resolved)):
             kind = Transition.FIRING if fired else Transition.RESOLVED
-            events.append(_event(rule, trace, i, kind, as_of))
+            began = date.fromisoformat(since) if resolved and since else None
+            events.append(_event(rule, trace, i, kind, as_of, began))
         if fired:
             since = trace.clock[i].date().isoformat()
     if last_known < 0:
@@ -128,7 +129,10 @@ def scan(
     )
 
 
-def _event(rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | None) -> Event:
+def _event(
+    rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | None,
+    since: date | None = None,
+) -> Event:
     when = to_date(trace.clock[i])
     extras: dict[str, float | None] = {
         name: float(values[i]) for name, values in trace.extras.items()
@@ -137,7 +141,8 @@ def _event(rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | Non
     if trace.observed is not None and trace.observed[i] >= 0:
         observed = to_date(pd.Timestamp(int(trace.observed[i])))
     return make_event(
-        rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when, observed
+        rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when, observed,
+        since,
     )
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from rules.units import Unit
+
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 DURATION = re.compile(r"^\s*(\d+)\s*([dwmqy])\s*$")
 DAYS_PER_UNIT = {"d": 1, "w": 7, "m": 31, "q": 92, "y": 366}
@@ -63,7 +65,7 @@ def _check_duration(value: str | None) -> str | None:
 
 # The keys every series has; any other key is an option of its source (checked by the
 # loader against the schema the caller gives for that source, e.g. csv's url and columns).
-SERIES_KEYS = ("source", "id", "title", "units", "lag", "fresh")
+SERIES_KEYS = ("source", "id", "title", "units", "unit", "lag", "fresh")
 
 
 class SeriesSpec(Strict):
@@ -72,21 +74,32 @@ class SeriesSpec(Strict):
 
     source: Identifier = "fred"
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    title: str | None = None
-    units: str | None = None
+    title: Localized | None = None
+    units: Unit | None = None  # written `unit:` (or `units:`, the older key)
     lag: str | None = None  # publication lag after the observation date, e.g. '45d'
     fresh: str | None = None  # stale when the newest observation is older than this
     options: dict[str, Any] = Field(default_factory=dict)
 
     _durations = field_validator("lag", "fresh")(_check_duration)
+    _texts = field_validator("title")(_check_localized)
 
     @model_validator(mode="before")
     @classmethod
     def _collect_options(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        common = {k: v for k, v in data.items() if k in SERIES_KEYS}
+        common = {("units" if k == "unit" else k): v for k, v in data.items() if k in SERIES_KEYS}
         return {**common, "options": {k: v for k, v in data.items() if k not in SERIES_KEYS}}
+
+
+class ValueSpec(Strict):
+    """A named value shown with an alert: its expression, unit and title."""
+
+    expr: str = Field(min_length=1, max_length=2000)
+    unit: Unit | None = None
+    title: Localized | None = None
+
+    _texts = field_validator("title")(_check_localized)
 
 
 class RuleSpec(Strict):
@@ -101,7 +114,10 @@ class RuleSpec(Strict):
     on: str | None = None  # the series whose observations are the rule's clock
     value: str | None = Field(None, max_length=2000)
     threshold: float | None = None
-    values: dict[Identifier, str] = Field(default_factory=dict)
+    unit: Unit | None = None  # the unit of `value` and `threshold`
+    value_title: Localized | None = None  # what `value` is, in words
+    values: dict[Identifier, str | ValueSpec] = Field(default_factory=dict)
+    chart: Identifier | None = None  # the series or metric a person thinks in
     severity: Literal["milestone", "warning", "info"] = "milestone"
     announce_resolved: bool = True  # False for one-off events such as a rate cut
     meaning: Localized | None = None
@@ -110,7 +126,18 @@ class RuleSpec(Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    _texts = field_validator("title", "meaning", "falsify", "explain")(_check_localized)
+    _texts = field_validator("title", "meaning", "falsify", "explain", "value_title")(
+        _check_localized
+    )
+
+    def value_exprs(self) -> dict[str, str]:
+        """Each named value's expression."""
+        return {k: v if isinstance(v, str) else v.expr for k, v in self.values.items()}
+
+    def value_spec(self, name: str) -> ValueSpec:
+        """The named value with its unit and title (a bare expression has neither)."""
+        entry = self.values[name]
+        return ValueSpec(expr=entry) if isinstance(entry, str) else entry
 
 
 class GaugeSpec(Strict):
@@ -120,6 +147,8 @@ class GaugeSpec(Strict):
     title: Localized
     when: str = Field(min_length=1, max_length=2000)
     value: str | None = Field(None, max_length=2000)
+    unit: Unit | None = None
+    legs: list[Identifier] = Field(default_factory=list)  # metrics shown as its reasons
     detail: Localized | None = None
 
     _texts = field_validator("title", "detail")(_check_localized)
@@ -148,5 +177,30 @@ class RulesFile(Strict):
 
     series: dict[Identifier, SeriesSpec] = Field(min_length=1)
     metrics: dict[Identifier, str] = Field(default_factory=dict)
+    # A metric is one expression; its unit and title sit beside it, under the same name.
+    metric_units: dict[Identifier, Unit] = Field(default_factory=dict)
+    metric_titles: dict[Identifier, dict[Literal["en", "zh"], str]] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
     regimes: RegimesSpec | None = None
+
+    @model_validator(mode="after")
+    def _described_metrics_exist(self) -> RulesFile:
+        for section in (self.metric_units, self.metric_titles):
+            for name in section:
+                if name not in self.metrics:
+                    raise ValueError(f'"{name}" is not a metric')
+        for gauge in self.regimes.gauges if self.regimes else ():
+            for leg in gauge.legs:
+                if leg not in self.metrics:
+                    raise ValueError(f'gauge "{gauge.id}": leg "{leg}" is not a metric')
+        for rule in self.rules:
+            if rule.chart is not None and rule.chart not in (*self.series, *self.metrics):
+                raise ValueError(
+                    f'rule "{rule.id}": chart "{rule.chart}" is not a series or metric')
+        return self
+
+    def unit_of(self, name: str) -> str | None:
+        """The declared unit of a series or metric (None when it has none)."""
+        if name in self.series:
+            return self.series[name].units
+        return self.metric_units.get(name)

@@ -37,6 +37,8 @@ class Check:
     observed: str | None = None  # date of the newest input observation used
     sources: tuple[str, ...] = ()
     threshold: float | None = None
+    unit: str | None = None  # of `value` and `threshold`
+    legs: tuple[tuple[str, bool | None], ...] = ()  # (title, on) of the metrics behind a gauge
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -50,6 +52,8 @@ class Check:
             "title": self.title,
             "observed": self.observed,
             "sources": list(self.sources),
+            "unit": self.unit,
+            "legs": [{"title": title, "on": on} for title, on in self.legs],
         }
 
 
@@ -170,12 +174,15 @@ class _Reader:
             newest[name] = np.where(pos >= 0, obs[np.clip(pos, 0, len(obs) - 1)], -1)
         self.observed: dict[str, np.ndarray] = {}
         self.sources: dict[str, tuple[str, ...]] = {}
+        self.legs: dict[str, list[tuple[str, np.ndarray]]] = {}
         for g in ruleset.gauges:
+            # The newest input behind the gauge: a series kept on purpose for decades (DFF,
+            # "fresh: 100y") must not make a current policy rate look months old.
             arrays = [newest[n] for n in g.inputs]
-            known = [np.where(a >= 0, a, np.iinfo("int64").max) for a in arrays]
-            oldest = np.minimum.reduce(known) if known else np.full(len(grid), -1)
-            self.observed[g.spec.id] = np.where(oldest == np.iinfo("int64").max, -1, oldest)
+            self.observed[g.spec.id] = (np.maximum.reduce(arrays) if arrays
+                                        else np.full(len(grid), -1))
             self.sources[g.spec.id] = _observed(ev, g.inputs, pd.Timestamp(0))[1]
+            self.legs[g.spec.id] = [(leg, on_clock(ev.lookup(leg), grid)) for leg in g.spec.legs]
         self.gauge_names = {
             k: expr.names & {g.spec.id for g in ruleset.gauges}
             for k, (_, expr) in enumerate(ruleset.choices)
@@ -206,9 +213,21 @@ class _Reader:
                     observed,
                     sources,
                     threshold,
+                    gauge.spec.unit,
+                    self._legs(gid, pos),
                 )
             )
         return checks
+
+    def _legs(self, gid: str, pos: int) -> tuple[tuple[str, bool | None], ...]:
+        """Each leg of the gauge at `pos`: its title and whether it holds (None: unknown)."""
+        titles = self.ruleset.file.metric_titles
+        out = []
+        for name, values in self.legs[gid]:
+            x = float(values[pos]) if pos >= 0 else math.nan
+            title = pick_language(titles.get(name), self.lang) or name
+            out.append((title, None if x != x else bool(x)))
+        return tuple(out)
 
     def answer(self, pos: int, as_of: date, checks: list[Check]) -> Regime:
         """The Regime at grid point `pos` for the date `as_of`."""
@@ -279,6 +298,7 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
                 observed,
                 sources,
                 trace.threshold,
+                rule.spec.unit,
             )
         )
     return ev, checks

@@ -128,6 +128,10 @@ def _find_cycles(graph: dict[str, frozenset[str]]) -> list[list[str]]:
     return cycles
 
 
+# Words, units and charts do not change what a rule computes, so they stay out of its hash.
+PRESENTATION = {"title", "meaning", "falsify", "explain", "unit", "value_title", "chart"}
+
+
 def _series_payload(spec: SeriesSpec) -> dict[str, object]:
     # Series without source options hash as they did before options existed.
     return spec.model_dump(exclude={"options"} if not spec.options else None)
@@ -166,7 +170,7 @@ def load_rules(
             text_of = getattr(spec, key)
             if text_of is not None:
                 exprs[key] = _compile(text_of, known, pos, ("rules", i, key), ctx, problems)
-        for key, text_of in spec.values.items():
+        for key, text_of in spec.value_exprs().items():
             exprs[f"values.{key}"] = _compile(
                 text_of, known, pos, ("rules", i, "values", key), ctx, problems
             )
@@ -246,7 +250,10 @@ def _assemble(
         inputs = _inputs_of(graph[spec.id], graph, file.series)
         used_metrics = sorted(n for n in _closure(graph[spec.id], graph) if n in metrics)
         payload = {
-            "rule": spec.model_dump(exclude={"title", "meaning", "falsify", "explain"}),
+            "rule": {
+                **spec.model_dump(exclude=PRESENTATION),
+                "values": spec.value_exprs(),
+            },
             "series": {n: _series_payload(file.series[n]) for n in sorted(inputs)},
             "metrics": {n: file.metrics[n] for n in used_metrics},
         }

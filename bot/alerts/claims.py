@@ -63,6 +63,9 @@ class Job:
     chat_id: str
     attempts: int
     payload: dict[str, Any]
+    # When its evaluation recorded it: rows of one evaluation share it (the pipeline writes
+    # them in one transaction with one `now`), which is how they are grouped for a chat.
+    created_at: datetime | None = None
 
 
 class OutboxRows:
@@ -88,9 +91,11 @@ class OutboxRows:
         )
 
     def claim(
-        self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None
+        self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None,
+        created_at: datetime | None = None,
     ) -> list[Job]:
-        """Take up to `limit` due rows (of one (platform, chat) when given), oldest first."""
+        """Take up to `limit` due rows (of one (platform, chat), and of one evaluation, when
+        given), oldest first."""
         while self.unmarked:  # first record what went out during a fault (raise if still down)
             ids, sent, at = self.unmarked[0]
             self._mark_sent(ids, sent, at)
@@ -99,6 +104,8 @@ class OutboxRows:
         if chat is not None:
             candidates = candidates.where(outbox.c.platform == chat[0],
                                           outbox.c.chat_id == chat[1])
+        if created_at is not None:
+            candidates = candidates.where(outbox.c.created_at == created_at)
         candidates = candidates.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
@@ -111,8 +118,8 @@ class OutboxRows:
                 .where(outbox.c.id.in_(claimed))
                 .order_by(outbox.c.id)
             ).all()
-        return [Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts, dict(r.payload))
-                for r in rows]
+        return [Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts, dict(r.payload),
+                    r.created_at) for r in rows]
 
     def _take(self, conn: Connection, row_id: int, now: datetime) -> bool:
         """Compare-and-set: the row is ours only if it is still due when we write."""

@@ -28,7 +28,7 @@ from bot.alerts.digest import compose_held
 from bot.alerts.mutenotice import announce_expired_mutes
 from bot.alerts.payload import AlertPayload
 from bot.alerts.quiet import chat_zone, held_rows, hold
-from bot.alerts.render import render_alert
+from bot.alerts.render import render_alert, render_group
 from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
@@ -39,7 +39,7 @@ from rules import Transition
 
 log = logging.getLogger("cyclewatch.outbox")
 
-ChartFor = Callable[[AlertPayload], bytes | None]
+ChartFor = Callable[[AlertPayload, str], bytes | None]  # the alert, the chat's language
 
 __all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus"]
 
@@ -106,9 +106,13 @@ class DeliveryWorker:
         """Claim one batch and deliver it; how many rows were handled."""
         jobs = await asyncio.to_thread(self.claim)
         held = await asyncio.to_thread(held_rows, self.store.engine, [j.id for j in jobs])
-        for job in jobs:
-            if job.id not in held:
-                await self.deliver(job)
+        evaluation = lambda job: (job.platform, job.chat_id, job.created_at)  # noqa: E731
+        fresh = [j for j in jobs if j.id not in held]
+        extra = 0  # rows of the same evaluations claimed beyond the batch
+        for key, same in groupby(sorted(fresh, key=lambda j: (j.platform, j.chat_id,
+                                                              str(j.created_at), j.id)),
+                                 key=evaluation):
+            extra += await self.deliver_evaluation(list(same), key[2])
         chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
         for chat, group in groupby(sorted((j for j in jobs if j.id in held), key=chat_of),
                                    key=chat_of):
@@ -119,7 +123,7 @@ class DeliveryWorker:
                     await self.deliver(job)
             await self.deliver_held([*group, *(j for j in more if j.id in held)], held)
         await announce_expired_mutes(self.store, self.notifiers, self.clock())
-        return len(jobs)
+        return len(jobs) + extra
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Deliver until nothing is due now; how many rows were handled."""
@@ -145,6 +149,56 @@ class DeliveryWorker:
         outcome = await self._send(job, target, message)
         if outcome is not None:
             await self._mark(job, outcome)
+
+    async def deliver_evaluation(self, jobs: list[Job], created_at: datetime | None) -> int:
+        """One chat's rows of one evaluation: claim the rest of them (a batch may have cut
+        them off), then one message for all, or the usual one when there is only one; how
+        many more rows were claimed."""
+        more: list[Job] = []
+        if created_at is not None:
+            more = await asyncio.to_thread(self.rows.claim, self.clock(), limit=None,
+                                           chat=(jobs[0].platform, jobs[0].chat_id),
+                                           created_at=created_at)
+        jobs = [*jobs, *more]
+        if len(jobs) == 1:
+            await self.deliver(jobs[0])
+        else:
+            await self.deliver_group(jobs)
+        return len(more)
+
+    async def deliver_group(self, jobs: list[Job]) -> None:
+        """Send several rows of one chat as one message and mark them all with its ids;
+        quiet hours and unreadable rows keep the one-by-one way, so nothing changes there."""
+        target = await self._route(jobs[0])
+        if target is None:  # the first row's end is recorded; the others find theirs
+            for job in jobs[1:]:
+                await self.deliver(job)
+            return
+        alerts: list[tuple[Job, AlertPayload]] = []
+        for job in jobs:
+            try:
+                alerts.append((job, AlertPayload.from_payload(job.payload)))
+            except ValueError:
+                await self.deliver(job)  # records why it cannot be rendered
+        if (target.chat is not None and target.chat.quiet is not None) or len(alerts) < 2:
+            for job, _ in alerts:
+                await self.deliver(job)
+            return
+        alerts.sort(key=lambda pair: (pair[1].date, pair[0].id))
+        first = alerts[0][1]
+        chart = (await asyncio.to_thread(self.chart_for, first, target.lang)
+                 if self.chart_for else None)
+        message = render_group([a for _, a in alerts], target.lang, chart_png=chart)
+        outcome = await self._send(alerts[0][0], target, message)
+        if outcome is None:  # moved to a chat that has the first one: the rest find their way
+            for job, _ in alerts[1:]:
+                await self.deliver(job)
+        elif isinstance(outcome.result, Sent):
+            await asyncio.to_thread(self.rows.mark_sent, [j.id for j, _ in alerts],
+                                    outcome.result, self.clock())
+        else:
+            for job, _ in alerts:
+                await self._mark(job, outcome)
 
     async def deliver_held(self, jobs: list[Job], happened: Mapping[int, datetime]) -> None:
         """Send one chat's held rows, now due, as one digest (oldest first, each with when it
@@ -211,7 +265,8 @@ class DeliveryWorker:
         replaces: tuple[str, ...] = ()
         if alert.state is Transition.RESOLVED:
             replaces = await asyncio.to_thread(self.rows.firing_message_ids, job, alert.rule)
-        chart = await asyncio.to_thread(self.chart_for, alert) if self.chart_for else None
+        chart = (await asyncio.to_thread(self.chart_for, alert, target.lang)
+                 if self.chart_for else None)
         return render_alert(alert, target.lang, replaces=replaces, chart_png=chart)
 
     async def _quiet(self, job: Job, target: Target, message: Message) -> Message | None:

@@ -52,6 +52,9 @@ class AlertPayload(BaseModel):
     values: dict[str, float | None] = Field(default_factory=dict)
     as_of: dt.date | None = None
     observed: dt.date | None = None
+    unit: str | None = None
+    value_units: dict[str, str | None] = Field(default_factory=dict)
+    since: dt.date | None = None
     texts: dict[str, AlertText] = Field(default_factory=dict)
 
     @classmethod

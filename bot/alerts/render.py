@@ -9,6 +9,15 @@ from rules import Transition
 
 MAX_ACTION_BYTES = 64  # Telegram callback_data limit
 SEVERITY_KEYS = frozenset({"warning", "info"})  # milestone uses plain alert_firing
+# Rows written before the headline moved here carry the state in their title too.
+LEGACY_PREFIXES = ("[resolved] ", "[已解除] ")
+
+
+def plain_title(title: str) -> str:
+    """The rule's title without the state prefix older payloads stored in it."""
+    for prefix in LEGACY_PREFIXES:
+        title = title.removeprefix(prefix)
+    return title
 
 
 def severity_name(severity: str, lang: str) -> str:
@@ -55,7 +64,7 @@ def render_alert(
         if part
     )
     return Message(
-        title=f"{headline}: {chosen.title or alert.title or alert.rule}",
+        title=f"{headline}: {plain_title(chosen.title or alert.title or alert.rule)}",
         body=body,
         chart_png=chart_png,
         buttons=alert_buttons(alert.rule, lang) if firing else (),
@@ -64,3 +73,36 @@ def render_alert(
         tags={"rule": alert.rule, "state": alert.state.value, "date": observed,
               "severity": severity},
     )
+
+
+def render_group(
+    alerts: list[AlertPayload], lang: str, *, chart_png: bytes | None = None
+) -> Message:
+    """Several transitions of one evaluation for one chat as one message: each alert's
+    headline and text in turn, a Why? button per firing rule, the first alert's chart."""
+    parts, buttons = [], []
+    for alert in alerts:
+        single = render_alert(alert, lang)
+        parts.append(f"▶ {single.title}\n{alert.text_in(lang).text}")
+        if alert.state is Transition.FIRING:
+            why = Button(f"{text(lang, 'button_why')} {_short(single.title)}", f"/why {alert.rule}")
+            if len(why.action.encode()) <= MAX_ACTION_BYTES:
+                buttons.append(why)
+    dates = sorted({a.date for a in alerts})
+    severities = [a.severity for a in alerts]
+    severity = "milestone" if "milestone" in severities else severities[0]
+    parts.append(text(lang, "alert_observed", date=", ".join(d.isoformat() for d in dates)))
+    return Message(
+        title=text(lang, "group_title", count=len(alerts), date=dates[-1].isoformat()),
+        body="\n\n".join(parts),
+        chart_png=chart_png,
+        buttons=tuple(buttons),
+        tags={"rule": ",".join(a.rule for a in alerts), "state": "group",
+              "date": dates[-1].isoformat(), "severity": severity},
+    )
+
+
+def _short(title: str, limit: int = 28) -> str:
+    """A headline's rule part, cut to fit a button."""
+    words = plain_title(title.split(": ", 1)[-1])
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"

@@ -149,7 +149,8 @@ async def regime(ctx: CommandContext, call: Call) -> Reply:
     insight = ctx.insight
     found = await asyncio.to_thread(insight.regime, as_of, call.lang)
     states = await asyncio.to_thread(insight.rules, as_of, call.lang)
-    chart = await asyncio.to_thread(views.dashboard_png, insight, found) if ctx.charts else None
+    chart = (await asyncio.to_thread(views.dashboard_png, insight, found, call.lang)
+             if ctx.charts else None)
     return Reply(views.regime_text(found, call.lang, states), chart_png=chart)
 
 

@@ -13,7 +13,7 @@ from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
 from bot.store import SeriesStatus
 from rules import Check, Regime, RuleStatus, Transition
-from rules.explain import number
+from rules.units import format_value
 
 log = logging.getLogger("cyclewatch.views")
 _MARK = {True: "🟢", False: "⚪", None: "⏸"}
@@ -25,19 +25,28 @@ def _check_line(check: Check, lang: str, detail: str | None = None) -> str:
     mark = _MARK[check.on]
     word = {True: "check_on", False: "check_off", None: "check_skipped"}[check.on]
     threshold = (
-        text(lang, "threshold_part", threshold=number(check.threshold))
+        text(lang, "threshold_part", threshold=format_value(check.threshold, check.unit, lang))
         if check.threshold is not None
         else ""
     )
     return text(
         lang, "check_line", mark=f"{mark} {text(lang, word)}", title=check.title,
-        value=number(check.value), threshold=threshold, observed=check.observed or "—",
+        value=format_value(check.value, check.unit, lang), threshold=threshold,
+        observed=check.observed or "—",
         detail=f"[{shown}]" if (shown := detail or _gauge_detail(check, lang)) else "",
     ).rstrip()
 
 
+_LEG_MARK = {True: "✓", False: "✗", None: "?"}
+
+
 def _gauge_detail(check: Check, lang: str) -> str:
-    return skip_reason(check.detail, lang) if check.on is None else check.detail
+    """Why a gauge is on, off or unknown: each leg marked, else its definition."""
+    if check.on is None:
+        return skip_reason(check.detail, lang)
+    if check.legs:
+        return " · ".join(f"{_LEG_MARK[on]} {title}" for title, on in check.legs)
+    return check.detail
 
 
 def regime_name(regime_id: str, lang: str) -> str:
@@ -75,24 +84,79 @@ def rule_state_text(view: RuleView, lang: str) -> str:
     return words(view.state)
 
 
+def _milestone_state(check: Check, lang: str) -> str:
+    """A milestone's state in words when no rule view is at hand (the engine's are English)."""
+    if check.on is None:
+        return skip_reason(check.detail, lang)
+    return text(lang, "state_firing" if check.on else "state_inactive")
+
+
+def _with_legs(check: Check, lang: str) -> str:
+    """`Policy easing (Fed securities up over 2% in 13 weeks)`, `Bubble conditions (5 of 5)`."""
+    held = [title for title, on in check.legs if on]
+    if not held:
+        return check.title
+    shown = (text(lang, "regime_and").join(held) if len(held) <= 2 else
+             text(lang, "legs_of", held=len(held), total=len(check.legs)))
+    return text(lang, "gauge_because", title=check.title, legs=shown)
+
+
+def _sentence_case(phrase: str) -> str:
+    return phrase[:1].upper() + phrase[1:]
+
+
+def verdict(found: Regime, lang: str) -> list[str]:
+    """The regime in sentences: the verdict and the gauges that make it, or, undetermined,
+    the last determined regime, the provisional reading and the releases awaited."""
+    as_of = found.as_of.isoformat()
+    if not found.determined:
+        lines = [text(lang, "regime_undetermined", as_of=as_of)]
+        if found.last_regime:
+            lines.append(text(
+                lang, "regime_last", regime=regime_name(found.last_regime, lang),
+                since=found.last_since.isoformat() if found.last_since else "—",
+                until=found.last_until.isoformat() if found.last_until else "—"))
+        if found.provisional:
+            lines.append(text(lang, "regime_provisional",
+                              regime=regime_name(found.provisional, lang)))
+        if found.waiting_for:
+            lines.append(text(lang, "regime_waiting", series=", ".join(found.waiting_for)))
+        return lines
+    on = [_with_legs(c, lang) for c in found.checks if c.kind == "gauge" and c.on]
+    gauges = (text(lang, "regime_gauges_on", gauges=text(lang, "regime_and").join(on)) if on
+              else text(lang, "regime_gauges_none"))
+    name = regime_name(found.regime, lang)
+    if found.since is not None:
+        line = text(lang, "regime_verdict", regime=name, since=found.since.isoformat(),
+                    gauges=gauges)
+    else:
+        line = text(lang, "regime_verdict_today", regime=name, as_of=as_of, gauges=gauges)
+    return [_sentence_case(line)]
+
+
 def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -> str:
-    """The /regime answer: the regime, then each gauge and milestone with its value."""
-    lines = [text(lang, "regime_title", as_of=found.as_of.isoformat(),
-                  regime=f"{regime_name(found.regime, lang)} ({found.regime})")]
+    """The /regime answer: the verdict sentence, then each gauge and milestone with its value."""
+    lines = [*verdict(found, lang), "",
+             text(lang, "regime_title", as_of=found.as_of.isoformat(),
+                  regime=regime_name(found.regime, lang))]
     states = {v.id: rule_state_text(v, lang) for v in views or ()}
     for kind, heading in (("gauge", "gauges_heading"), ("milestone", "milestones_heading")):
         lines += ["", text(lang, heading)]
-        lines += [_check_line(c, lang, states.get(c.id) if kind == "milestone" else None)
+        lines += [_check_line(c, lang, (states.get(c.id) or _milestone_state(c, lang))
+                              if kind == "milestone" else None)
                   for c in found.checks if c.kind == kind]
     return "\n".join(lines)
 
 
-def dashboard_png(insight: Insight, found: Regime) -> bytes:
-    """The regime dashboard chart for `found` (cached per data version)."""
+def dashboard_png(insight: Insight, found: Regime, lang: str = "en") -> bytes:
+    """The regime dashboard chart for `found` in `lang`, titled with the regime (cached per
+    data version)."""
     version, data = insight.data()
     from bot.chat import charts  # matplotlib is ~40 MB: loaded on the first chart, not at start
 
-    return charts.regime_dashboard(data, found.as_of, version, insight.ruleset)
+    name = _sentence_case(regime_name(found.regime, lang))
+    return charts.regime_dashboard(data, found.as_of, version, insight.ruleset, lang=lang,
+                                   regime=name)
 
 
 @dataclass(frozen=True)
@@ -111,10 +175,11 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     check = view.check
     if check is not None and check.value is not None:
         threshold = (
-            text(lang, "threshold_part", threshold=number(check.threshold))
+            text(lang, "threshold_part", threshold=format_value(check.threshold, check.unit, lang))
             if check.threshold is not None else ""
         )
-        lines.append(text(lang, "why_current", value=number(check.value), threshold=threshold,
+        lines.append(text(lang, "why_current", value=format_value(check.value, check.unit, lang),
+                          threshold=threshold,
                           observed=check.observed or "—"))
     last = insight.last_event(rule_id, as_of)
     if last is None:
@@ -125,7 +190,7 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     version, data = insight.data()
     from bot.chat import charts
 
-    chart = charts.rule_chart(data, insight.ruleset, rule_id, as_of, version)
+    chart = charts.rule_chart(data, insight.ruleset, rule_id, as_of, version, lang=lang)
     return WhyAnswer("\n".join(lines), chart)
 
 
@@ -175,18 +240,20 @@ def status_line(
     return line
 
 
-def alert_chart(insight: Insight) -> Callable[[AlertPayload], bytes | None]:
-    """A `chart_for` for the delivery worker: the alert's rule chart up to its date.
+def alert_chart(insight: Insight) -> Callable[[AlertPayload, str], bytes | None]:
+    """A `chart_for` for the delivery worker: the alert's rule chart up to its date, in the
+    chat's language.
 
     A chart that cannot be drawn (rule removed, data missing) leaves the alert without one.
     """
 
-    def chart_for(alert: AlertPayload) -> bytes | None:
+    def chart_for(alert: AlertPayload, lang: str = "en") -> bytes | None:
         try:
             version, data = insight.data()
             from bot.chat import charts
 
-            return charts.rule_chart(data, insight.ruleset, alert.rule, alert.chart_date, version)
+            return charts.rule_chart(data, insight.ruleset, alert.rule, alert.chart_date, version,
+                                     lang=lang)
         except (KeyError, ValueError, TypeError):
             log.warning("no chart for alert %s", alert.rule, exc_info=True)
             return None

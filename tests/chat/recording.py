@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.notifiers.base import DeliveryError, Message, Sent
 
@@ -36,3 +39,12 @@ class RecordingNotifier:
             raise DeliveryError("injected 503", retryable=True)
         self.sent.append((chat_id, message))
         return Sent((f"{chat_id}:{len(self.sent)}",))
+
+
+def record_each(store: Any, found: Sequence[Any], now: datetime) -> None:
+    """Record each event as its own evaluation (one second apart, oldest first), so each is
+    delivered as its own message: what tests of per-row delivery guarantees want."""
+    from bot.alerts.pipeline import Pipeline
+
+    for i, event in enumerate(found):
+        Pipeline(store).record([event], now - timedelta(seconds=len(found) - i))

@@ -12,7 +12,7 @@ from bot.chat.commands import COMMANDS, CommandContext, handle
 from bot.chat.parse import parse_duration
 from bot.chat.ratelimit import TokenBucket
 from bot.chat.types import Caller
-from bot.chat.views import skip_reason
+from bot.chat.views import regime_name, skip_reason
 from bot.evaluate.insight import Insight
 from bot.i18n import text
 from bot.store import Store
@@ -62,8 +62,8 @@ async def test_slack_style_lines_without_slash(ctx: CommandContext, insight: Ins
     expected = classify_regime(insight.ruleset, insight.data()[1], date(2020, 4, 30)).regime
     for line in ("regime 2020-04-30", "/cyclewatch regime 2020-04-30", "/regime@cwbot 2020-04-30"):
         reply = await handle(ctx, private(), line)
-        assert reply.text.startswith("Regime as of 2020-04-30")
-        assert f"({expected})" in reply.text
+        assert "\nRegime as of 2020-04-30: " in reply.text
+        assert f"Regime as of 2020-04-30: {regime_name(expected, 'en')}" in reply.text
 
 
 async def test_group_changes_need_an_admin(ctx: CommandContext) -> None:
@@ -99,8 +99,9 @@ async def test_language_per_chat(ctx: CommandContext) -> None:
     await handle(ctx, private("1"), "/lang zh")
     zh_regime = await handle(ctx, private("1"), "/regime 2021-06-30")
     en_regime = await handle(ctx, private("2"), "/regime 2021-06-30")
-    assert zh_regime.text.startswith("截至 2021-06-30 的阶段")
-    assert en_regime.text.startswith("Regime as of 2021-06-30")
+    assert zh_regime.text.startswith("自 2021-05-16 起处于泡沫中的宽松阶段:")
+    assert en_regime.text.startswith("Easing into a bubble since 2021-05-16: ")
+    assert "\n截至 2021-06-30 的阶段:" in zh_regime.text
     assert re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("1"), "/rules")).text)
     assert not re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("2"), "/rules")).text)
     today_zh = await handle(ctx, private("1"), "/regime")  # data ends before "today": stale

@@ -19,7 +19,7 @@ from bot.store.chats import Subscriptions
 from bot.store.schema import events, outbox
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
-from tests.chat.recording import RecordingNotifier
+from tests.chat.recording import RecordingNotifier, record_each
 
 
 def _chat(store: Store, clock: FakeClock, chat: str, lang: str = "en", target: str = "all") -> None:
@@ -133,7 +133,7 @@ async def test_blocked_chat_is_deactivated(
 ) -> None:
     _chat(store, clock, "c")
     _chat(store, clock, "d")
-    Pipeline(store).record([_event(ruleset, 2), _event(ruleset, 3)], clock.now)
+    Pipeline(store).record([_event(ruleset, 2), _event(ruleset, 3)], clock.now)  # one message
     notifier = RecordingNotifier()
     notifier.fail_next("c", DeliveryError("Forbidden: bot was blocked by the user", blocked=True))
     await _worker(store, notifier, clock).drain()
@@ -194,7 +194,7 @@ async def test_exactly_once_under_injected_failures(
         _chat(store, clock, chat)
     found = [_event(ruleset, day, rule=rule) for day in range(1, 26)
              for rule in ("qt_ends", "rate_cut")]
-    Pipeline(store).record(found, clock.now)
+    record_each(store, found, clock.now)
     notifier = RecordingNotifier(failure_rate=failure_rate, rng=random.Random(42))
     worker = _worker(store, notifier, clock, backoff=Backoff(1, 60, max_attempts=30))
     for _ in range(200):
@@ -213,7 +213,7 @@ async def test_crash_repeats_at_most_the_message_in_flight(
 ) -> None:
     store = Store(sqlite_url)
     _chat(store, clock, "c")
-    Pipeline(store).record([_event(ruleset, d) for d in (2, 3, 4)], clock.now)
+    record_each(store, [_event(ruleset, d) for d in (2, 3, 4)], clock.now)
     notifier = RecordingNotifier()
     crashed = _worker(store, notifier, clock, worker_id="a", batch=1)
     in_flight = crashed.claim()  # then the process dies before sending
@@ -235,7 +235,7 @@ async def test_migration_onto_a_chat_we_already_know_sends_once(
     store = Store(sqlite_url)
     _chat(store, clock, "-100")
     _chat(store, clock, "-1009")  # the supergroup already subscribed on its own
-    Pipeline(store).record([_event(ruleset, 2), _event(ruleset, 3)], clock.now)
+    record_each(store, [_event(ruleset, 2), _event(ruleset, 3)], clock.now)
     notifier = RecordingNotifier()
     notifier.fail_next("-100", DeliveryError("migrated", migrated_to="-1009"))
     await _worker(store, notifier, clock).drain()

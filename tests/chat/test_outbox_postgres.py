@@ -12,13 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 from bot.alerts.outbox import DeliveryWorker
-from bot.alerts.pipeline import Pipeline
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from bot.store.schema import outbox
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
-from tests.chat.recording import RecordingNotifier
+from tests.chat.recording import RecordingNotifier, record_each
 
 pytestmark = pytest.mark.postgres
 ONE_DAY = timedelta(days=1)
@@ -41,7 +40,7 @@ def _fill(store: Store, clock: FakeClock, ruleset: RuleSet, chats: int, days: in
         Event(rule=ruleset.rule(rule), state="firing", date=date(2030, 1, 1) + day * ONE_DAY)
         for day in range(days) for rule in ("qt_ends", "rate_cut")
     ]
-    Pipeline(store).record(found, clock.now)
+    record_each(store, found, clock.now)
     return len(found) * chats
 
 

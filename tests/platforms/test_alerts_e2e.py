@@ -71,9 +71,9 @@ def worker(platform_store: Store, telegram_notifier: TelegramNotifier,
            platform_insight: Insight) -> tuple[DeliveryWorker, Clock]:
     version, data = platform_insight.data()
 
-    def chart_for(alert: AlertPayload) -> bytes | None:
+    def chart_for(alert: AlertPayload, lang: str) -> bytes | None:
         return charts.rule_chart(data, platform_insight.ruleset, alert.rule, alert.date,
-                                 version)
+                                 version, lang=lang)
 
     clock = Clock(NOW)
     return DeliveryWorker(platform_store, {"telegram": telegram_notifier}, clock=clock,

@@ -23,8 +23,10 @@ from tests.fakes.telegram import FakeTelegram
 from tests.platforms.conftest import until
 
 Handler = Callable[[Caller, str], Awaitable[Reply]]
+# DESIGN.md §2: the regime ids, finer labels included; on this stale data "now" is undetermined.
 REGIMES = ("easing_into_bubble", "easing_into_downturn", "tightening_into_bubble",
-           "tightening_into_downturn", "neutral")
+           "tightening_into_downturn", "neutral", "undetermined", "holding_into_bubble",
+           "holding_into_downturn", "easing_mixed", "tightening_mixed")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SECRET = "signing-secret-for-tests"
@@ -42,7 +44,12 @@ async def telegram_front(
 
 
 def _regime_named(text: str) -> bool:
-    return any(f"({regime})" in text for regime in REGIMES)
+    """The answer names a regime in words (en or zh), never by its id."""
+    from bot.chat.views import regime_name
+
+    named = any(f"{colon}{regime_name(r, lang)}" in text for r in REGIMES
+                for lang, colon in (("en", ": "), ("zh", ":")))
+    return named and not any(f"({r})" in text for r in REGIMES)
 
 
 async def _reply_of(fake: FakeTelegram, chat: int, count: int) -> list[str]:

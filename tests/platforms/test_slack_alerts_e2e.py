@@ -58,8 +58,8 @@ async def drain(store: Store, fake: FakeSlack, insight: Insight) -> None:
         store, {"slack": SlackNotifier(slack_client(fake.bot_token, fake.base_url, retries=1))},
         clock=lambda: NOW + timedelta(days=1), rng=random.Random(3),
         backoff=Backoff(base_seconds=1, max_seconds=2),
-        chart_for=lambda alert: charts.rule_chart(data, insight.ruleset, alert.rule, alert.date,
-                                                  version))
+        chart_for=lambda alert, lang: charts.rule_chart(data, insight.ruleset, alert.rule,
+                                                        alert.date, version, lang=lang))
     await worker.drain()
     with store.engine.connect() as conn:
         statuses = set(conn.execute(sa.select(outbox.c.status)).scalars())

@@ -128,9 +128,11 @@ def test_resolved_event_carries_the_current_value(ruleset: RuleSet) -> None:
     events = backtest(ruleset, {"X": x}, only=["sticky"])
     assert [(e.state, e.value) for e in events] == [("firing", 12.0), ("resolved", 3.0)]
     title, text = events[1].render("en")
-    assert title == "[resolved] Sticky"
-    assert "Value 3, threshold 10 (distance -7)" in text
-    assert "2020-01-22" in text
+    assert title == "Sticky"  # the state is the renderer's headline, said once
+    assert text == (
+        "Ended on 2020-01-22, after holding 3 weeks (since 2020-01-01).\n"
+        "• Value is now 3 (line 10, 7 below)"
+    )
 
 
 def test_unsorted_repeated_and_tz_aware_input_is_normalised(ruleset: RuleSet) -> None:

@@ -1,0 +1,101 @@
+"""What a person reads, byte for byte: Telegram HTML, Slack Block Kit and console text, en and
+zh, for real events of the history in ../shared/data. Regenerate on purpose with
+`make golden` (CYCLEWATCH_GOLDEN=update), then read the diff as a reviewer would."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.alerts.payload import AlertPayload
+from bot.alerts.render import render_alert, render_group
+from bot.chat.views import regime_text
+from bot.cli.rules import read_data_dir
+from bot.notifiers.base import Message
+from bot.notifiers.console import ConsoleNotifier
+from bot.notifiers.textsplit import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, telegram_html_parts
+from bot.platforms.slack.notifier import slack_blocks
+from rules import Event, RuleSet, Transition, backtest, classify_regime, load_rules
+
+HERE = Path(__file__).parent
+RULES_FILE = HERE.parents[1] / "rules.yaml"
+UPDATE = os.environ.get("CYCLEWATCH_GOLDEN") == "update"
+LANGS = ("en", "zh")
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> RuleSet:
+    return load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
+
+
+@pytest.fixture(scope="module")
+def history(history_dir: Path, ruleset: RuleSet) -> Mapping[str, pd.Series]:
+    """Every input, csv series included: what `--data ../shared/data` reads."""
+    return read_data_dir(ruleset, history_dir)
+
+
+def _events(ruleset: RuleSet, history: Mapping[str, pd.Series], day: date,
+            only: list[str], state: Transition = Transition.FIRING) -> list[Event]:
+    found = backtest(ruleset, dict(history), only=only)
+    chosen = [e for e in found if e.state == state and e.date == day]
+    assert sorted(e.rule_id for e in chosen) == sorted(only), found
+    return sorted(chosen, key=lambda e: e.rule_id)
+
+
+def _messages(case: str, ruleset: RuleSet, history: Mapping[str, pd.Series],
+              lang: str) -> Message:
+    if case == "qt_ends_2025-12-17":
+        (event,) = _events(ruleset, history, date(2025, 12, 17), ["qt_ends"])
+        return render_alert(AlertPayload.from_event(event), lang)
+    if case == "rate_cut_2024-09-19":
+        found = _events(ruleset, history, date(2024, 9, 19), ["easing_cycle_starts", "rate_cut"])
+        return render_group([AlertPayload.from_event(e) for e in found], lang)
+    if case == "bubble_conditions_resolved_2023-04-01":
+        (event,) = _events(ruleset, history, date(2023, 4, 1), ["bubble_conditions"],
+                           Transition.RESOLVED)
+        return render_alert(AlertPayload.from_event(event), lang)
+    day = date(2021, 12, 31) if case == "regime_2021-12-31" else date(2026, 11, 30)
+    found = classify_regime(ruleset, history, day, lang)
+    return Message(title="", body=regime_text(found, lang))
+
+
+def _console(message: Message) -> str:
+    stream = io.StringIO()
+    asyncio.run(ConsoleNotifier(stream, width=100).send("golden", message))
+    return stream.getvalue()
+
+
+def _renderings(message: Message) -> dict[str, str]:
+    parts = telegram_html_parts(message.title, message.body, limit=TELEGRAM_TEXT_LIMIT,
+                                first_limit=TELEGRAM_CAPTION_LIMIT if message.title else None)
+    buttons = "".join(f"\n[{b.label}] → {b.action}" for b in message.buttons)
+    return {
+        "telegram.html": "\n<!-- next message -->\n".join(parts) + buttons + "\n",
+        "slack.json": json.dumps(slack_blocks(message.title, message.body, message.buttons),
+                                 ensure_ascii=False, indent=1) + "\n",
+        "console.txt": _console(message),
+    }
+
+
+CASES = ("qt_ends_2025-12-17", "rate_cut_2024-09-19", "bubble_conditions_resolved_2023-04-01",
+         "regime_2021-12-31", "regime_stale_2026-11-30")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("case", CASES)
+def test_golden(case: str, lang: str, ruleset: RuleSet,
+                history: Mapping[str, pd.Series]) -> None:
+    for kind, shown in _renderings(_messages(case, ruleset, history, lang)).items():
+        path = HERE / f"{case}.{lang}.{kind}"
+        if UPDATE:
+            path.write_text(shown, encoding="utf-8")
+        assert path.exists(), f"{path.name} missing: run `make golden` and review it"
+        assert shown == path.read_text(encoding="utf-8"), f"{path.name} changed"
