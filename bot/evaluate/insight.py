@@ -99,7 +99,8 @@ class Insight:
             assert self._cached_version is not None
             return self._cached_version, self._data
 
-    def _cached(self, key: tuple[object, ...], compute: Callable[[], object]) -> object:
+    def cached(self, key: tuple[object, ...], compute: Callable[[], object]) -> object:
+        """`compute()` once per (data version, key); the least recently used answers go first."""
         version, _ = self.data()
         full = (version, *key)
         with self._lock:
@@ -119,7 +120,7 @@ class Insight:
 
     def regime(self, as_of: date, lang: str = "en") -> Regime:
         """The regime and its checklist with what was known on `as_of`."""
-        result = self._cached(
+        result = self.cached(
             ("regime", as_of, lang),
             lambda: classify_regime(self.ruleset, self.data()[1], as_of, lang),
         )
@@ -151,7 +152,7 @@ class Insight:
                 )
             return views
 
-        result = self._cached(("rules", as_of, lang), compute)
+        result = self.cached(("rules", as_of, lang), compute)
         assert isinstance(result, list)
         return result
 
@@ -162,7 +163,7 @@ class Insight:
             found = backtest(self.ruleset, self.data()[1], until=as_of, only=[rule_id])
             return found[-1] if found else None
 
-        result = self._cached(("last_event", rule_id, as_of), compute)
+        result = self.cached(("last_event", rule_id, as_of), compute)
         assert result is None or isinstance(result, Event)
         return result
 
@@ -179,6 +180,6 @@ class Insight:
                     found[prepared.series_id] = reason
             return found
 
-        result = self._cached(("stale", as_of), compute)
+        result = self.cached(("stale", as_of), compute)
         assert isinstance(result, dict)
         return result

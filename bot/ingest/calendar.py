@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -216,16 +216,11 @@ def next_release(calendar: ReleaseCalendar, kind: str, now: datetime) -> Release
     return min(found) if found else None
 
 
-@dataclass(frozen=True)
-class SourceSchedule:
-    """How one source is polled: the releases that update it and how often it may be asked."""
+@dataclass(frozen=True, kw_only=True)
+class SourceSchedule(PollHints):
+    """How one source is polled: its registry hints under its name."""
 
     name: str
-    kinds: tuple[str, ...]
-    window: timedelta = timedelta(hours=3)
-    fast_every: timedelta = timedelta(minutes=2)
-    rate_floor: timedelta = timedelta(seconds=1)
-    safety_every: timedelta = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -283,8 +278,7 @@ def _next_poll(
 
 def schedule_of(name: str, hints: PollHints) -> SourceSchedule:
     """The polling schedule of a source from its registry hints (sources.registry)."""
-    return SourceSchedule(name, hints.kinds, window=hints.window, fast_every=hints.fast_every,
-                          rate_floor=hints.rate_floor, safety_every=hints.safety_every)
+    return SourceSchedule(name=name, **{f.name: getattr(hints, f.name) for f in fields(hints)})
 
 
 # One schedule per source that follows the release calendar, from the registry's hints.

@@ -24,11 +24,20 @@ from bot.store import Store
 from rules import load_rules
 from sources.base import SourceError
 from sources.files import FileSource
+from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 FAST = 10.0  # time compression for rate limits in functional tests (more invites jitter 429s)
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """A fake Slack Web API on 127.0.0.1."""
+    fake = await FakeSlack().start()
+    yield fake
+    await fake.close()
 
 
 @pytest.fixture

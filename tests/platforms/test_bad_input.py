@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -33,12 +32,6 @@ class Exploding(Recorder):
             raise RuntimeError("bug in a command")
         return await super().__call__(caller, text)
 
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.close()
 
 
 async def test_telegram_failing_command_is_answered_and_the_next_one_works(

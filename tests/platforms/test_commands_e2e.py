@@ -100,12 +100,6 @@ async def test_telegram_subscribe_in_group_needs_an_admin(
     assert "admin" in refused[0].lower()
 
 
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.close()
-
 
 async def test_slack_regime_over_socket_mode(fake_slack: FakeSlack, commands_handler: Handler
                                              ) -> None:

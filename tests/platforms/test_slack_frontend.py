@@ -20,12 +20,6 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_795_000_000.0
 
 
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.close()
-
 
 @pytest.fixture
 async def socket_front(fake_slack: FakeSlack) -> AsyncIterator[tuple[SlackFrontEnd, Recorder]]:

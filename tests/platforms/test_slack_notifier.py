@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.notifiers.base import Button, DeliveryError, Message
@@ -13,12 +11,6 @@ from tests.fakes.slack import FakeSlack, block_text
 PNG = b"\x89PNG\r\n\x1a\nchart"
 MUTE = (Button("Mute 7d", "/mute qt_ends 7d"), Button("Why?", "/why qt_ends"))
 
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = await FakeSlack().start()
-    yield fake
-    await fake.close()
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_refunding_monday_and_wednesday_of_the_first_week() -> None:
     assert [r.at for r in stm] == [utc("2025-11-05 13:30"), utc("2026-02-04 13:30")]
 
 
-H41 = SourceSchedule("fred", ("h41",), window=timedelta(hours=2),
+H41 = SourceSchedule(name="fred", kinds=("h41",), window=timedelta(hours=2),
                      fast_every=timedelta(minutes=2), safety_every=timedelta(hours=6))
 
 
@@ -133,7 +133,7 @@ def test_plan_backs_off_once_the_series_updated() -> None:
 
 
 def test_rate_limit_floor_wins_over_a_faster_wish() -> None:
-    greedy = SourceSchedule("treasury", ("mspd",), fast_every=timedelta(seconds=5),
+    greedy = SourceSchedule(name="treasury", kinds=("mspd",), fast_every=timedelta(seconds=5),
                             rate_floor=timedelta(seconds=30))
     state = PollState(last_poll=utc("2026-12-04 17:01:00"))
     [poll] = plan_polls(utc("2026-12-04 17:01:10"), [greedy], {"treasury": state}, CAL)

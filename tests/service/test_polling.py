@@ -18,7 +18,7 @@ from bot.runtime.scheduler import InFlight, build_scheduler
 
 # Thursday 2026-11-19, one minute after the H.4.1 release (4:30 pm Eastern).
 IN_WINDOW = datetime(2026, 11, 19, 16, 31, tzinfo=EASTERN).astimezone(UTC)
-H41 = SourceSchedule("fred", ("h41",), window=timedelta(hours=2))
+H41 = SourceSchedule(name="fred", kinds=("h41",), window=timedelta(hours=2))
 
 
 def running_clock(start: datetime) -> Iterator[datetime]:

@@ -54,12 +54,12 @@ def test_routing_follows_the_rules_then_what_a_source_offers_then_fred() -> None
 def test_the_calendar_schedules_are_the_registry_hints() -> None:
     # The values the calendar hard-coded before the registry held them.
     assert (
-        SourceSchedule("fred", ("h41", "fomc", "daily"), window=timedelta(hours=2)),
-        SourceSchedule("treasury", ("mspd",), window=timedelta(hours=8),
+        SourceSchedule(name="fred", kinds=("h41", "fomc", "daily"), window=timedelta(hours=2)),
+        SourceSchedule(name="treasury", kinds=("mspd",), window=timedelta(hours=8),
                        fast_every=timedelta(minutes=10), safety_every=timedelta(hours=12)),
-        SourceSchedule("fomc", ("fomc",), window=timedelta(minutes=45),
+        SourceSchedule(name="fomc", kinds=("fomc",), window=timedelta(minutes=45),
                        fast_every=timedelta(seconds=30), rate_floor=timedelta(seconds=30)),
-        SourceSchedule("refunding", ("refunding_financing", "refunding_statement"),
+        SourceSchedule(name="refunding", kinds=("refunding_financing", "refunding_statement"),
                        window=timedelta(hours=2), fast_every=timedelta(minutes=1),
                        rate_floor=timedelta(seconds=30)),
     ) == DEFAULT_SCHEDULES

@@ -4,8 +4,6 @@ their states and firing periods, chart points, freshness; cached per data versio
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -24,7 +22,6 @@ from rules.units import format_value
 EVERY = {"day": "B", "week": "W-FRI", "month": "ME"}
 HISTORY_START = date(1990, 1, 1)
 MAX_POINTS = 2500  # per chart: a phone draws 36 years of a daily series no better than this
-CACHE_ENTRIES = 128
 Clock = Callable[[], date]
 
 
@@ -45,27 +42,14 @@ class DashboardModel:
     def __init__(self, insight: Insight, today: Clock) -> None:
         self.insight = insight
         self.today = today
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[object, ...], Any] = OrderedDict()
 
     def version(self) -> str:
         """The data version every cached answer is keyed by."""
         return self.insight.data()[0]
 
     def cached(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
-        """`compute()` once per (data version, rules, key)."""
-        rules_key = tuple(r.definition_hash for r in self.insight.ruleset.rules)
-        full = (self.version(), rules_key, *key)
-        with self._lock:
-            if full in self._cache:
-                self._cache.move_to_end(full)
-                return self._cache[full]
-        value = compute()
-        with self._lock:
-            self._cache[full] = value
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
-        return value
+        """`compute()` once per data version, in the Insight's cache (one model per rule set)."""
+        return self.insight.cached(("dashboard", *key), compute)
 
     def warm(self) -> None:
         """Compute what the first view needs (the page, the whole history, every chart)."""
