@@ -70,7 +70,9 @@ class Wiring:
         self.data_dir = data_dir
         self.clock = clock
         self.calendar = calendar
-        self.holder = RulesHolder(rules_path)
+        # A reload is trial-run over the stored history (synthetic while the store is empty).
+        self.holder = RulesHolder(rules_path, history=lambda rs: store.frame(
+            sorted({series.id for series in rs.inputs})))
         self.leadership = Leadership(settings.db_url)
         self.http = httpx.Client(timeout=settings.fred_timeout, follow_redirects=True)
         self.jobs: dict[str, PeriodicJob] = {}

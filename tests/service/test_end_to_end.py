@@ -132,7 +132,8 @@ async def test_alerts_reload_and_catch_up_after_restart(
         clock.now = START + timedelta(days=7)
         write_series(data / "TESTX.csv", [1, 2, 3, 20])  # 2026-11-25 crosses the line
         await until(lambda: TITLE in capsys.readouterr().out, "the alert on the console")
-        assert delivered(db_url) == [("firing", "2026-11-25", "sent")]
+        # printed first, then recorded as sent: wait for the record, not the print
+        await until(lambda: delivered(db_url) == [("firing", "2026-11-25", "sent")], "the record")
         samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                    for m in service.metrics.registry.collect() for s in m.samples}
         assert samples[("cyclewatch_events_total", (("state", "firing"),))] == 1
