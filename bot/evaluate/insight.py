@@ -114,6 +114,12 @@ class Insight:
                 self._cache.popitem(last=False)
         return value
 
+    def holds(self, key: tuple[object, ...]) -> bool:
+        """Whether an answer for `key` is cached for the data as they are now."""
+        version, _ = self.data()
+        with self._lock:
+            return (version, *key) in self._cache
+
     def has_data(self) -> bool:
         """Whether any input series is in the store."""
         return bool(self.data()[1])

@@ -205,4 +205,4 @@ async def test_the_dashboard_is_computed_after_an_evaluation_before_anyone_asks(
         assert model_of is not None
         model = model_of()
         assert model is not None
-        await until(lambda: len(model._cache) > 0, "the dashboard precomputed", seconds=30)
+        await until(model.warmed, "the dashboard precomputed", seconds=30)

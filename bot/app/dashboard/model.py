@@ -63,6 +63,11 @@ class DashboardModel:
         for rule in self.insight.ruleset.rules:
             self.chart(rule.id)
 
+    def warmed(self) -> bool:
+        """Whether `warm` has computed every chart for the data as they are now."""
+        return all(self.insight.holds(("dashboard", "chart", rule.id))
+                   for rule in self.insight.ruleset.rules)
+
     def regime(self, as_of: date, lang: str) -> dict[str, Any]:
         """The regime on `as_of` with its checklist, as `cyclewatch regime --json` prints it,
         plus display texts (`name`, each check's `value_text` and `detail_text`)."""
