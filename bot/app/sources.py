@@ -4,6 +4,7 @@ source on its release calendar."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,9 +21,13 @@ from bot.ingest.releases import confirm_decisions
 from bot.runtime.clock import Clock
 from bot.store import Store
 from rules import RuleSet
+from sources.base import Source
+from sources.files import FileSource
 from sources.registry import REGISTRY, Options, SourceContext, SourceEntry, polled
 
 SeriesFor = Callable[..., Sequence[str]]  # series_for("fred") -> the ids the rules need
+
+log = logging.getLogger("cyclewatch.fetch")
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,10 @@ def planned_sources(
     if ctx.data_dir is not None:
         replaced = [e.name for e in REGISTRY if e.data_dir_replaces or e.name == "files"]
         files = next(e for e in REGISTRY if e.name == "files")
+        fetcher = fetcher_for(files, ctx, store, clock)
         planned.append(PlannedSource(
             schedule_of("files", files.hints),
-            fetcher_poll(fetcher_for(files, ctx, store, clock), lambda: series_for(*replaced)),
+            fetcher_poll(fetcher, held_by(fetcher.source, lambda: series_for(*replaced))),
             every))
         entries = [e for e in REGISTRY if e.network and not e.data_dir_replaces]
     else:
@@ -106,6 +112,25 @@ def planned_sources(
         poll = fetcher_poll(fetcher_for(entry, ctx, store, clock), ids, after.get(entry.name))
         planned.append(PlannedSource(schedule, poll, every if ctx.data_dir else None))
     return planned
+
+
+def held_by(source: Source, wanted: Callable[[], Sequence[str]]) -> Callable[[], list[str]]:
+    """The wanted series a data directory holds; the others are named once (a warning, not
+    a failed fetch on every poll: the rules see no data for them, as with any unknown)."""
+    told: set[str] = set()
+
+    def ids() -> list[str]:
+        names = wanted()
+        held = set(source.series_ids()) if isinstance(source, FileSource) else set(names)
+        missing = sorted(set(names) - held - told)
+        if missing:
+            log.warning("%s holds no %s: the rules see no data for %s",
+                        getattr(source, "root", "the data directory"), ", ".join(missing),
+                        "it" if len(missing) == 1 else "them")
+            told.update(missing)
+        return [name for name in names if name in held]
+
+    return ids
 
 
 def _ids(entry: SourceEntry, series_for: SeriesFor) -> Callable[[], list[str]]:
