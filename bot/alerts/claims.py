@@ -14,6 +14,7 @@ read-only spell does not send anything twice.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -223,16 +224,23 @@ class OutboxRows:
             conn.execute(outbox.update().where(self._mine(job.id)).values(
                 status=OutboxStatus.BLOCKED, last_error=error))
 
-    def migrate(self, job: Job, old: str, new: str) -> bool:
-        """Move the chat to its new id; False when the new chat already has this alert."""
+    def migrate(self, jobs: Sequence[Job], old: str, new: str) -> list[Job]:
+        """Move the chat (its settings, subscriptions and pending rows) to its new id once, and
+        these claimed rows of it with it, in one transaction. A row whose alert the new chat
+        already has ends 'migrated'; the others are returned as they are now (at `new`)."""
+        moved: list[Job] = []
+        if not jobs:
+            return moved
         with self.engine.begin() as conn:
-            self.subs.migrate_chat(conn, job.platform, old, new)
-            if _has_row(conn, job.event_id, job.platform, new):
-                conn.execute(outbox.update().where(self._mine(job.id)).values(
-                    status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}"))
-                return False
-            conn.execute(outbox.update().where(self._mine(job.id)).values(chat_id=new))
-        return True
+            self.subs.migrate_chat(conn, jobs[0].platform, old, new)
+            for job in jobs:
+                if _has_row(conn, job.event_id, job.platform, new):
+                    conn.execute(outbox.update().where(self._mine(job.id)).values(
+                        status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}"))
+                    continue
+                conn.execute(outbox.update().where(self._mine(job.id)).values(chat_id=new))
+                moved.append(dataclasses.replace(job, chat_id=new))
+        return moved
 
     def firing_message_ids(self, job: Job, rule_id: str) -> tuple[str, ...]:
         """For a resolve: the message ids of this chat's copy of the rule's last firing alert."""

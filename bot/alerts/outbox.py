@@ -1,66 +1,41 @@
 """The delivery worker, the delivering half of the pipeline: claim -> route -> render -> send
--> mark, each stage one method (Alertmanager's notify stages are the model). `deliver` reads
-as that sequence; every stage that ends a delivery early records why before it returns.
+-> mark (Alertmanager's notify stages are the model), each stage a module of its own:
+`bot.alerts.claims` (claim, and every outbox write), `routing`, `compose` (render, quiet hours),
+`sending`, `outcomes` (mark), and `migration` (a chat that moved). This module is the loop: it
+claims batches, groups one chat's rows of one evaluation (or its held rows) into one message,
+and carries each message through the stages; a stage that ends a delivery early records why.
 
 Guarantees (see `bot.alerts.claims`): a crash repeats at most the one message in flight;
 flood control waits `retry_after` without counting as a failure; other transient errors back
 off with jitter until the Backoff is exhausted; a chat that blocked the bot is deactivated; a
-migrated chat is followed; markup the platform refuses is resent as plain text; a row that
-fails for good stays with its error. Every database call runs in a worker thread.
-
-Quiet hours: inside a chat's window an alert goes out silently (`silent`) or is handed back
-due when the window ends (`hold`); held rows that come due go out as one digest per chat.
+migrated chat is followed by every row of the message; markup the platform refuses is resent
+as plain text; a row that fails for good stays with its error. Every database call runs in a
+worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import logging
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
 
 from bot.alerts.claims import Job, OutboxRows
-from bot.alerts.digest import compose_held
+from bot.alerts.compose import ChartFor, Compose, Composer, OneByOne
 from bot.alerts.mutenotice import announce_expired_mutes
-from bot.alerts.payload import AlertPayload
-from bot.alerts.quiet import chat_zone, held_rows, hold
-from bot.alerts.render import render_alert, render_group
-from bot.notifiers.base import DeliveryError, Message, Notifier, Sent
+from bot.alerts.outcomes import Outcome, Outcomes
+from bot.alerts.quiet import held_rows
+from bot.alerts.routing import Router
+from bot.alerts.sending import send
+from bot.notifiers.base import Notifier
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
 from bot.store import Store
-from bot.store.chats import Chat, Subscriptions
+from bot.store.chats import Subscriptions
 from bot.store.schema import OutboxStatus
-from rules import Transition
-
-log = logging.getLogger("cyclewatch.outbox")
-
-ChartFor = Callable[[AlertPayload, str], bytes | None]  # the alert, the chat's language
 
 __all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus"]
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a claimed row goes: the chat (after a migration), its language, the notifier."""
-
-    chat_id: str
-    lang: str
-    notifier: Notifier
-    moved: bool  # already followed a migration: a second one is an error
-    chat: Chat | None = None  # its settings (quiet hours, zone); None for an unknown chat
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the send stage ended with, and the chat it ended in."""
-
-    chat_id: str
-    result: Sent | Exception
 
 
 class DeliveryWorker:
@@ -83,12 +58,22 @@ class DeliveryWorker:
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.worker_id = worker_id
-        self.backoff = backoff or Backoff(5.0, 3600.0, max_attempts=8)
         self.batch = batch
-        self.rng = rng or random.Random()
-        self.chart_for = chart_for
         self.rows = OutboxRows(store.engine, worker_id, claim_timeout=claim_timeout)
-        self.subs = Subscriptions(store.engine)
+        self.outcomes = Outcomes(self.rows, clock, backoff or Backoff(5.0, 3600.0, max_attempts=8),
+                                 rng or random.Random())
+        self.router = Router(self.rows, Subscriptions(store.engine), self.notifiers,
+                             self.outcomes)
+        self.composer = Composer(self.rows, self.outcomes, clock, chart_for)
+
+    @property
+    def chart_for(self) -> ChartFor | None:
+        """Draws an alert's chart (set once the history is known; None: no charts)."""
+        return self.composer.chart_for
+
+    @chart_for.setter
+    def chart_for(self, chart_for: ChartFor | None) -> None:
+        self.composer.chart_for = chart_for
 
     def claim(self) -> list[Job]:
         """Take up to `batch` due rows (and stale claims of crashed workers) for this worker."""
@@ -135,21 +120,6 @@ class DeliveryWorker:
             handled += count
         return handled
 
-    async def deliver(self, job: Job) -> None:
-        """Send one claimed row and record the outcome (never drops it silently)."""
-        target = await self._route(job)
-        if target is None:
-            return
-        message = await self._render(job, target)
-        if message is None:
-            return
-        message = await self._quiet(job, target, message)
-        if message is None:
-            return
-        outcome = await self._send(job, target, message)
-        if outcome is not None:
-            await self._mark(job, outcome)
-
     async def deliver_evaluation(self, jobs: list[Job], created_at: datetime | None) -> int:
         """One chat's rows of one evaluation: claim the rest of them (a batch may have cut
         them off), then one message for all, or the usual one when there is only one; how
@@ -166,174 +136,39 @@ class DeliveryWorker:
             await self.deliver_group(jobs)
         return len(more)
 
+    async def deliver(self, job: Job) -> None:
+        """Send one claimed row and record the outcome (never drops it silently)."""
+        await self._deliver_message((job,), self.composer.alert)
+
     async def deliver_group(self, jobs: list[Job]) -> None:
         """Send several rows of one chat as one message and mark them all with its ids;
-        quiet hours and unreadable rows keep the one-by-one way, so nothing changes there."""
-        target = await self._route(jobs[0])
-        if target is None:  # the first row's end is recorded; the others find theirs
-            for job in jobs[1:]:
-                await self.deliver(job)
-            return
-        alerts: list[tuple[Job, AlertPayload]] = []
-        for job in jobs:
-            try:
-                alerts.append((job, AlertPayload.from_payload(job.payload)))
-            except ValueError:
-                await self.deliver(job)  # records why it cannot be rendered
-        if (target.chat is not None and target.chat.quiet is not None) or len(alerts) < 2:
-            for job, _ in alerts:
-                await self.deliver(job)
-            return
-        alerts.sort(key=lambda pair: (pair[1].date, pair[0].id))
-        first = alerts[0][1]
-        chart = (await asyncio.to_thread(self.chart_for, first, target.lang)
-                 if self.chart_for else None)
-        message = render_group([a for _, a in alerts], target.lang, chart_png=chart)
-        outcome = await self._send(alerts[0][0], target, message)
-        if outcome is None:  # moved to a chat that has the first one: the rest find their way
-            for job, _ in alerts[1:]:
-                await self.deliver(job)
-        elif isinstance(outcome.result, Sent):
-            await asyncio.to_thread(self.rows.mark_sent, [j.id for j, _ in alerts],
-                                    outcome.result, self.clock())
-        else:
-            for job, _ in alerts:
-                await self._mark(job, outcome)
+        inside quiet hours, or with fewer than two readable alerts, they go one by one."""
+        await self._deliver_message(tuple(jobs), self.composer.group)
 
     async def deliver_held(self, jobs: list[Job], happened: Mapping[int, datetime]) -> None:
         """Send one chat's held rows, now due, as one digest (oldest first, each with when it
-        happened); anything unusual (moved chat, unreadable row) goes the one-by-one way."""
-        target = await self._route(jobs[0])
-        if target is None:  # the first row's end is recorded; the others find theirs
-            for job in jobs[1:]:
+        happened)."""
+        await self._deliver_message(tuple(jobs), self.composer.held(happened))
+
+    async def _deliver_message(
+        self, jobs: tuple[Job, ...], compose: Compose, *, moved: bool = False
+    ) -> None:
+        """One message for these rows of one chat through route -> render -> send -> mark.
+        When the chat moved to one that already has some of the alerts, the rows that moved
+        get a message composed anew for them."""
+        routed = await self.router.route(jobs, moved=moved)
+        if routed is None:
+            return
+        target, jobs = routed
+        composed = await compose(target, jobs)
+        if isinstance(composed, OneByOne):
+            for job in composed.jobs:
                 await self.deliver(job)
             return
-        alerts: list[tuple[Job, AlertPayload]] = []
-        for job in jobs:
-            try:
-                alerts.append((job, AlertPayload.from_payload(job.payload)))
-            except ValueError:
-                await self.deliver(job)  # records why it cannot be rendered
-        now, chat = self.clock(), target.chat
-        quiet = chat.quiet if chat is not None else None
-        due = []
-        for job, alert in alerts:
-            until = quiet.holds(alert.severity, now, chat_zone(chat)) if quiet else None
-            if until is None:
-                due.append((job, alert))
-            else:  # the window was changed while they waited: held again, to its new end
-                await asyncio.to_thread(hold, self.store.engine, self.worker_id, job.id, until)
-        if not due:
+        if composed is None:
             return
-        message = compose_held([(a, happened[j.id]) for j, a in due], target.lang,
-                               chat_zone(chat))
-        outcome = await self._send(due[0][0], target, message)
-        if outcome is not None and isinstance(outcome.result, Sent):
-            await asyncio.to_thread(self.rows.mark_sent, [j.id for j, _ in due], outcome.result,
-                                    self.clock())
-        elif outcome is not None:
-            for job, _ in due:
-                await self._mark(job, outcome)
-
-    # --- the stages ---------------------------------------------------------------------------
-
-    async def _route(self, job: Job) -> Target | None:
-        """The chat to send to now: follow a move learnt since the claim; skip inactive chats."""
-        chat = await asyncio.to_thread(self.subs.find, job.platform, job.chat_id)
-        chat_id, moved = job.chat_id, False
-        if chat is not None and chat.migrated_to is not None:
-            if not await asyncio.to_thread(self.rows.migrate, job, chat_id, chat.migrated_to):
-                return None
-            chat_id, moved = chat.migrated_to, True
-            chat = await asyncio.to_thread(self.subs.find, job.platform, chat_id)
-        if chat is not None and not chat.active:
-            await self._finish(job, OutboxStatus.BLOCKED, "chat is inactive (blocked or left)")
-            return None
-        notifier = self.notifiers.get(job.platform)
-        if notifier is None:
-            await self._retry_later(job, f"no notifier for platform {job.platform!r}", None)
-            return None
-        return Target(chat_id, chat.lang if chat is not None else "en", notifier, moved, chat)
-
-    async def _render(self, job: Job, target: Target) -> Message | None:
-        """The typed alert, in the chat's language, with its chart and the message it edits."""
-        try:
-            alert = AlertPayload.from_payload(job.payload)
-        except ValueError as err:
-            await self._finish(job, OutboxStatus.FAILED, f"cannot render the alert: {err}")
-            return None
-        replaces: tuple[str, ...] = ()
-        if alert.state is Transition.RESOLVED:
-            replaces = await asyncio.to_thread(self.rows.firing_message_ids, job, alert.rule)
-        chart = (await asyncio.to_thread(self.chart_for, alert, target.lang)
-                 if self.chart_for else None)
-        return render_alert(alert, target.lang, replaces=replaces, chart_png=chart)
-
-    async def _quiet(self, job: Job, target: Target, message: Message) -> Message | None:
-        """Inside the chat's quiet hours: hand the row back held until they end (`hold`), or
-        send it without ringing (`silent`); a severity that breaks through rings as ever."""
-        chat = target.chat
-        if chat is None or chat.quiet is None:
-            return message
-        now, tz = self.clock(), chat_zone(chat)
-        severity = message.tags.get("severity", "milestone")
-        until = chat.quiet.holds(severity, now, tz)
-        if until is not None:
-            await asyncio.to_thread(hold, self.store.engine, self.worker_id, job.id, until)
-            return None
-        return dataclasses.replace(message, silent=chat.quiet.quiets(severity, now, tz))
-
-    async def _send(self, job: Job, target: Target, message: Message) -> Outcome | None:
-        """Send, resending once as plain text and once to a migrated chat's new id; None when
-        the migration showed the new chat already has this alert (recorded)."""
-        chat_id, plain_tried, moved = target.chat_id, False, target.moved
-        while True:
-            try:
-                return Outcome(chat_id, await target.notifier.send(chat_id, message))
-            except DeliveryError as err:
-                if err.malformed and not plain_tried:
-                    plain_tried = True
-                    message = dataclasses.replace(message, plain=True, chart_png=None)
-                    continue
-                if err.migrated_to and not moved:
-                    moved = True
-                    if not await asyncio.to_thread(self.rows.migrate, job, chat_id,
-                                                   err.migrated_to):
-                        return None
-                    chat_id = err.migrated_to
-                    continue
-                return Outcome(chat_id, err)
-            except Exception as err:  # a notifier bug must not lose the alert
-                log.exception("notifier %s raised an unexpected error", job.platform)
-                return Outcome(chat_id, err)
-
-    async def _mark(self, job: Job, outcome: Outcome) -> None:
-        """Record the send's outcome: sent with its ids, retry later, blocked, or failed."""
-        result = outcome.result
-        if isinstance(result, Sent):
-            await asyncio.to_thread(self.rows.mark_sent, [job.id], result, self.clock())
-        elif not isinstance(result, DeliveryError):
-            await self._retry_later(job, f"{type(result).__name__}: {result}", None)
-        elif result.blocked:
-            await asyncio.to_thread(self.rows.block_chat, job, outcome.chat_id, str(result))
-        elif result.retryable:
-            await self._retry_later(job, str(result), result.retry_after)
-        else:
-            await self._finish(job, OutboxStatus.FAILED, str(result) or type(result).__name__)
-
-    # --- helpers of the stages ----------------------------------------------------------------
-
-    async def _finish(self, job: Job, status: OutboxStatus, error: str) -> None:
-        await asyncio.to_thread(self.rows.finish, job, status, error)
-
-    async def _retry_later(self, job: Job, error: str, retry_after: float | None) -> None:
-        if retry_after is None and self.backoff.exhausted(job.attempts):
-            await self._finish(job, OutboxStatus.FAILED,
-                               f"gave up after {job.attempts} attempts: {error}")
-            return
-        if retry_after is not None:
-            delay, attempts = retry_after, job.attempts - 1  # flood control is not a failure
-        else:
-            delay, attempts = self.backoff.delay(job.attempts, self.rng), job.attempts
-        at = self.clock() + timedelta(seconds=delay)
-        await asyncio.to_thread(self.rows.retry_at, job, at, attempts=attempts, error=error)
+        outcome = await send(self.rows, target, composed.jobs, composed.message)
+        if isinstance(outcome, Outcome):
+            await self.outcomes.record(outcome)
+        elif outcome.jobs:
+            await self._deliver_message(outcome.jobs, compose, moved=True)
