@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 DATA ?=
 
-.PHONY: run test lint typecheck bench clean golden fuzz
+.PHONY: run test lint typecheck bench clean golden fuzz crash
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ FUZZ_SEED ?= 13
 fuzz: $(DEV_STAMP)
 	CYCLEWATCH_FUZZ_FILES=$(FUZZ_FILES) CYCLEWATCH_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest \
 		-q -s -p no:cacheprovider -o timeout=3600 tests/rules/test_fuzz.py::test_the_whole_campaign
+
+# The long kill -9 campaign (`make test` crashes the fan-out 8 times): CRASHES restarts.
+CRASHES ?= 50
+crash: $(DEV_STAMP)
+	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost CYCLEWATCH_CRASHES=$(CRASHES) \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -o timeout=3600 tests/service/test_crash.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from rules.model import RuleSpec, pick_language
+from rules.model import RulesFile, RuleSpec, pick_language
 from rules.units import change_unit, format_value
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -101,3 +101,16 @@ def resolved_sentence(
     if since is not None and since <= date:
         held = words["held"].format(span=span((date - since).days, lang), since=since.isoformat())
     return words["resolved"].format(title=title, date=date.isoformat(), held=held)
+
+
+def input_titles(file: RulesFile, lang: str) -> dict[str, tuple[str, str | None]]:
+    """What a person reads for each input, keyed by its name and by its series id: (title in
+    `lang`, the public code to cite in parentheses or None). The code is a FRED id (DFF) that
+    a reader can look up; a computed id (bill_share) is never shown. No title: the id itself."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for name, spec in file.series.items():
+        title = pick_language(spec.title, lang)
+        code = spec.id if spec.source == "fred" and title else None
+        out[name] = (title or spec.id, code)
+        out.setdefault(spec.id, out[name])
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rules.alerttext import input_titles
 from rules.engine import Evaluator, on_clock, to_date
 from rules.explain import number
 from rules.functions import Value
@@ -39,6 +40,10 @@ class Check:
     threshold: float | None = None
     unit: str | None = None  # of `value` and `threshold`
     legs: tuple[tuple[str, bool | None], ...] = ()  # (title, on) of the metrics behind a gauge
+    value_title: str = ""  # what `value` is, in the answer's language ("" : no single value)
+    # Why `value` is unknown although the state is known (a firing rule whose input went
+    # stale keeps firing): the engine's stale reason, else None.
+    stale: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form."""
@@ -54,6 +59,8 @@ class Check:
             "sources": list(self.sources),
             "unit": self.unit,
             "legs": [{"title": title, "on": on} for title, on in self.legs],
+            "value_title": self.value_title,
+            "stale": self.stale,
         }
 
 
@@ -78,6 +85,9 @@ class Regime:
     last_since: date | None = None
     last_until: date | None = None
     since: date | None = None  # when the current (determined) regime began
+    # Input name or series id -> (title in the answer's language, code to cite or None):
+    # what a person reads instead of `waiting_for` ids and the ids in skip reasons.
+    inputs: Mapping[str, tuple[str, str | None]] = field(default_factory=dict, compare=False)
 
     @property
     def determined(self) -> bool:
@@ -161,8 +171,8 @@ class _Reader:
             else:
                 found = math.nan
             self.values[g.spec.id] = on_clock(found, grid)
-        # Per gauge, the oldest of its inputs' newest observations at each grid point
-        # (ns; -1 where an input has none yet), and its sources.
+        # Per gauge, the newest of its inputs' observations at each grid point (ns; -1 where
+        # no input has any yet), and its sources.
         stamps = grid.as_unit("ns").asi8
         newest: dict[str, np.ndarray] = {}
         for name, item in ev.inputs.items():
@@ -202,6 +212,8 @@ class _Reader:
             observed = day.isoformat() if day is not None else None
             sources = self.sources[gid]
             threshold = gauge.when.comparison[1] if gauge.when.comparison is not None else None
+            value_title = pick_language(
+                self.ruleset.file.metric_titles.get(gauge.spec.value or ""), self.lang)
             checks.append(
                 Check(
                     gid,
@@ -215,6 +227,7 @@ class _Reader:
                     threshold,
                     gauge.spec.unit,
                     self._legs(gid, pos),
+                    value_title,
                 )
             )
         return checks
@@ -233,14 +246,16 @@ class _Reader:
         """The Regime at grid point `pos` for the date `as_of`."""
         at = pd.Timestamp(as_of)
         f = self.frame
+        names = input_titles(self.ruleset.file, self.lang)
         if pos < 0:
             title = _title(self.ruleset, UNDETERMINED, self.lang)
             nothing = ("no input has any data yet",)
-            return Regime(UNDETERMINED, as_of, checks, title, reasons=nothing)
+            return Regime(UNDETERMINED, as_of, checks, title, reasons=nothing, inputs=names)
         regime = str(f.regime[pos])
         title = _title(self.ruleset, regime, self.lang)
         if regime != UNDETERMINED:
-            return Regime(regime, as_of, checks, title, since=_day(f.last_since[pos]))
+            return Regime(regime, as_of, checks, title, since=_day(f.last_since[pos]),
+                          inputs=names)
         reasons: list[str] = []
         waiting: list[str] = []
         for gid in sorted(self.gauge_names.get(int(f.blocking[pos]), set())):
@@ -268,6 +283,7 @@ class _Reader:
             last_regime=last,
             last_since=_day(f.last_since[pos]) if last else None,
             last_until=_day(f.last_until[pos]) if last else None,
+            inputs=names,
         )
 
 
@@ -279,7 +295,12 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
     for rule in ruleset.rules:
         state, trace = states[rule.id], traces[rule.id]
         reason = skip_reason.get(rule.id)
-        observed, sources = _observed(ev, rule.inputs, pd.Timestamp(as_of))
+        _, sources = _observed(ev, rule.inputs, pd.Timestamp(as_of))
+        # The newest observation behind the rule's latest point (its `on:` series, else any
+        # input), as its alerts date it -- not the oldest input (DFF, kept for decades).
+        stamp = int(trace.observed[-1]) if trace.observed is not None and len(trace.clock) else -1
+        day = _day(stamp)
+        observed = day.isoformat() if day is not None else None
         value = float(trace.value[-1]) if len(trace.clock) else math.nan
         detail = reason or (
             f"firing since {state.since}" if state.status == RuleStatus.FIRING else state.status
@@ -287,6 +308,10 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
         firing = state.status == RuleStatus.FIRING
         if firing and reason is None and value == value and trace.threshold is not None:
             detail += f" (value {number(value)}, threshold {number(trace.threshold)})"
+        has_value = rule.value is not None or rule.when.comparison is not None
+        stale = None
+        if reason is None and has_value and value != value:
+            stale = ev.stale_reason(rule.inputs, pd.Timestamp(as_of))
         checks.append(
             Check(
                 rule.id,
@@ -299,6 +324,8 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
                 sources,
                 trace.threshold,
                 rule.spec.unit,
+                value_title=pick_language(rule.spec.value_title, lang) if has_value else "",
+                stale=stale,
             )
         )
     return ev, checks

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from bot.store import Store
 from tests.pg import throwaway_cluster
@@ -18,6 +19,12 @@ from tests.pg import throwaway_cluster
 _DEFAULT_HISTORY = Path(__file__).resolve().parents[2] / "shared" / "data"
 HISTORY = Path(os.environ.get("CYCLEWATCH_HISTORY_DIR", _DEFAULT_HISTORY))
 _db_counter = itertools.count()
+
+# Property tests draw the same examples on every run (a red CI run can be repeated exactly);
+# HYPOTHESIS_PROFILE=explore draws new ones, for a campaign of one's own.
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,37 +13,62 @@ from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
 from bot.store import SeriesStatus
 from rules import Check, Regime, RuleStatus, Transition
+from rules.alerttext import input_titles
 from rules.units import format_value
 
 log = logging.getLogger("cyclewatch.views")
 _MARK = {True: "🟢", False: "⚪", None: "⏸"}
 _STATE_MARK = {RuleStatus.FIRING: "🟢", RuleStatus.PENDING: "🟡", RuleStatus.INACTIVE: "⚪",
                "skipped": "⏸"}
+Inputs = Mapping[str, tuple[str, str | None]]  # input name or series id -> (title, code)
+WAITING_SHOWN = 4  # the awaited inputs named in the undetermined verdict; the rest counted
 
 
-def _check_line(check: Check, lang: str, detail: str | None = None) -> str:
-    mark = _MARK[check.on]
+def input_label(key: str, lang: str, inputs: Inputs | None = None, *, cite: bool = True) -> str:
+    """An input as a person reads it: its title, with its public code in parentheses when it
+    has one ("Effective fed funds rate (DFF)"); the bare id only where no title exists."""
+    title, code = (inputs or {}).get(key, (key, None))
+    if not cite or not code or re.search(rf"\b{re.escape(code)}\b", title):
+        return title
+    return text(lang, "input_cited", title=title, code=code)
+
+
+def _check_line(check: Check, lang: str, detail: str | None = None,
+                inputs: Inputs | None = None) -> str:
+    """`🟢 ON Title — What the value is: 4.5 %, line 4 % (as of D) [why]`; a value
+    that is unknown is left out (the detail says why), and a known state whose input went
+    stale says it was last seen so."""
     word = {True: "check_on", False: "check_off", None: "check_skipped"}[check.on]
-    threshold = (
-        text(lang, "threshold_part", threshold=format_value(check.threshold, check.unit, lang))
-        if check.threshold is not None
-        else ""
-    )
+    if check.stale and check.on is not None:
+        word = "check_last_on" if check.on else "check_last_off"
+        reason = skip_reason(check.stale, lang, inputs)
+        detail = (text(lang, "state_then_stale", state=detail, reason=reason) if detail
+                  else reason)
+    value = ""
+    if check.value is not None:
+        threshold = (
+            text(lang, "threshold_part",
+                 threshold=format_value(check.threshold, check.unit, lang))
+            if check.threshold is not None else ""
+        )
+        value = text(lang, "check_value", title=check.value_title or text(lang, "value_word"),
+                     value=format_value(check.value, check.unit, lang), threshold=threshold)
+    shown = _gauge_detail(check, lang, inputs) if detail is None else detail
     return text(
-        lang, "check_line", mark=f"{mark} {text(lang, word)}", title=check.title,
-        value=format_value(check.value, check.unit, lang), threshold=threshold,
-        observed=check.observed or "—",
-        detail=f"[{shown}]" if (shown := detail or _gauge_detail(check, lang)) else "",
+        lang, "check_line", mark=f"{_MARK[check.on]} {text(lang, word)}", title=check.title,
+        value=value,
+        observed=text(lang, "check_observed", observed=check.observed) if check.observed else "",
+        detail=text(lang, "check_detail", detail=shown) if shown else "",
     ).rstrip()
 
 
 _LEG_MARK = {True: "✓", False: "✗", None: "?"}
 
 
-def _gauge_detail(check: Check, lang: str) -> str:
+def _gauge_detail(check: Check, lang: str, inputs: Inputs | None = None) -> str:
     """Why a gauge is on, off or unknown: each leg marked, else its definition."""
     if check.on is None:
-        return skip_reason(check.detail, lang)
+        return skip_reason(check.detail, lang, inputs)
     if check.legs:
         return " · ".join(f"{_LEG_MARK[on]} {title}" for title, on in check.legs)
     return check.detail
@@ -59,35 +84,58 @@ def regime_name(regime_id: str, lang: str) -> str:
 
 _STALE = re.compile(r"^(?P<series>\S+) stale: last (?P<last>[\d-]+), window (?P<days>\d+)d$")
 _NO_DATA = re.compile(r"^no data for (?P<series>\S+)$")
+_NOT_YET = "not enough history yet"
 
 
-def skip_reason(reason: str | None, lang: str) -> str:
-    """The rule engine's skip reason in `lang` (its own words when the shape is unknown)."""
+def skip_reason(reason: str | None, lang: str, inputs: Inputs | None = None) -> str:
+    """The rule engine's skip reason in `lang`, each input by its title when `inputs` has one
+    (the engine's own words when the shape is unknown)."""
     reason = reason or ""
-    if (match := _STALE.match(reason)) is not None:
-        return text(lang, "reason_stale", **match.groupdict())
-    if (match := _NO_DATA.match(reason)) is not None:
-        return text(lang, "reason_no_data", **match.groupdict())
+    for key, pattern in (("reason_stale", _STALE), ("reason_no_data", _NO_DATA)):
+        if (match := pattern.match(reason)) is not None:
+            found = match.groupdict()
+            label = found["series"] = input_label(found["series"], lang, inputs)
+            shown = text(lang, key, **found)
+            if label.isascii():  # a bare id between Chinese characters gets its spaces
+                shown = re.sub(rf"(?<=[^\x00-\x7f]){re.escape(label)}", f" {label}", shown)
+                shown = re.sub(rf"{re.escape(label)}(?=[^\x00-\x7f])", f"{label} ", shown)
+            return shown
+    if reason == _NOT_YET:
+        return text(lang, "reason_not_yet")
     return reason
 
 
-def rule_state_text(view: RuleView, lang: str) -> str:
+def _state_words(view: RuleView, status: str, lang: str) -> str:
+    if status == RuleStatus.FIRING and view.since:
+        return text(lang, "state_firing_since", since=view.since)
+    return text(lang, f"state_{status}")
+
+
+def rule_state_text(view: RuleView, lang: str, inputs: Inputs | None = None) -> str:
     """A rule's state in words: "firing since 2019-08-28", "skipped (...); before that: ..."."""
-    def words(status: str) -> str:
-        if status == RuleStatus.FIRING and view.since:
-            return text(lang, "state_firing_since", since=view.since)
-        return text(lang, f"state_{status}")
-
     if view.state == "skipped":
-        return text(lang, "skipped_was", reason=skip_reason(view.reason, lang),
-                    state=words(view.last_status))
-    return words(view.state)
+        return text(lang, "skipped_was", reason=skip_reason(view.reason, lang, inputs),
+                    state=_state_words(view, view.last_status, lang))
+    return _state_words(view, view.state, lang)
 
 
-def _milestone_state(check: Check, lang: str) -> str:
-    """A milestone's state in words when no rule view is at hand (the engine's are English)."""
+def _milestone_detail(check: Check, view: RuleView | None, lang: str,
+                      inputs: Inputs | None) -> str:
+    """A milestone's state in words for its /regime row (the mark already says "skipped")."""
+    if view is not None and view.state == "skipped":
+        reason = skip_reason(view.reason, lang, inputs)
+        if view.last_status == RuleStatus.INACTIVE or not _STALE.match(view.reason or ""):
+            return reason  # nothing to add: it was not firing, or there is no "before"
+        return text(lang, "stale_was", reason=reason,
+                    state=_state_words(view, view.last_status, lang))
+    if view is not None and view.state == RuleStatus.FIRING and view.since:
+        return text(lang, "row_since", since=view.since)  # the mark already says ON
+    if view is not None and view.state == RuleStatus.INACTIVE:
+        return ""  # the mark already says off
+    if view is not None:
+        return _state_words(view, view.state, lang)
     if check.on is None:
-        return skip_reason(check.detail, lang)
+        return skip_reason(check.detail, lang, inputs)
     return text(lang, "state_firing" if check.on else "state_inactive")
 
 
@@ -105,6 +153,16 @@ def _sentence_case(phrase: str) -> str:
     return phrase[:1].upper() + phrase[1:]
 
 
+def waiting_text(found: Regime, lang: str, shown: int = WAITING_SHOWN) -> str:
+    """The awaited inputs by title, each once: the first `shown`, then how many more."""
+    titles = list(dict.fromkeys(input_label(s, lang, found.inputs, cite=False)
+                                for s in found.waiting_for))
+    listed = text(lang, "list_sep").join(titles[:shown])
+    if len(titles) <= shown:
+        return listed
+    return text(lang, "list_more", items=listed, more=len(titles) - shown)
+
+
 def verdict(found: Regime, lang: str) -> list[str]:
     """The regime in sentences: the verdict and the gauges that make it, or, undetermined,
     the last determined regime, the provisional reading and the releases awaited."""
@@ -120,7 +178,7 @@ def verdict(found: Regime, lang: str) -> list[str]:
             lines.append(text(lang, "regime_provisional",
                               regime=regime_name(found.provisional, lang)))
         if found.waiting_for:
-            lines.append(text(lang, "regime_waiting", series=", ".join(found.waiting_for)))
+            lines.append(text(lang, "regime_waiting", series=waiting_text(found, lang)))
         return lines
     on = [_with_legs(c, lang) for c in found.checks if c.kind == "gauge" and c.on]
     gauges = (text(lang, "regime_gauges_on", gauges=text(lang, "regime_and").join(on)) if on
@@ -135,15 +193,20 @@ def verdict(found: Regime, lang: str) -> list[str]:
 
 
 def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -> str:
-    """The /regime answer: the verdict sentence, then each gauge and milestone with its value."""
-    lines = [*verdict(found, lang), "",
-             text(lang, "regime_title", as_of=found.as_of.isoformat(),
-                  regime=regime_name(found.regime, lang))]
-    states = {v.id: rule_state_text(v, lang) for v in views or ()}
+    """The /regime answer: the verdict sentence, then each gauge and milestone with its value.
+
+    Undetermined, the verdict sentence already says so with its date: no second title line.
+    """
+    lines = verdict(found, lang)
+    if found.determined:
+        lines += ["", text(lang, "regime_title", as_of=found.as_of.isoformat(),
+                           regime=regime_name(found.regime, lang))]
+    by_id = {v.id: v for v in views or ()}
+    inputs = found.inputs
     for kind, heading in (("gauge", "gauges_heading"), ("milestone", "milestones_heading")):
         lines += ["", text(lang, heading)]
-        lines += [_check_line(c, lang, (states.get(c.id) or _milestone_state(c, lang))
-                              if kind == "milestone" else None)
+        lines += [_check_line(c, lang, _milestone_detail(c, by_id.get(c.id), lang, inputs)
+                              if kind == "milestone" else None, inputs)
                   for c in found.checks if c.kind == kind]
     return "\n".join(lines)
 
@@ -170,8 +233,9 @@ class WhyAnswer:
 def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     """Explain `rule_id`: its state now, latest value vs threshold, and its last change."""
     view = next(v for v in insight.rules(as_of, lang) if v.id == rule_id)
+    inputs = input_titles(insight.ruleset.file, lang)
     lines = [text(lang, "why_title", title=view.title)]
-    lines.append(text(lang, "why_now", state=rule_state_text(view, lang)))
+    lines.append(text(lang, "why_now", state=rule_state_text(view, lang, inputs)))
     check = view.check
     if check is not None and check.value is not None:
         threshold = (
@@ -179,8 +243,11 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
             if check.threshold is not None else ""
         )
         lines.append(text(lang, "why_current", value=format_value(check.value, check.unit, lang),
+                          title=check.value_title or text(lang, "value_word"),
                           threshold=threshold,
                           observed=check.observed or "—"))
+    elif check is not None and check.stale:
+        lines.append(text(lang, "why_stale", reason=skip_reason(check.stale, lang, inputs)))
     last = insight.last_event(rule_id, as_of)
     if last is None:
         lines.append(text(lang, "why_never"))

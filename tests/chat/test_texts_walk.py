@@ -4,18 +4,26 @@ number with its unit (events from the real history in ../shared/data)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert
-from rules import Event, RuleSet, Transition, backtest
+from bot.chat.views import regime_name, regime_text
+from bot.cli.rules import read_data_dir
+from bot.evaluate.insight import Insight
+from bot.i18n import text
+from rules import Event, Regime, RuleSet, Transition, backtest
 from rules.explain import make_event
 from rules.units import UNITS, check_unit, format_value
 
 LANGS = ("en", "zh")
+RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
 # A number a person reads: digits with optional sign, grouping and decimals.
 NUMBER = r"[−+-]?\d[\d,]*(?:\.\d+)?"
 UNIT_AFTER = (
@@ -132,3 +140,88 @@ def test_a_unit_outside_the_list_is_a_check_error_with_its_position() -> None:
         load_rules(text, "bad.yaml")
     assert [str(p).split(": ")[0] for p in err.value.problems] == ["bad.yaml:7:11"]
     assert "'$ tn'" in str(err.value.problems[0])
+
+
+# --- /regime in both languages, on the real data (csv series included) at several dates ---
+
+REGIME_DATES = (date(2008, 10, 15), date(2019, 9, 30), date(2021, 12, 31), date(2024, 9, 19),
+                date(2026, 11, 30))  # the last one: most inputs stale, undetermined
+WORD = r"[A-Za-z0-9_]+"
+
+
+def _title_texts(node: object, key: str = "") -> Iterator[str]:
+    """Every title-like text of rules.yaml (what a person is meant to read)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            keep = k in ("en", "zh") or key == "metric_titles"  # metric_titles: {name: {en,zh}}
+            yield from _title_texts(v, key if keep else str(k))
+    elif isinstance(node, list):
+        for v in node:
+            yield from _title_texts(v, key)
+    elif isinstance(node, str) and key in ("title", "value_title", "detail", "metric_titles"):
+        yield node
+
+
+def _identifiers(ruleset: RuleSet) -> set[str]:
+    """Ids a person should never read outside parentheses: series, metrics, values, rules.
+
+    Only ids that look like ids (an underscore, a digit, or an upper-case code such as DFF);
+    a word that rules.yaml itself uses in a title (GDP, IORB, 10y) is a word, not an id.
+    """
+    file = ruleset.file
+    names = set(file.series) | {s.id for s in file.series.values()} | set(file.metrics)
+    names |= {r.id for r in ruleset.rules} | {v for r in ruleset.rules for v in r.spec.values}
+    raw = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+    words = {w for t in _title_texts(raw) for w in re.findall(WORD, t)}
+    looks = re.compile(r".*[_0-9].*|[A-Z]{3,}")
+    return {n for n in names if looks.fullmatch(n) and n not in words}
+
+
+@pytest.fixture(scope="module")
+def full_insight(ruleset: RuleSet, history_dir: Path) -> Insight:
+    """What `--data ../shared/data` reads (csv series too), as /regime sees it."""
+    data = read_data_dir(ruleset, history_dir)
+    return Insight(ruleset, lambda: data)
+
+
+def _regime_answer(insight: Insight, day: date, lang: str) -> tuple[Regime, str]:
+    found = insight.regime(day, lang)
+    return found, regime_text(found, lang, insight.rules(day, lang))  # as /regime builds it
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("day", REGIME_DATES, ids=str)
+def test_regime_answer_shows_titles_not_ids(
+    ruleset: RuleSet, full_insight: Insight, day: date, lang: str
+) -> None:
+    found, shown = _regime_answer(full_insight, day, lang)
+    ids = _identifiers(ruleset)
+    codes = {s.id for s in ruleset.file.series.values()}
+    # A title may cite its source code in parentheses: "Effective fed funds rate (DFF)".
+    cited = "|".join(map(re.escape, sorted(codes)))
+    outside = re.sub(rf"\((?:{cited})\)", "", shown)
+    leaked = sorted(set(re.findall(WORD, outside)) & ids)
+    assert not leaked, (day, lang, leaked, shown)
+    if lang == "zh":  # acronyms (GDP, CAPE, QT) are how Chinese readers write them too
+        english = re.findall(r"[A-Za-z]*[a-z][A-Za-z]*", outside)
+        assert not english, (day, english, shown)
+    for line in shown.splitlines():  # a known state with an unknown value is not a bare "yes"
+        if line.startswith("🟢"):
+            assert format_value(None, None, lang) not in line, (day, lang, line)
+    for number in re.finditer(r"(?<![\d-])\d+\.\d+(?![\d-])", shown):
+        rest, line = shown[number.end():], shown[:number.end()].rsplit("\n", 1)[-1]
+        plain = any(c.unit in ("ratio", "index", "count") and c.title in line
+                    for c in found.checks)
+        assert plain or re.match(UNIT_AFTER, rest), (day, lang, line + rest.split("\n")[0])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_undetermined_answer_says_its_verdict_once(full_insight: Insight, lang: str) -> None:
+    found, shown = _regime_answer(full_insight, date(2026, 11, 30), lang)
+    assert not found.determined
+    header = shown.split("\n\n" + text(lang, "gauges_heading"), 1)[0]
+    assert header.count("2026-11-30") == 1, header  # the verdict and its date, said once
+    assert shown.count(regime_name("undetermined", lang)) <= 1, shown
+    waiting = next(line for line in header.splitlines()
+                   if line.startswith(text(lang, "regime_waiting", series="").rstrip(".。")))
+    assert len(waiting) < 160, waiting  # short: grouped or capped, not every series

@@ -19,11 +19,12 @@ from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert, render_group
 from bot.chat.views import regime_text
 from bot.cli.rules import read_data_dir
+from bot.evaluate.insight import Insight
 from bot.notifiers.base import Message
 from bot.notifiers.console import ConsoleNotifier
 from bot.notifiers.textsplit import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, telegram_html_parts
 from bot.platforms.slack.notifier import slack_blocks
-from rules import Event, RuleSet, Transition, backtest, classify_regime, load_rules
+from rules import Event, RuleSet, Transition, backtest, load_rules
 
 HERE = Path(__file__).parent
 RULES_FILE = HERE.parents[1] / "rules.yaml"
@@ -63,8 +64,9 @@ def _messages(case: str, ruleset: RuleSet, history: Mapping[str, pd.Series],
                            Transition.RESOLVED)
         return render_alert(AlertPayload.from_event(event), lang)
     day = date(2021, 12, 31) if case == "regime_2021-12-31" else date(2026, 11, 30)
-    found = classify_regime(ruleset, history, day, lang)
-    return Message(title="", body=regime_text(found, lang))
+    insight = Insight(ruleset, lambda: history)  # as /regime answers: with each rule's state
+    found = insight.regime(day, lang)
+    return Message(title="", body=regime_text(found, lang, insight.rules(day, lang)))
 
 
 def _console(message: Message) -> str:
