@@ -42,7 +42,11 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (about ten times faster), else PyYAML's own.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeBase):  # type: ignore[valid-type,misc]
     """SafeLoader with YAML 1.2 booleans: only true/false, so a key `on:` stays a string."""
 
 
@@ -58,9 +62,10 @@ _Loader.add_implicit_resolver(
 class _Positions:
     """Finds line/column of a location path (keys and indexes) in the YAML node tree."""
 
-    def __init__(self, filename: str, root: yaml.Node | None) -> None:
+    def __init__(self, filename: str, root: yaml.Node | None, text: str = "") -> None:
         self.filename = filename
         self.root = root
+        self.lines = text.split("\n")
 
     def node(self, loc: Sequence[str | int], key: bool = False) -> yaml.Node | None:
         """The deepest node on the path (the key node of the last step when `key`)."""
@@ -97,15 +102,17 @@ class _Positions:
             if node.style in (None, "'", '"') and offset[0] == 0:
                 col += offset[1] + (1 if node.style else 0)
             elif node.style in ("|", ">"):
-                line, col = _block_position(node, offset)
+                line, col = _block_position(node, offset, self.lines)
         return Problem(self.filename, line, col, message)
 
 
-def _block_position(node: yaml.ScalarNode, offset: tuple[int, int]) -> tuple[int, int]:
-    """1-based (line, col) of an offset into a block scalar's text (folded: lines joined)."""
-    buffer = node.start_mark.buffer or ""
-    body = buffer[buffer.find("\n", node.start_mark.index) + 1 : node.end_mark.index]
-    lines = body.split("\n")
+def _block_position(
+    node: yaml.ScalarNode, offset: tuple[int, int], text: Sequence[str]
+) -> tuple[int, int]:
+    """1-based (line, col) of an offset into a block scalar's text (folded: lines joined);
+    `text` is the file's lines (libyaml's marks carry no buffer)."""
+    end = node.end_mark
+    lines = list(text[node.start_mark.line + 1 : end.line + (1 if end.column else 0)])
     first = node.start_mark.line + 2
     indent = len(lines[0]) - len(lines[0].lstrip(" ")) if lines else 0
     if node.style == "|":
@@ -179,9 +186,13 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, _Positions]:
         raise RulesError([Problem(filename, 1, 1, f"file is larger than {MAX_TEXT} characters")])
     try:
         flow_depth(text)
-        root = yaml.compose(text, Loader=_Loader)
-        yaml_size(root)  # before anything walks the tree or builds the data: no alias bomb
-        data = yaml.load(text, Loader=_Loader)
+        loader = _Loader(text)
+        try:  # parsed once: the node tree gives positions, then the data are built from it
+            root = loader.get_single_node()
+            yaml_size(root)  # before anything walks the tree or builds the data: no alias bomb
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -190,7 +201,7 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, _Positions]:
         raise RulesError([Problem(filename, 1, 1, str(err))]) from None
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError) as err:
         raise RulesError([Problem(filename, 1, 1, f"YAML: {err}")]) from None
-    pos = _Positions(filename, root)
+    pos = _Positions(filename, root, text)
     dupes: list[Problem] = []
     for key, message in _duplicate_keys(root):
         dupes.append(Problem(filename, key.start_mark.line + 1, key.start_mark.column + 1, message))
