@@ -5,7 +5,6 @@ bytes until new data arrive."""
 from __future__ import annotations
 
 import re
-import textwrap
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -13,18 +12,28 @@ from datetime import date
 
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.dates import YearLocator, date2num
 from matplotlib.figure import Figure
-from matplotlib.ticker import Locator
 
 from bot.chat import chartstyle as cs
+from bot.chat import regimebands as bands
+from bot.chat.chartparts import (
+    YEARS_SHOWN,
+    footer,
+    inputs_of,
+    named,
+    plot,
+    scaled,
+    sources,
+    window,
+    wrap,
+)
+from bot.chat.chartparts import title_of as _title_of
+from bot.chat.chartparts import x as _x
 from bot.i18n import text
 from rules import RuleSet, Transition, backtest
 from rules.engine import Evaluator, trace_rule
 from rules.model import pick_language
-from rules.units import format_value, unit_label
 
-YEARS_SHOWN = 10
 _BARE = re.compile(r"^\s*[a-z][a-z0-9_]*\s*$")
 # What the dashboard shows: series ids or metric names of the default rules.
 DASHBOARD = ("total_assets", "reserves", "policy_rate", "real_10y", "bill_share",
@@ -45,83 +54,6 @@ def _cached(key: tuple[object, ...], draw: Callable[[], bytes]) -> bytes:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return png
-
-
-def _window(values: pd.Series, as_of: date) -> pd.Series:
-    end = pd.Timestamp(as_of)
-    start = end - pd.DateOffset(years=YEARS_SHOWN)
-    return values[(values.index >= start) & (values.index <= end)].dropna()
-
-
-def _named(name: str, ruleset: RuleSet, ev: Evaluator) -> pd.Series | None:
-    """A series or metric of the rules file by name, on its own dates."""
-    try:
-        found = ev.lookup(name)
-    except (KeyError, ValueError):
-        return None
-    return found if isinstance(found, pd.Series) else None
-
-
-def _title_of(name: str, ruleset: RuleSet, lang: str) -> str:
-    file = ruleset.file
-    if name in file.series:
-        return pick_language(file.series[name].title, lang) or name
-    return pick_language(file.metric_titles.get(name), lang) or name
-
-
-def _scaled(values: pd.Series, unit: str | None) -> tuple[pd.Series, str | None]:
-    """Dollars in the size people say: millions shown as trillions or billions."""
-    if unit == "$ mn" and not values.empty:
-        top = float(values.abs().max())
-        if top >= 1e6:
-            return values / 1e6, "$ tn"
-        if top >= 1e3:
-            return values / 1e3, "$ bn"
-    if unit == "$ bn" and not values.empty and float(values.abs().max()) >= 1e3:
-        return values / 1e3, "$ tn"
-    return values, unit
-
-
-def _wrap(title: str, lang: str) -> str:
-    return "\n".join(textwrap.wrap(title, 24 if lang == "zh" else 46)) or title
-
-
-def _sources(ruleset: RuleSet, names: set[str]) -> str:
-    series = ruleset.file.series
-    found = sorted({f"{series[n].source.upper()} {series[n].id}" for n in names if n in series})
-    return ", ".join(found[:3]) + (" …" if len(found) > 3 else "")
-
-
-def _footer(fig: Figure, lang: str, as_of: date, sources: str) -> None:
-    line = text(lang, "chart_footer", as_of=as_of.isoformat(), sources=sources)
-    fig.supxlabel("\n".join(textwrap.wrap(line, 44 if lang == "zh" else 58)), x=0.02,
-                  ha="left", fontsize=cs.SMALL, color=cs.GREY)
-
-
-def _plot(ax: Axes, shown: pd.Series, unit: str | None, title: str, lang: str) -> None:
-    label = unit_label(unit, lang)
-    ax.set_title(_wrap(f"{title} ({label})" if label else title, lang), loc="left",
-                 fontsize=cs.BODY)
-    ax.grid(alpha=0.3)
-    if shown.empty:
-        ax.text(0.5, 0.5, text(lang, "chart_no_data"), ha="center", va="center",
-                transform=ax.transAxes)
-        return
-    ax.plot(shown.index, shown.to_numpy(), color=cs.BLUE, linewidth=2.2)
-    last = float(shown.iloc[-1])
-    ax.annotate(format_value(last, unit, lang), (shown.index[-1], last), xytext=(-10, 12),
-                textcoords="offset points", ha="right", fontsize=cs.SMALL, color=cs.BLUE,
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 2})
-    low, high = shown.quantile(0.03), shown.quantile(0.97)
-    if float(shown.max()) > high + 3 * (high - low):  # one spike (2020) must not flatten years
-        bottom = float(shown.min())
-        ax.set_ylim(float(bottom - 0.1 * (high - bottom)), float(high + 0.6 * (high - low)))
-    ax.xaxis.set_major_locator(_years(shown))
-
-
-def _years(shown: pd.Series) -> Locator:
-    span = (shown.index[-1] - shown.index[0]).days / 365.25 if len(shown) > 1 else 1
-    return YearLocator(max(1, round(span / 4)))  # type: ignore[no-untyped-call]
 
 
 def _firing_periods(
@@ -149,10 +81,6 @@ def _same(value: str | None, name: str, ruleset: RuleSet) -> bool:
     value = value.strip()
     return value == name or value in re.findall(r"[a-z_][a-z0-9_]*",
                                                 ruleset.file.metrics.get(name, ""))
-
-
-def _x(stamp: pd.Timestamp) -> float:
-    return float(date2num(stamp.to_pydatetime()))  # type: ignore[no-untyped-call]
 
 
 def _decorate(ax: Axes, periods: list[tuple[pd.Timestamp, pd.Timestamp]],
@@ -185,9 +113,9 @@ def rule_chart(
         spec = rule.spec
         ev = Evaluator(ruleset, data, pd.Timestamp(as_of))
         trace = trace_rule(ev, rule)
-        decided = _window(pd.Series(trace.value, index=trace.clock), as_of)
+        decided = window(pd.Series(trace.value, index=trace.clock), as_of)
         name = spec.chart or spec.on
-        person = _named(name, ruleset, ev) if name else None
+        person = named(name, ev) if name else None
         if person is not None and name is not None and _same(spec.value, name, ruleset):
             decided = decided.iloc[0:0]  # the chart already shows the value: one panel
         periods, starts = _firing_periods(ruleset, data, rule_id, as_of)
@@ -201,25 +129,20 @@ def rule_chart(
             start = mark - pd.DateOffset(years=YEARS_SHOWN)
             ax_index = 0
             if person is not None and name is not None:
-                shown, unit = _scaled(_window(person, as_of), ruleset.file.unit_of(name))
-                _plot(axes[0], shown, unit, _title_of(name, ruleset, lang), lang)
+                shown, unit = scaled(window(person, as_of), ruleset.file.unit_of(name))
+                plot(axes[0], shown, unit, _title_of(name, ruleset, lang), lang)
                 ax_index = 1
             if not decided.empty:
-                ax = axes[ax_index]
                 title = pick_language(spec.value_title, lang) or pick_language(spec.title, lang)
-                _plot(ax, decided, spec.unit, text(lang, "chart_value", title=title)
-                      if ax_index else title, lang)
-                if trace.threshold is not None:
-                    ax.axhline(trace.threshold, color=cs.VERMILLION, linestyle="--",
-                               linewidth=1.6, label=text(lang, "chart_line", value=format_value(
-                                   trace.threshold, spec.unit, lang)))
+                plot(axes[ax_index], decided, spec.unit, text(lang, "chart_value", title=title)
+                     if ax_index else title, lang, threshold=trace.threshold, line_in_title=True)
             for i, ax in enumerate(axes):
                 _decorate(ax, periods, starts, mark, start, lang, label=i == 0)
                 if ax.get_legend_handles_labels()[0]:
                     ax.legend(loc="upper left", frameon=False)
-            fig.suptitle(_wrap(pick_language(spec.title, lang), lang), x=0.02, ha="left",
-                         fontsize=cs.TITLE, )
-            _footer(fig, lang, as_of, _sources(ruleset, set(rule.inputs)))
+            fig.suptitle(wrap(pick_language(spec.title, lang), lang), x=0.02, ha="left",
+                         fontsize=cs.TITLE)
+            footer(fig, lang, as_of, sources(ruleset, sorted(rule.inputs)))
             return cs.png(fig)
 
     if rule_id not in {r.id for r in ruleset.rules}:
@@ -229,32 +152,67 @@ def rule_chart(
     return _cached(("rule", version, rule_id, definition, as_of, lang), draw)
 
 
+def _panel_line(ruleset: RuleSet, name: str) -> float | None:
+    """The threshold of a rule whose value is the panel's series itself (bills share 20 %)."""
+    for rule in ruleset.rules:
+        spec = rule.spec
+        if spec.threshold is not None and spec.value is not None and spec.value.strip() == name:
+            return spec.threshold
+    return None
+
+
+def _dashboard_panels(axes: list[Axes], data: Mapping[str, pd.Series], as_of: date,
+                      ruleset: RuleSet | None, ev: Evaluator | None, lang: str) -> None:
+    for ax, name in zip(axes, DASHBOARD, strict=True):
+        found = named(name, ev) if ruleset and ev else data.get(name)
+        unit = ruleset.file.unit_of(name) if ruleset else None
+        shown, shown_unit = scaled(window(found, as_of) if found is not None
+                                   else pd.Series(dtype=float), unit)
+        line = _panel_line(ruleset, name) if ruleset and shown_unit == unit else None
+        plot(ax, shown, shown_unit, _title_of(name, ruleset, lang) if ruleset else name, lang,
+             color=cs.INK, threshold=line, line_in_title=True)
+
+
+def dashboard_figure(
+    data: Mapping[str, pd.Series], as_of: date, ruleset: RuleSet | None = None,
+    lang: str = "en", regime: str | None = None,
+) -> Figure:
+    """The dashboard drawn (call it inside `chartstyle.style(lang)`): six panels over ten
+    years, the regime of each period shaded behind them with its legend, titled with the
+    regime (`regime`, else the one in force on `as_of`), and the source footer."""
+    ev = Evaluator(ruleset, data, pd.Timestamp(as_of)) if ruleset is not None else None
+    end = pd.Timestamp(as_of)
+    start = end - pd.DateOffset(years=YEARS_SHOWN)
+    runs = bands.regime_runs(ruleset, ev, start, end) if ruleset and ev else []
+    now = bands.regime_at(runs)
+    name = regime or (bands.regime_label(now, ruleset, lang) if now else "cyclewatch")
+    fig = cs.figure(12.5 if runs else 11.5)
+    key, *axes = fig.subplots(len(DASHBOARD) + 1, 1, height_ratios=[0.01] + [1] * 6)
+    for ax in axes[:-1]:
+        ax.sharex(axes[-1])
+        ax.tick_params(labelbottom=False)
+    _dashboard_panels(axes, data, as_of, ruleset, ev, lang)
+    key.axis("off")
+    if ruleset is not None and runs:
+        bands.shade(axes, runs, ruleset)
+        bands.legend(key, runs, ruleset, lang)
+        axes[0].set_xlim(_x(start), _x(end))
+    heading = text(lang, "chart_dashboard", regime=name, as_of=as_of.isoformat())
+    fig.suptitle(wrap(heading, lang), x=0.02, ha="left", fontsize=cs.TITLE)
+    names = [n for name in DASHBOARD for n in inputs_of(ruleset, name)] if ruleset else []
+    footer(fig, lang, as_of, sources(ruleset, names) if ruleset else "FRED")
+    return fig
+
+
 def regime_dashboard(
     data: Mapping[str, pd.Series], as_of: date, version: str, ruleset: RuleSet | None = None,
     lang: str = "en", regime: str | None = None,
 ) -> bytes:
-    """Six panels, one under the other (balance sheet, reserves, policy rate, real 10y, bill
-    share, bubble gauges), titled with the regime."""
+    """The dashboard PNG (see `dashboard_figure`), cached per data version."""
 
     def draw() -> bytes:
-        ev = Evaluator(ruleset, data, pd.Timestamp(as_of)) if ruleset is not None else None
         with cs.style(lang):
-            fig = cs.figure(11.5)
-            axes = fig.subplots(len(DASHBOARD), 1, sharex=True)
-            for ax, name in zip(axes, DASHBOARD, strict=True):
-                found = _named(name, ruleset, ev) if ruleset and ev else data.get(name)
-                unit = ruleset.file.unit_of(name) if ruleset else None
-                shown, unit = _scaled(_window(found, as_of) if found is not None
-                                      else pd.Series(dtype=float), unit)
-                title = _title_of(name, ruleset, lang) if ruleset else name
-                _plot(ax, shown, unit, title, lang)
-            heading = text(lang, "chart_dashboard", regime=regime or "cyclewatch",
-                           as_of=as_of.isoformat())
-            fig.suptitle(_wrap(heading, lang), x=0.02, ha="left", fontsize=cs.TITLE,
-                         )
-            names = set(DASHBOARD) & set(ruleset.file.series) if ruleset else set()
-            _footer(fig, lang, as_of, _sources(ruleset, names) if ruleset else "FRED")
-            return cs.png(fig)
+            return cs.png(dashboard_figure(data, as_of, ruleset, lang, regime))
 
     rules_key = tuple(r.definition_hash for r in ruleset.rules) if ruleset else ()
     return _cached(("dashboard", version, as_of, rules_key, lang, regime), draw)
@@ -265,4 +223,4 @@ def is_png(payload: bytes) -> bool:
     return payload[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-__all__ = ["Figure", "is_png", "regime_dashboard", "rule_chart"]
+__all__ = ["Figure", "dashboard_figure", "is_png", "regime_dashboard", "rule_chart"]

@@ -28,7 +28,26 @@ SMALL, BODY, TITLE = 14.5, 15.5, 17.5  # points: 40, 43 and 49 px (12+ px on a p
 # Okabe & Ito: told apart with every common colour-vision deficiency.
 BLUE, ORANGE, VERMILLION, SKY, GREEN, GREY = (
     "#0072B2", "#E69F00", "#D55E00", "#56B4E9", "#009E73", "#767676")
+YELLOW, PURPLE, INK = "#F0E442", "#CC79A7", "#222222"
 SHADE = "#E69F00"  # firing periods, at low alpha
+REGIME_ALPHA = 0.3
+# One colour per regime of the default rules (other regimes: OTHER_REGIMES in turn). Neutral is
+# left unshaded (white); undetermined is hatched, so "we cannot tell" never looks like a claim.
+REGIME_COLORS = {
+    "easing_into_bubble": ORANGE, "easing_into_downturn": SKY, "easing_mixed": YELLOW,
+    "tightening_into_bubble": VERMILLION, "tightening_into_downturn": BLUE,
+    "tightening_mixed": PURPLE, "holding_into_bubble": GREEN, "holding_into_downturn": GREY,
+    "neutral": "#FFFFFF", "undetermined": "none",
+}
+OTHER_REGIMES = (GREEN, PURPLE, SKY, YELLOW, GREY)
+# Chart-only words (the chat's phrases are in bot/i18n).
+WORDS = {
+    "en": {"backtest": "cyclewatch backtest, {start} to {end}", "fired": "fired",
+           "resolved": "resolved", "regime": "Shading: the regime at the time",
+           "shaded": "shaded: {what}"},
+    "zh": {"backtest": "cyclewatch 回测,{start} 至 {end}", "fired": "触发", "resolved": "解除",
+           "regime": "底色:当时所处阶段", "shaded": "底色:{what}"},
+}
 CJK_FONTS = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
     "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback",
@@ -86,6 +105,16 @@ def style(lang: str) -> Iterator[None]:
     }
     with rc_context(params):  # type: ignore[arg-type]
         yield
+
+
+def word(lang: str, key: str, **values: object) -> str:
+    """A chart-only word in `lang` (English when `lang` has none)."""
+    return WORDS.get(lang, WORDS["en"])[key].format(**values)
+
+
+def regime_color(regime_id: str, order: int = 0) -> str:
+    """The regime's fill colour ("none" for undetermined, white for neutral)."""
+    return REGIME_COLORS.get(regime_id, OTHER_REGIMES[order % len(OTHER_REGIMES)])
 
 
 def figure(height_in: float) -> Figure:

@@ -38,8 +38,8 @@ HANDLERS = {
     "status": "bot.cli.fetch:status_command",
     "check": "bot.cli.rules:check_command",
     "test": "bot.cli.rules:test_command",
-    "backtest": "bot.cli.rules:backtest_command",
-    "regime": "bot.cli.rules:regime_command",
+    "backtest": "bot.cli.backtest:backtest_command",
+    "regime": "bot.cli.regime:regime_command",
     "dashboard": "bot.cli.dashboard:dashboard_command",
     "completion": "bot.cli.completion:completion_command",
 }

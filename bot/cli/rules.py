@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 from bot.config import Settings
 from rules import (
-    Event,
-    Regime,
     RulesError,
     RuleSet,
-    Transition,
-    backtest,
-    classify_regime,
     load_rules,
-    regime_history,
 )
 from rules.loader import Problem
 from rules.testing import TestOutcome, run_test_file
@@ -34,7 +25,8 @@ from sources.registry import option_schemas
 TESTS_NAME = "rules_tests.yaml"
 
 
-def _err(message: str) -> None:
+def say_error(message: str) -> None:
+    """`cyclewatch: message` on stderr."""
     print(f"cyclewatch: {message}", file=sys.stderr)
 
 
@@ -51,12 +43,14 @@ def _problem(path: Path, message: str) -> Problem:
     return Problem(str(path), 1, 1, message)
 
 
-def _rules_path(args: argparse.Namespace, settings: Settings) -> Path:
+def rules_file(args: argparse.Namespace, settings: Settings) -> Path:
+    """`--rules FILE`, else the configured rules file."""
     path: Path | None = getattr(args, "rules", None)
     return path if path is not None else settings.rules_path
 
 
-def _load_or_report(path: Path) -> RuleSet | None:
+def load_or_report(path: Path) -> RuleSet | None:
+    """The rules file loaded, or None after printing its problems."""
     try:
         return read_rules(path)
     except RulesError as err:
@@ -64,7 +58,7 @@ def _load_or_report(path: Path) -> RuleSet | None:
             print(problem)
         return None
     except OSError as err:
-        _err(f"cannot read rules file {path}: {err.strerror or err}")
+        say_error(f"cannot read rules file {path}: {err.strerror or err}")
         return None
 
 
@@ -75,7 +69,7 @@ def load_data(
     data_dir: Path | None = getattr(args, "data", None) or settings.data_dir
     ids = sorted({item.id for item in ruleset.inputs})
     if data_dir is not None:
-        return read_data_dir(ruleset, data_dir, warn=_err)
+        return read_data_dir(ruleset, data_dir, warn=say_error)
     from bot.store import Store
 
     store = Store(settings.db_url)
@@ -125,8 +119,8 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     evaluated over that history (a synthetic one without `--data`): a rule that fails there
     is a problem too.
     """
-    path = _rules_path(args, settings)
-    ruleset = _load_or_report(path)
+    path = rules_file(args, settings)
+    ruleset = load_or_report(path)
     if ruleset is None:
         return 1
     print(
@@ -135,7 +129,7 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     )
     data: dict[str, pd.Series] | None = None
     if getattr(args, "data", None) is not None:
-        data = _data_or_report(ruleset, args, settings)
+        data = data_or_report(ruleset, args, settings)
         if data is None:
             return 1
         for line in no_data_report(ruleset, data):
@@ -170,7 +164,7 @@ def no_data_report(ruleset: RuleSet, data: Mapping[str, pd.Series]) -> list[str]
 
 def test_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run promtool-style rule unit tests (default: rules_tests.yaml beside the rules file)."""
-    rules_path = _rules_path(args, settings)
+    rules_path = rules_file(args, settings)
     files: list[Path] = list(args.testfiles) or [rules_path.parent / TESTS_NAME]
     failed = 0
     for test_path in files:
@@ -186,7 +180,7 @@ def test_command(args: argparse.Namespace, settings: Settings) -> int:
             failed += 1
             continue
         except (OSError, UnicodeDecodeError) as err:
-            _err(f"cannot read test file {test_path}: {err}")
+            say_error(f"cannot read test file {test_path}: {err}")
             failed += 1
             continue
         failed += _print_outcomes(test_path, outcomes)
@@ -213,138 +207,24 @@ def _print_outcomes(path: Path, outcomes: list[TestOutcome]) -> int:
     return failed
 
 
-def backtest_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Every transition of every rule over history: a table, `--json`, or `--chart PNG`."""
-    ruleset = _load_or_report(_rules_path(args, settings))
-    if ruleset is None:
-        return 1
-    unknown = [r for r in (args.only or []) if r not in {rule.id for rule in ruleset.rules}]
-    if unknown:
-        _err(f"unknown rule(s): {', '.join(unknown)}")
-        return 1
-    data = _data_or_report(ruleset, args, settings)
-    if data is None:
-        return 1
-    events = backtest(ruleset, data, since=args.since, until=args.until, only=args.only)
-    if args.chart is not None:
-        from bot.cli.charts import backtest_chart
-
-        backtest_chart(
-            ruleset, data, events, args.chart, only=args.only, since=args.since, until=args.until
-        )
-    if args.json:
-        print(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=1))
-    else:
-        _events_table(events)
-    return 0
-
-
-def _data_or_report(
+def data_or_report(
     ruleset: RuleSet, args: argparse.Namespace, settings: Settings
 ) -> dict[str, pd.Series] | None:
+    """The input series (see `load_data`), or None after saying why there are none."""
     try:
         data = load_data(ruleset, args, settings)
     except SourceError as err:
-        _err(str(err))
+        say_error(str(err))
         return None
     if not data:
-        _err("no data for any input series: run `cyclewatch fetch`, or pass --data DIR")
+        say_error("no data for any input series: run `cyclewatch fetch`, or pass --data DIR")
     return data
 
 
-def _events_table(events: list[Event]) -> None:
-    table = Table(title=f"{len(events)} transitions")
-    for column in ("date", "rule", "state", "value", "threshold", "title"):
-        table.add_column(column)
-    for e in events:
-        style = "green" if e.state == Transition.FIRING else "dim"
-        value = "" if e.value is None else f"{e.value:.4g}"
-        threshold = "" if e.threshold is None else f"{e.threshold:.4g}"
-        table.add_row(
-            e.date.isoformat(), e.rule_id, e.state, value, threshold, e.title(), style=style
-        )
-    _console().print(table)
-
-
-def _console() -> Console:
+def console() -> Console:
     """A console at least 120 columns wide, so tables stay readable when piped."""
-    console = Console()
-    return Console(width=max(console.width, 120)) if not console.is_terminal else console
-
-
-def regime_command(args: argparse.Namespace, settings: Settings) -> int:
-    """The regime as of a date with its checklist (a table, `--json`, or `--chart PNG`), or
-    with `--from D [--to D] [--every day|week|month]` the regime at each date (one pass)."""
-    ruleset = _load_or_report(_rules_path(args, settings))
-    if ruleset is None:
-        return 1
-    if not ruleset.gauges:
-        _err(f"{ruleset.filename} has no regimes: section")
-        return 1
-    data = _data_or_report(ruleset, args, settings)
-    if data is None:
-        return 1
-    start: date | None = getattr(args, "from_", None)
-    if start is not None:
-        return _regime_history(ruleset, data, args, start)
-    as_of: date = args.as_of or datetime.now(UTC).date()
-    regime = classify_regime(ruleset, data, as_of)
-    if args.chart is not None:
-        from bot.cli.charts import regime_chart
-
-        regime_chart(ruleset, data, pd.Timestamp(as_of), args.chart)
-    if args.json:
-        print(json.dumps(regime.to_dict(), ensure_ascii=False, indent=1))
-    else:
-        _regime_table(regime)
-    return 0
-
-
-EVERY = {"day": "B", "week": "W-FRI", "month": "ME"}
-
-
-def history_dates(start: date, end: date, every: str) -> list[date]:
-    """Business days, Fridays or month-ends from `start` to `end` (both ends included)."""
-    stamps = pd.date_range(start, end, freq=EVERY[every])
-    days = [stamp.date() for stamp in stamps]
-    return days if days and days[-1] == end else [*days, end]
-
-
-def _regime_history(
-    ruleset: RuleSet, data: Mapping[str, pd.Series], args: argparse.Namespace, start: date
-) -> int:
-    end: date = getattr(args, "to", None) or datetime.now(UTC).date()
-    if end < start:
-        _err("--to is before --from")
-        return 1
-    found = regime_history(ruleset, data, history_dates(start, end, args.every or "month"))
-    if args.json:
-        print(json.dumps([r.to_dict() for r in found], ensure_ascii=False))
-        return 0
-    table = Table(title=f"regime from {start.isoformat()} to {end.isoformat()}")
-    for column in ("as_of", "regime", "since", "note"):
-        table.add_column(column)
-    for r in found:
-        note = "" if r.determined else f"provisional {r.provisional or '?'}; {'; '.join(r.reasons)}"
-        table.add_row(r.as_of.isoformat(), r.regime, r.since.isoformat() if r.since else "", note)
-    _console().print(table)
-    return 0
-
-
-def _regime_table(regime: Regime) -> None:
-    title = f"{regime.title} ({regime.regime}) as of {regime.as_of.isoformat()}"
-    if not regime.determined:
-        last = regime.last_regime or "none"
-        title += (f"; last determined {last} (from {regime.last_since} to {regime.last_until});"
-                  f" provisional {regime.provisional or 'none'}: " + "; ".join(regime.reasons))
-    table = Table(title=title)
-    for column in ("check", "kind", "on", "value", "observed", "detail"):
-        table.add_column(column)
-    for c in regime.checks:
-        on = {True: "[green]on[/]", False: "off", None: "[yellow]skipped[/]"}[c.on]
-        value = "" if c.value is None else f"{c.value:.4g}"
-        table.add_row(c.id, c.kind, on, value, c.observed or "", c.detail)
-    _console().print(table)
+    found = Console()
+    return Console(width=max(found.width, 120)) if not found.is_terminal else found
 
 
 def data_summary(data: Mapping[str, pd.Series]) -> str:

@@ -138,7 +138,7 @@ def test_backtest_table_by_default(history_dir: Path, capsys: pytest.CaptureFixt
     args = ["backtest", "--rules", str(DEFAULT_RULES), "--data", str(history_dir)]
     assert main([*args, "--rule", "qt_ends"]) == 0
     out = capsys.readouterr().out
-    assert "2019-08-28" in out and "qt_ends" in out
+    assert "2019-08-28" in out and "Quantitative tightening has ended" in out
     assert main([*args, "--rule", "no_such_rule"]) == 1
 
 
