@@ -41,13 +41,6 @@ REGIME_COLORS = {
 }
 OTHER_REGIMES = (GREEN, PURPLE, SKY, YELLOW, GREY)
 # Chart-only words (the chat's phrases are in bot/i18n).
-WORDS = {
-    "en": {"backtest": "cyclewatch backtest, {start} to {end}", "fired": "fired",
-           "resolved": "resolved", "regime": "Shading: the regime at the time",
-           "shaded": "shaded: {what}"},
-    "zh": {"backtest": "cyclewatch 回测,{start} 至 {end}", "fired": "触发", "resolved": "解除",
-           "regime": "底色:当时所处阶段", "shaded": "底色:{what}"},
-}
 CJK_FONTS = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
     "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Droid Sans Fallback",
@@ -105,11 +98,6 @@ def style(lang: str) -> Iterator[None]:
     }
     with rc_context(params):  # type: ignore[arg-type]
         yield
-
-
-def word(lang: str, key: str, **values: object) -> str:
-    """A chart-only word in `lang` (English when `lang` has none)."""
-    return WORDS.get(lang, WORDS["en"])[key].format(**values)
 
 
 def regime_color(regime_id: str, order: int = 0) -> str:

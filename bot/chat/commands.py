@@ -21,6 +21,7 @@ from bot.chat.registry import COMMANDS, Call, CommandContext, command
 from bot.chat.types import Caller, Reply
 from bot.i18n import LANGUAGES, text, when
 from bot.store.schema import events
+from rules.alerttext import input_titles
 
 SEVERITIES = ("milestone", "warning", "info")
 
@@ -175,7 +176,8 @@ async def rules(ctx: CommandContext, call: Call) -> Reply:
     if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     found = await asyncio.to_thread(ctx.insight.rules, today(ctx, call), call.lang)
-    return Reply(views.rules_text(found, call.lang))
+    inputs = input_titles(ctx.insight.ruleset.file, call.lang)
+    return Reply(views.rules_text(found, call.lang, inputs))
 
 
 def _recent_events(ctx: CommandContext, limit: int) -> list[sa.Row[Any]]:

@@ -110,7 +110,7 @@ def legend(key: Axes, runs: list[Run], ruleset: RuleSet, lang: str) -> None:
         where = blended_transform_factory(key.figure.transFigure, key.transAxes)
         key.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.01, 0.0),
                    bbox_transform=where, ncols=2,
-                   frameon=False, title=cs.word(lang, "regime"), alignment="left",
+                   frameon=False, title=text(lang, "chart_word_regime"), alignment="left",
                    fontsize=cs.SMALL, title_fontsize=cs.SMALL, handlelength=1.6,
                    columnspacing=1.2, borderaxespad=0.0)
 

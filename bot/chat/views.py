@@ -261,12 +261,13 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     return WhyAnswer("\n".join(lines), chart)
 
 
-def rules_text(found: list[RuleView], lang: str) -> str:
-    """The /rules answer: one line per rule."""
+def rules_text(found: list[RuleView], lang: str, inputs: Inputs | None = None) -> str:
+    """The /rules answer: one line per rule (stale inputs by their titles from `inputs`)."""
     lines = [text(lang, "rules_title")]
     for view in found:
         lines.append(text(lang, "rule_line", mark=_STATE_MARK.get(view.state, "•"),
-                          id=view.id, title=view.title, state=rule_state_text(view, lang)))
+                          id=view.id, title=view.title,
+                          state=rule_state_text(view, lang, inputs)))
     return "\n".join(lines)
 
 

@@ -114,10 +114,11 @@ def backtest_chart(
         if dated:
             axes[0].set_xlim(parts.x(first), parts.x(last))
             axes[-1].xaxis.set_major_locator(parts.years(pd.Series(0, index=[first, last])))
-        key = (f"▲ {cs.word(lang, 'fired')}   ▼ {cs.word(lang, 'resolved')}   "
-               + cs.word(lang, "shaded", what=text(lang, "chart_firing")))
-        heading = cs.word(lang, "backtest", start=first.date().isoformat() if dated else "…",
-                          end=last.date().isoformat() if dated else "…")
+        key = (f"▲ {text(lang, 'chart_word_fired')}   ▼ {text(lang, 'chart_word_resolved')}   "
+               + text(lang, "chart_word_shaded", what=text(lang, "chart_firing")))
+        heading = text(lang, "chart_word_backtest",
+                       start=first.date().isoformat() if dated else "…",
+                       end=last.date().isoformat() if dated else "…")
         fig.suptitle(f"{parts.wrap(heading, lang)}\n{key}", x=0.02, ha="left",
                      fontsize=cs.BODY)
         fig.savefig(out, format="png", dpi=cs.DPI)

@@ -15,6 +15,7 @@ from bot.app.dashboard.units import unit_of
 from bot.chat.views import regime_name, skip_reason
 from bot.evaluate.insight import Insight
 from rules import Event, Transition, backtest, regime_history
+from rules.alerttext import input_titles
 from rules.engine import Evaluator, trace_rule
 from rules.model import pick_language
 from rules.units import format_value
@@ -80,6 +81,7 @@ class DashboardModel:
                 out["provisional_name"] = regime_name(found.provisional or "", lang) \
                     if found.provisional else None
             units = {r.id: unit_of(self.insight.ruleset, r) for r in self.insight.ruleset.rules}
+            inputs = input_titles(self.insight.ruleset.file, lang)
             for check in out["checks"]:
                 unit = units.get(check["id"]) if check["kind"] == "milestone" else "count"
                 check["unit"] = unit
@@ -87,7 +89,7 @@ class DashboardModel:
                     format_value(check["value"], unit, lang)
                 check["threshold_text"] = "" if check["threshold"] is None else \
                     format_value(check["threshold"], unit, lang)
-                check["detail_text"] = skip_reason(check["detail"], lang) \
+                check["detail_text"] = skip_reason(check["detail"], lang, inputs) \
                     if check["on"] is None else check["detail"]
                 check["age_days"] = (as_of - date.fromisoformat(check["observed"])).days \
                     if check["observed"] else None
@@ -150,6 +152,7 @@ class DashboardModel:
 
         def compute() -> list[dict[str, Any]]:
             ruleset = self.insight.ruleset
+            inputs = input_titles(ruleset.file, lang)
             checks = {c["id"]: c for c in self.regime(as_of, lang)["checks"]}
             out = []
             for view in self.insight.rules(as_of, lang):
@@ -158,7 +161,8 @@ class DashboardModel:
                 out.append({
                     "id": view.id, "title": view.title, "severity": view.severity,
                     "state": view.state, "since": view.since,
-                    "skipped_reason": skip_reason(view.reason, lang) if view.reason else None,
+                    "skipped_reason":
+                        skip_reason(view.reason, lang, inputs) if view.reason else None,
                     "last_status": str(view.last_status),
                     "last_transition": last[-1].to_dict() if last else None,
                     "periods": self.periods(view.id),

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from bot.app.dashboard.model import HISTORY_START, DashboardModel
-from bot.app.dashboard.texts import TEXTS
+from bot.app.dashboard.texts import words
 from bot.app.dashboard.timeline import WIDTH, markers, segments
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -57,7 +57,7 @@ def render(model: DashboardModel, lang: str, as_of: date) -> str:
     """The whole page for `lang` as of `as_of` (cached per data version)."""
 
     def compute() -> str:
-        t = TEXTS[lang]
+        t = words(lang)
         regime = dict(model.regime(as_of, lang))
         history = model.history(HISTORY_START, as_of, "month", lang)
         last = regime.get("last_determined")
