@@ -6,6 +6,7 @@ import itertools
 import sys
 from typing import TextIO
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
@@ -32,6 +33,9 @@ class ConsoleNotifier:
             body += "\n\n" + "  ".join(f"[{b.label}: {b.action}]" for b in message.buttons)
         if message.plain:
             self.console.print(f"{message.title}\n{body}", markup=False)
-        else:
+        elif cell_len(message.title) + 8 <= self.console.width:
             self.console.print(Panel(Text(body), title=Text(message.title, style="bold")))
+        else:  # a title the border would cut short opens the body instead, wrapped
+            heading = Text(message.title, style="bold")
+            self.console.print(Panel(Text.assemble(heading, "\n\n", body)))
         return Sent((f"console-{next(self._ids)}",))

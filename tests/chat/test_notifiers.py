@@ -95,3 +95,16 @@ async def test_webhook_unreachable_is_retryable() -> None:
 def test_webhook_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="CYCLEWATCH_WEBHOOK_URL"):
         WebhookNotifier(httpx.AsyncClient(), "ftp://example.org/hook")
+
+
+async def test_console_keeps_a_long_title_whole() -> None:
+    stream = io.StringIO()
+    notifier = ConsoleNotifier(stream, width=60)
+    short = "Milestone crossed: QT ended"
+    long = "Milestone crossed: " + "reserves grow " * 5 + "END"
+    await notifier.send("console", Message(title=short, body="body one"))
+    await notifier.send("console", Message(title=long, body="body two"))
+    lines = stream.getvalue().splitlines()
+    assert short in lines[0]  # in the border
+    text = " ".join(line.strip("│ ╭╮╰╯─") for line in lines)
+    assert "END" in text and text.index("END") < text.index("body two")
