@@ -19,8 +19,12 @@ SOURCES = ("pyproject.toml", "README.md", "rules.yaml", "bot", "rules", "sources
 
 
 def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=300, check=False,
-                          **kwargs)  # type: ignore[call-overload, no-any-return]
+    # Never PYTHONPATH: a checkout on it (with its egg-info) would pass for the installed wheel.
+    kwargs.setdefault("env", {k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    done: subprocess.CompletedProcess[str] = subprocess.run(
+        args, capture_output=True, text=True, timeout=300, check=False,
+        **kwargs)  # type: ignore[call-overload]
+    return done
 
 
 @pytest.fixture(scope="module")
