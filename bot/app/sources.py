@@ -21,7 +21,6 @@ from bot.ingest.releases import confirm_decisions
 from bot.runtime.clock import Clock
 from bot.store import Store
 from rules import RuleSet
-from sources.base import Source
 from sources.files import FileSource
 from sources.registry import REGISTRY, Options, SourceContext, SourceEntry, polled
 
@@ -97,6 +96,7 @@ def planned_sources(
         replaced = [e.name for e in REGISTRY if e.data_dir_replaces or e.name == "files"]
         files = next(e for e in REGISTRY if e.name == "files")
         fetcher = fetcher_for(files, ctx, store, clock)
+        assert isinstance(fetcher.source, FileSource)  # the registry's files entry
         planned.append(PlannedSource(
             schedule_of("files", files.hints),
             fetcher_poll(fetcher, held_by(fetcher.source, lambda: series_for(*replaced))),
@@ -114,18 +114,18 @@ def planned_sources(
     return planned
 
 
-def held_by(source: Source, wanted: Callable[[], Sequence[str]]) -> Callable[[], list[str]]:
+def held_by(source: FileSource, wanted: Callable[[], Sequence[str]]) -> Callable[[], list[str]]:
     """The wanted series a data directory holds; the others are named once (a warning, not
     a failed fetch on every poll: the rules see no data for them, as with any unknown)."""
     told: set[str] = set()
 
     def ids() -> list[str]:
         names = wanted()
-        held = set(source.series_ids()) if isinstance(source, FileSource) else set(names)
+        held = set(source.series_ids())
         missing = sorted(set(names) - held - told)
         if missing:
             log.warning("%s holds no %s: the rules see no data for %s",
-                        getattr(source, "root", "the data directory"), ", ".join(missing),
+                        source.root, ", ".join(missing),
                         "it" if len(missing) == 1 else "them")
             told.update(missing)
         return [name for name in names if name in held]
