@@ -57,7 +57,7 @@ fuzz: $(DEV_STAMP)
 	CYCLEWATCH_FUZZ_FILES=$(FUZZ_FILES) CYCLEWATCH_FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m pytest \
 		-q -s -p no:cacheprovider -o timeout=3600 tests/rules/test_fuzz.py::test_the_whole_campaign
 
-# The long kill -9 campaign (`make test` crashes the fan-out 8 times): CRASHES restarts.
+# The long kill -9 campaign (`make test` crashes the fan-out 20 times): CRASHES restarts.
 CRASHES ?= 50
 crash: $(DEV_STAMP)
 	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost CYCLEWATCH_CRASHES=$(CRASHES) \

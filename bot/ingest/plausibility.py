@@ -139,7 +139,8 @@ def suspect(series_id: str, stored: pd.Series, fetched: pd.Series) -> Suspect | 
     numbers = merged.to_numpy()
     steps = np.diff(numbers, prepend=np.nan)
     logs = _log_changes(numbers)
-    for i in np.flatnonzero(changed.to_numpy()):
+    for i in np.flatnonzero(changed.to_numpy() & _may_fail(numbers, steps, logs, kind_rate,
+                                                           never_negative)):
         day, value = merged.index[i], float(numbers[i])
         if kind_rate:
             found = _rate_problem(value, float(steps[i]))
@@ -152,6 +153,19 @@ def suspect(series_id: str, stored: pd.Series, fetched: pd.Series) -> Suspect | 
             severe = bool(kind_rate or value < 0 or big)
             return Suspect(pd.Timestamp(day).date(), value, f"{_day(day)}: {found}", severe)
     return None
+
+
+def _may_fail(numbers: np.ndarray, steps: np.ndarray, logs: np.ndarray, kind_rate: bool,
+              never_negative: bool) -> np.ndarray:
+    """The observations a check below could refuse, found at once: the checks then run on these
+    few instead of on every row of a first history (119,000 rows took 2.5 s one by one)."""
+    with np.errstate(invalid="ignore"):
+        if kind_rate:
+            moved = (steps != 0) & ((np.abs(steps) < MIN_STEP) | (np.abs(steps) > MAX_STEP))
+            out_of_range = (numbers < RATE_RANGE[0]) | (numbers > RATE_RANGE[1])
+            return np.asarray(out_of_range | moved, dtype=bool)
+        negative = (numbers < 0) & never_negative
+        return np.asarray(negative | (np.abs(logs) > VOL_FLOOR), dtype=bool)  # NaN: False
 
 
 def _rate_problem(value: float, step: float) -> str | None:

@@ -27,9 +27,9 @@ from tests.service.seeding import TESTX_RULES, seed_subscribers
 pytestmark = pytest.mark.slow
 StartBot = Callable[..., BotProcess]
 CHATS = [f"hook-{i}" for i in range(1000)]
-CRASHES = int(os.environ.get("CYCLEWATCH_CRASHES") or 8)  # `make crash` runs 50
+CRASHES = int(os.environ.get("CYCLEWATCH_CRASHES") or 20)  # `make crash` runs 50
 SEND_LATENCY = 0.02  # s per webhook reply: ≤ ~10 extra sends in the ≤ 0.2 s a kill takes
-# sends awaited per round before the kill: CRASHES × (MAX_STEP + 10) < 1,001 (8: 30, 50: 9)
+# sends awaited per round before the kill: CRASHES × (MAX_STEP + 10) < 1,001 (20: 30, 50: 9)
 MAX_STEP = min(30, (len(CHATS) + 1) // CRASHES - 11)
 RULES = TESTX_RULES
 
