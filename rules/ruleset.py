@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rules.expr import ExprError, Expression, compile_expression
 from rules.loader import (
@@ -81,6 +81,10 @@ class RuleSet:
     def inputs(self) -> list[InputSeries]:
         """Every input series (name, source, id) — what the fetcher must fetch."""
         return [InputSeries(n, s.source, s.id, s) for n, s in self.file.series.items()]
+
+    def with_rules(self, rules: tuple[Rule, ...]) -> RuleSet:
+        """This rule set with `rules` in place of its own (everything else shared)."""
+        return replace(self, rules=rules, _by_id={r.id: r for r in rules})
 
     def rule(self, rule_id: str) -> Rule:
         """The rule with this id (KeyError if none)."""

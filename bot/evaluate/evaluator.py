@@ -6,7 +6,6 @@ evaluated one by one, the failing ones are skipped (their state kept) and report
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -155,7 +154,7 @@ def _one_by_one(
     skipped: list[Skipped] = []
     failed: list[tuple[str, str]] = []
     for rule in ruleset.rules:
-        alone = dataclasses.replace(ruleset, rules=(rule,), _by_id={rule.id: rule})
+        alone = ruleset.with_rules((rule,))
         try:
             found, new_states, new_skips = evaluate(alone, data, previous, today)
         except Exception as err:

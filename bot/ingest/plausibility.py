@@ -25,6 +25,7 @@ compare. `suspect` (below) then judges by the nature of the series, a first hist
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -137,47 +138,56 @@ def suspect(series_id: str, stored: pd.Series, fetched: pd.Series) -> Suspect | 
         len(held) >= NONNEG_HISTORY and not bool((held < 0).any())
     )
     numbers = merged.to_numpy()
-    steps = np.diff(numbers, prepend=np.nan)
     logs = _log_changes(numbers)
-    for i in np.flatnonzero(changed.to_numpy() & _may_fail(numbers, steps, logs, kind_rate,
-                                                           never_negative)):
-        day, value = merged.index[i], float(numbers[i])
-        if kind_rate:
-            found = _rate_problem(value, float(steps[i]))
-        elif never_negative and value < 0:
-            found = f"{_num(value)}: a negative value where none can be"
-        else:
-            found = _jump_problem(logs, int(i), value, float(numbers[i - 1]) if i else math.nan)
-        if found:
-            big = i > 0 and abs(logs[i]) > math.log(SEVERE_RATIO)
-            severe = bool(kind_rate or value < 0 or big)
-            return Suspect(pd.Timestamp(day).date(), value, f"{_day(day)}: {found}", severe)
-    return None
-
-
-def _may_fail(numbers: np.ndarray, steps: np.ndarray, logs: np.ndarray, kind_rate: bool,
-              never_negative: bool) -> np.ndarray:
-    """The observations a check below could refuse, found at once: the checks then run on these
-    few instead of on every row of a first history (119,000 rows took 2.5 s one by one)."""
-    with np.errstate(invalid="ignore"):
-        if kind_rate:
-            moved = (steps != 0) & ((np.abs(steps) < MIN_STEP) | (np.abs(steps) > MAX_STEP))
-            out_of_range = (numbers < RATE_RANGE[0]) | (numbers > RATE_RANGE[1])
-            return np.asarray(out_of_range | moved, dtype=bool)
-        negative = (numbers < 0) & never_negative
-        return np.asarray(negative | (np.abs(logs) > VOL_FLOOR), dtype=bool)  # NaN: False
-
-
-def _rate_problem(value: float, step: float) -> str | None:
-    if not RATE_RANGE[0] <= value <= RATE_RANGE[1]:
-        return f"{_num(value)} is outside {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} for a policy rate"
-    if math.isnan(step) or step == 0:
+    checks = _rate_checks(numbers) if kind_rate else _level_checks(numbers, logs, never_negative)
+    flagged = changed.to_numpy() & np.logical_or.reduce([bad for bad, _ in checks])
+    if not flagged.any():
         return None
-    if abs(step) < MIN_STEP:
-        return f"a policy-rate move of {step * 100:+.1f} bp (moves are at least 5 bp)"
-    if abs(step) > MAX_STEP:
-        return f"a policy-rate move of {step:+.2f} points at once"
-    return None
+    i = int(flagged.argmax())
+    found = next(say(i) for bad, say in checks if bad[i])
+    value = float(numbers[i])
+    big = i > 0 and abs(logs[i]) > math.log(SEVERE_RATIO)
+    severe = bool(kind_rate or value < 0 or big)
+    return Suspect(pd.Timestamp(merged.index[i]).date(), value,
+                   f"{_day(merged.index[i])}: {found}", severe)
+
+
+# Each check: which observations it refuses (all at once: a first history is ~100,000 rows)
+# and what it says of one of them. The first refused observation is reported.
+Check = tuple[np.ndarray, Callable[[int], str]]
+
+
+def _rate_checks(numbers: np.ndarray) -> list[Check]:
+    steps = np.diff(numbers, prepend=np.nan)
+    moved = ~np.isnan(steps) & (steps != 0)
+    return [
+        ((numbers < RATE_RANGE[0]) | (numbers > RATE_RANGE[1]),
+         lambda i: f"{_num(numbers[i])} is outside {RATE_RANGE[0]:g}..{RATE_RANGE[1]:g} "
+                   "for a policy rate"),
+        (moved & (np.abs(steps) < MIN_STEP),
+         lambda i: f"a policy-rate move of {steps[i] * 100:+.1f} bp (moves are at least 5 bp)"),
+        (moved & (np.abs(steps) > MAX_STEP),
+         lambda i: f"a policy-rate move of {steps[i]:+.2f} points at once"),
+    ]
+
+
+def _level_checks(numbers: np.ndarray, logs: np.ndarray, never_negative: bool) -> list[Check]:
+    """A negative stock; a level (positive, from at least MIN_LEVEL) stepping far beyond its
+    recent volatility: the median absolute log change of the VOL_WINDOW changes before it."""
+    size = np.abs(logs)
+    scale = pd.Series(size).shift(1).rolling(VOL_WINDOW, min_periods=8).median().to_numpy()
+    previous = np.concatenate([[np.nan], numbers[:-1]])
+    with np.errstate(invalid="ignore"):
+        jumped = (previous >= MIN_LEVEL) & (size > np.maximum(VOL_FLOOR, VOL_MULTIPLE * scale))
+    jumped[:2] = False
+    return [
+        ((numbers < 0) & never_negative,
+         lambda i: f"{_num(numbers[i])}: a negative value where none can be"),
+        (jumped,
+         lambda i: f"{_num(numbers[i])} after {_num(previous[i])} "
+                   f"(x{numbers[i] / previous[i]:.2f}; its recent steps are about "
+                   f"{scale[i] * 100:.2f}%)"),
+    ]
 
 
 def _log_changes(numbers: np.ndarray) -> np.ndarray:
@@ -185,19 +195,3 @@ def _log_changes(numbers: np.ndarray) -> np.ndarray:
         ratio = numbers[1:] / numbers[:-1]
         logs = np.where((numbers[1:] > 0) & (numbers[:-1] > 0), np.log(ratio), np.nan)
     return np.concatenate([[np.nan], logs])
-
-
-def _jump_problem(logs: np.ndarray, i: int, value: float, previous: float) -> str | None:
-    """A level series (positive, at least MIN_LEVEL) stepping far beyond its recent volatility."""
-    if i < 2 or math.isnan(logs[i]) or previous < MIN_LEVEL:
-        return None
-    recent = logs[max(1, i - VOL_WINDOW):i]
-    recent = recent[~np.isnan(recent)]
-    if len(recent) < 8:
-        return None
-    scale = float(np.median(np.abs(recent)))
-    allowed = max(VOL_FLOOR, VOL_MULTIPLE * scale)
-    if abs(logs[i]) <= allowed:
-        return None
-    return (f"{_num(value)} after {_num(previous)} (x{value / previous:.2f}; its recent steps "
-            f"are about {scale * 100:.2f}%)")

@@ -43,8 +43,7 @@ def with_a_bug(ruleset: RuleSet) -> RuleSet:
     valid file can hold evaluates without raising)."""
     broken = dataclasses.replace(ruleset.rule("x_broken"),
                                  when=compile_expression("ghost > 1", ["ghost"]))
-    rules = tuple(broken if r.id == broken.id else r for r in ruleset.rules)
-    return dataclasses.replace(ruleset, rules=rules, _by_id={r.id: r for r in rules})
+    return ruleset.with_rules(tuple(broken if r.id == broken.id else r for r in ruleset.rules))
 
 
 def _week(store: Store, day: str, value: float, at: datetime) -> None:
