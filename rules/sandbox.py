@@ -21,7 +21,7 @@ MAX_RANGE = 1_000  # items one range() may yield
 MAX_STEPS = 50_000  # loop iterations and calls in one render
 MAX_CALL_DEPTH = 40  # nested calls (a recursive macro stops here)
 MAX_OUTPUT = 20_000  # characters a render may produce
-MAX_SECONDS = 1.0  # wall time of one render
+MAX_CPU_SECONDS = 1.0  # CPU time of the rendering thread (never wall time: load-independent)
 MAX_EXPONENT = 64.0
 MAX_INT_BITS = 4096  # integers a template may build (no repeated squaring to a huge number)
 # Filters that only transform values and cannot be asked for unbounded work.
@@ -35,7 +35,7 @@ _ADDRESS = re.compile(r"<[^<>]*\bat 0x[0-9a-fA-F]+>")
 
 
 class BudgetExceeded(SecurityError):
-    """A template asked for more than its budget (loops, calls, nesting, size or time)."""
+    """A template asked for more than its budget (loops, calls, nesting, size or CPU time)."""
 
 
 class _Budget(threading.local):
@@ -53,8 +53,8 @@ def _step() -> None:
     _budget.steps += 1
     if _budget.steps > MAX_STEPS:
         raise BudgetExceeded(f"template does more than {MAX_STEPS:,} steps")
-    if time.monotonic() > _budget.deadline:
-        raise BudgetExceeded(f"template takes longer than {MAX_SECONDS:g} s")
+    if time.thread_time() > _budget.deadline:
+        raise BudgetExceeded(f"template needs more than {MAX_CPU_SECONDS:g} s of CPU time")
 
 
 def _range(*args: int) -> Iterator[int]:
@@ -211,7 +211,7 @@ def render_bounded(source: str, context: dict[str, Any]) -> str:
     """Render `source` in the sandbox within the budget; raise TemplateError (BudgetExceeded
     when a limit is hit), never RecursionError or an endless loop."""
     outer = (_budget.deadline, _budget.steps, _budget.depth)
-    _budget.deadline, _budget.steps, _budget.depth = time.monotonic() + MAX_SECONDS, 0, 0
+    _budget.deadline, _budget.steps, _budget.depth = time.thread_time() + MAX_CPU_SECONDS, 0, 0
     try:
         template = _compiled(source)
         parts: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ import pandas as pd
 from rich.console import Console
 
 from bot.config import Settings
+from bot.evaluate.reload import trial_within_budget
 from rules import (
     RulesError,
     RuleSet,
@@ -18,7 +20,6 @@ from rules import (
 )
 from rules.loader import Problem
 from rules.testing import TestOutcome, run_test_file
-from rules.trial import trial
 from sources.base import SourceError
 from sources.registry import option_schemas
 
@@ -116,8 +117,9 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
 
     With `--data DIR`, also list each rule and gauge that would be skipped for "no data"
     (an input series the directory lacks) rather than silently never firing. The file is then
-    evaluated over that history (a synthetic one without `--data`): a rule that fails there
-    is a problem too.
+    evaluated over that history (a synthetic one without `--data`) within a budget of CPU
+    time, exactly as a reload does: a rule that fails there, or a file over the budget, is a
+    problem too.
     """
     path = rules_file(args, settings)
     ruleset = load_or_report(path)
@@ -134,9 +136,10 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
             return 1
         for line in no_data_report(ruleset, data):
             print(line)
-    # Evaluated over that history (a synthetic one without --data) within a time budget, so
-    # a file that passes check does not fail at evaluation.
-    problems = trial(ruleset, data)
+    # Evaluated over that history (a synthetic one without --data) within a budget of CPU
+    # time, never wall time, so a file that passes check does not fail at evaluation and the
+    # verdict does not depend on how busy the machine is.
+    problems = asyncio.run(trial_within_budget(ruleset, data))
     for problem in problems:
         print(problem)
     return 1 if problems else 0

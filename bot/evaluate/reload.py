@@ -1,14 +1,17 @@
 """Hot reload of the rules file: validate the new text, then swap the whole rule set at once.
 
 Before the swap the new file is evaluated over history (`history`, else a synthetic one)
-within a time budget (rules/trial.py): a rule that would fail is a problem of the file.
-A file with problems leaves the running rules in place; the problems (`file:line:col:
+within a budget of CPU time (rules/trial.py): a rule that would fail is a problem of the
+file. A file with problems leaves the running rules in place; the problems (`file:line:col:
 message`) go to the admins. A rule whose definition changed is caught up silently by the
 evaluator (its definition hash differs), so its history is not announced again.
 
-Nothing in a file stops the watcher: any exception while loading is a problem of that file,
-a load that runs past `LOAD_BUDGET` is abandoned (in a daemon thread, so a stop never waits
-for it), and the watch itself restarts after an error until the service stops.
+Budgets count work, never wall time, so a file gets the same verdict from `check`, the
+watcher and `/reload`, on an idle or a saturated machine: loading (with reading the stored
+history) and the trial each run in a daemon thread whose own CPU time is watched
+(bot/runtime/cpulimit.py); past its budget the thread is stopped and the file refused. Any
+exception while loading is a problem of that file, and the watch itself restarts after an
+error until the service stops.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import threading
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,39 +29,36 @@ from typing import Any, TypeVar
 import pandas as pd
 from watchfiles import Change, awatch
 
+from bot.runtime.cpulimit import CpuBudgetExceeded, run_cpu_bounded
 from rules import Problem, RulesError, RuleSet, load_rules
-from rules.trial import trial
+from rules.trial import TRIAL_CPU_SECONDS, over_budget, trial
 from sources.registry import option_schemas
 
 log = logging.getLogger("cyclewatch.reload")
-LOAD_BUDGET = 20.0  # seconds a rules file may take to load
+# CPU seconds of its thread that loading a file (and reading the stored history for its
+# trial) may take; rules/limits.py keeps a real file far below (rules.yaml: about 0.3 s).
+LOAD_CPU_SECONDS = 10.0
 T = TypeVar("T")
+History = Callable[[RuleSet], Mapping[str, pd.Series]]
+
+
+async def trial_within_budget(
+    ruleset: RuleSet, data: Mapping[str, pd.Series] | None,
+    cpu_seconds: float = TRIAL_CPU_SECONDS,
+) -> list[Problem]:
+    """The trial of rules/trial.py in its own thread, stopped once that thread has used
+    `cpu_seconds` of CPU time: what `check` and every reload run, with the same words."""
+    try:
+        return await run_cpu_bounded(trial, ruleset, data, cpu_seconds, cpu_seconds=cpu_seconds)
+    except CpuBudgetExceeded:
+        return [over_budget(ruleset.filename, cpu_seconds)]
 
 
 async def in_daemon_thread(fn: Callable[..., T], *args: Any, budget: float) -> T:
-    """`fn(*args)` in a daemon thread; TimeoutError after `budget` s (the thread is left to
-    finish on its own and never holds up the process's exit, unlike `asyncio.to_thread`)."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def run() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as err:  # handed to the awaiting task, whatever it is
-            loop.call_soon_threadsafe(settle, None, err)
-            return
-        loop.call_soon_threadsafe(settle, result, None)
-
-    threading.Thread(target=run, daemon=True, name=f"cyclewatch-{fn.__name__}").start()
-    return await asyncio.wait_for(future, budget)
+    """`fn(*args)` in a daemon thread; TimeoutError after `budget` s of wall time (the thread
+    is left to finish on its own and never holds up the process's exit, unlike
+    `asyncio.to_thread`). Not for verdicts on a rules file: those use CPU budgets."""
+    return await asyncio.wait_for(run_cpu_bounded(fn, *args, cpu_seconds=math.inf), budget)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,9 @@ class RulesHolder:
     path: Path
     current: RuleSet | None = None
     digest: str | None = None
-    history: Callable[[RuleSet], Mapping[str, pd.Series]] | None = None  # for the trial run
+    history: History | None = None  # for the trial run
+    trial_cpu_seconds: float = TRIAL_CPU_SECONDS
+    load_cpu_seconds: float = LOAD_CPU_SECONDS
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def load(self) -> RuleSet:
@@ -108,15 +110,11 @@ class RulesHolder:
         self.digest = _digest(text)
         return self.current
 
-    def _load_and_try(self, text: str) -> RuleSet:
-        """Load the text, then evaluate it over history (stored, else synthetic) within the
-        trial budget: a file that would fail at evaluation is refused like a broken one."""
+    def _load_with_history(self, text: str) -> tuple[RuleSet, Mapping[str, pd.Series] | None]:
+        """The text loaded, and the stored history of its inputs for the trial (None:
+        synthetic)."""
         fresh = load_rules(text, str(self.path), option_schemas())
-        data = self.history(fresh) if self.history is not None else None
-        problems = trial(fresh, data)
-        if problems:
-            raise RulesError(problems)
-        return fresh
+        return fresh, self.history(fresh) if self.history is not None else None
 
     async def reload(self) -> ReloadResult:
         """Validate the file as it is now; swap it in only when every rule compiles."""
@@ -127,16 +125,20 @@ class RulesHolder:
                 return ReloadResult(ok=False, problems=(f"{self.path}: cannot read: {err}",))
             if _digest(text) == self.digest:
                 return ReloadResult(ok=True, unchanged_file=True)
-            try:
-                fresh = await in_daemon_thread(self._load_and_try, text, budget=LOAD_BUDGET)
+            try:  # a file that would fail at evaluation is refused like a broken one
+                fresh, data = await run_cpu_bounded(
+                    self._load_with_history, text, cpu_seconds=self.load_cpu_seconds)
+                problems = await trial_within_budget(fresh, data, self.trial_cpu_seconds)
             except RulesError as err:
                 return ReloadResult(ok=False, problems=tuple(str(p) for p in err.problems))
-            except TimeoutError:
+            except CpuBudgetExceeded as err:
                 return ReloadResult(ok=False, problems=(
-                    f"{self.path}: loading took over {LOAD_BUDGET:.0f} s; abandoned",))
+                    f"{self.path}:1:1: loading needs {err}; abandoned",))
             except Exception as err:  # a file must never take the watcher (or /reload) down
                 return ReloadResult(ok=False, problems=(
                     f"{self.path}: cannot load: {type(err).__name__}: {str(err)[:300]}",))
+            if problems:
+                return ReloadResult(ok=False, problems=tuple(str(p) for p in problems))
             result = _compare(self.current, fresh)
             self.current, self.digest = fresh, _digest(text)
             return result
