@@ -148,6 +148,9 @@ async def regime(ctx: CommandContext, call: Call) -> Reply:
     if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
     insight = ctx.insight
+    if call.args and (refusal := await asyncio.to_thread(
+            views.outside_data, insight, as_of, call.lang)):
+        return Reply(refusal, ephemeral=True)  # a date the data cannot answer: no work
     found = await asyncio.to_thread(insight.regime, as_of, call.lang)
     states = await asyncio.to_thread(insight.rules, as_of, call.lang)
     chart = (await asyncio.to_thread(views.dashboard_png, insight, found, call.lang)

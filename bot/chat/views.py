@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.alerts.payload import AlertPayload
+from bot.evaluate.dates import insight_answerable
 from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
 from bot.store import SeriesStatus
@@ -220,6 +221,15 @@ def dashboard_png(insight: Insight, found: Regime, lang: str = "en") -> bytes:
     name = _sentence_case(regime_name(found.regime, lang))
     return charts.regime_dashboard(data, found.as_of, version, insight.ruleset, lang=lang,
                                    regime=name)
+
+
+def outside_data(insight: Insight, as_of: date, lang: str) -> str | None:
+    """One line when the data cannot answer `as_of` (bot/evaluate/dates.py), else None."""
+    found = insight_answerable(insight)
+    if found is None or not found.refuses(as_of):
+        return None
+    return text(lang, "date_outside_data", as_of=as_of.isoformat(),
+                first=found.first.isoformat(), until=found.until.isoformat())
 
 
 @dataclass(frozen=True)

@@ -11,38 +11,25 @@ from datetime import UTC, date, datetime
 import aiohttp
 import pytest
 
-from bot.app.dashboard import DashboardModel, DashboardRoutes
+from bot.app.dashboard import DashboardModel
 from bot.app.dashboard.texts import pick_lang
 from bot.app.dashboard.vendor import problems
-from bot.app.health import Health
-from bot.app.http import HttpServer, build_app
 from bot.cli.main import main
-from bot.runtime.metrics import Metrics
 from tests.conftest import HISTORY
+from tests.dashboard.serving import serving
 
 TOKEN = "s3cret-dashboard-token"
 
 
-async def _serve(model: DashboardModel, token: str | None) -> AsyncIterator[str]:
-    routes = DashboardRoutes(lambda: model, token).routes()
-    app = build_app(lambda: Health(True, {}), Metrics(), pages=routes)
-    server = HttpServer(app, "127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"http://127.0.0.1:{server.bound_port}"
-    finally:
-        await server.stop()
-
-
 @pytest.fixture
 async def base(model: DashboardModel) -> AsyncIterator[str]:
-    async for url in _serve(model, None):
+    async with serving(model) as url:
         yield url
 
 
 @pytest.fixture
 async def guarded(model: DashboardModel) -> AsyncIterator[str]:
-    async for url in _serve(model, TOKEN):
+    async with serving(model, TOKEN) as url:
         yield url
 
 

@@ -4,6 +4,8 @@ their states and firing periods, chart points, freshness; cached per data versio
 from __future__ import annotations
 
 import math
+import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -43,14 +45,23 @@ class DashboardModel:
     def __init__(self, insight: Insight, today: Clock) -> None:
         self.insight = insight
         self.today = today
+        self.computed: Counter[str] = Counter()  # answers computed (not cached), by kind
+        self._counting = threading.Lock()
 
     def version(self) -> str:
         """The data version every cached answer is keyed by."""
         return self.insight.data()[0]
 
     def cached(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
-        """`compute()` once per data version, in the Insight's cache (one model per rule set)."""
-        return self.insight.cached(("dashboard", *key), compute)
+        """`compute()` once per data version, in the Insight's cache (one model per rule set);
+        each computation is counted in `computed` under its kind (`key[0]`)."""
+
+        def counted() -> Any:
+            with self._counting:
+                self.computed[str(key[0])] += 1
+            return compute()
+
+        return self.insight.cached(("dashboard", *key), counted)
 
     def warm(self) -> None:
         """Compute what the first view needs (the page, the whole history, every chart)."""

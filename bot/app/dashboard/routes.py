@@ -1,5 +1,8 @@
 """The dashboard's GET routes: the page, /api/ JSON, PNG fallbacks and the bundled assets;
-read-only, behind an optional token, with a strict Content-Security-Policy."""
+read-only, behind an optional token, with a strict Content-Security-Policy.
+
+A date the data cannot answer (bot/evaluate/dates.py) is a one-line 400 before any work;
+the work itself goes through a bounded queue per client and overall (gate.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.app.dashboard.gate import Busy, WorkGate
 from bot.app.dashboard.model import EVERY, HISTORY_START, DashboardModel, clamp_span, parse_day
 from bot.app.dashboard.page import render
 from bot.app.dashboard.texts import LANGS, pick_lang
+from bot.evaluate.dates import insight_answerable
 
 log = logging.getLogger("cyclewatch.dashboard")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -69,15 +74,27 @@ def _day(request: web.Request, key: str, default: date) -> date:
         raise BadRequest(f"'{key}' must be a date, YYYY-MM-DD") from None
 
 
+def _client(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def _error(request: web.Request, message: str, status: int) -> web.StreamResponse:
+    """One line: JSON `{"error": ...}` under /api/, plain text for the page."""
+    if request.path.startswith("/api/"):
+        return _json({"error": message}, status=status)
+    return _secure(web.Response(text=message + "\n", status=status))
+
+
 class DashboardRoutes:
     """The handlers over a `DashboardModel` (`model_of` gives the current one, None while no
     rules are loaded); `token` None = open to anyone who can connect."""
 
     def __init__(self, model_of: Callable[[], DashboardModel | None],
-                 token: str | None = None) -> None:
+                 token: str | None = None, gate: WorkGate | None = None) -> None:
         self.model_of = model_of
         self.token = token or None
         self.assets = _assets()
+        self.gate = gate or WorkGate()
 
     @property
     def model(self) -> DashboardModel:
@@ -112,7 +129,11 @@ class DashboardRoutes:
             try:
                 return await handler(request)
             except BadRequest as err:
-                return _json({"error": str(err)}, status=400)
+                return _error(request, str(err), 400)
+            except Busy as err:
+                response = _error(request, str(err), err.status)
+                response.headers["Retry-After"] = str(err.retry_after)
+                return response
             except web.HTTPException:
                 raise
             except Exception:  # the page never shows an internal error; the log does
@@ -139,13 +160,25 @@ class DashboardRoutes:
             return _secure(response)
         return None
 
-    async def _run(self, compute: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(compute)  # pandas work off the event loop
+    async def _run(self, request: web.Request, compute: Callable[[], Any]) -> Any:
+        return await self.gate.run(_client(request), compute)  # pandas work off the loop
+
+    async def _date(self, request: web.Request, key: str, default: date) -> date:
+        """The date asked for (`default` when none); a 400 when the data cannot answer it."""
+        day = _day(request, key, default)
+        if key not in request.query:
+            return day
+        insight = self.model.insight  # the first/last dates, cached per data version
+        found = await asyncio.to_thread(insight_answerable, insight)
+        if found is not None and found.refuses(day):
+            raise BadRequest(f"'{key}' {day.isoformat()} is outside the data: they answer "
+                             f"{found.first.isoformat()} to {found.until.isoformat()}")
+        return day
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         """The dashboard page in the asked language."""
-        lang, as_of = _lang(request), _day(request, "as_of", self.model.today())
-        html = await self._run(lambda: render(self.model, lang, as_of))
+        lang, as_of = _lang(request), await self._date(request, "as_of", self.model.today())
+        html = await self._run(request, lambda: render(self.model, lang, as_of))
         response = _secure(web.Response(text=html, content_type="text/html"))
         if request.query.get("lang") in LANGS:  # the switch sticks for the next visit
             response.set_cookie("lang", lang, samesite="Strict", path="/", max_age=365 * 86400)
@@ -153,13 +186,13 @@ class DashboardRoutes:
 
     async def api_regime(self, request: web.Request) -> web.StreamResponse:
         """The regime as of a date with its checklist."""
-        lang, as_of = _lang(request), _day(request, "as_of", self.model.today())
-        return _json(await self._run(lambda: self.model.regime(as_of, lang)))
+        lang, as_of = _lang(request), await self._date(request, "as_of", self.model.today())
+        return _json(await self._run(request, lambda: self.model.regime(as_of, lang)))
 
     async def api_history(self, request: web.Request) -> web.StreamResponse:
         """The regime at each date from `from` to `to`, every day, week or month."""
-        end = _day(request, "to", self.model.today())
-        start = _day(request, "from", HISTORY_START)
+        end = await self._date(request, "to", self.model.today())
+        start = await self._date(request, "from", HISTORY_START)
         every = request.query.get("every", "month")
         if every not in EVERY:
             raise BadRequest("'every' must be day, week or month")
@@ -168,12 +201,13 @@ class DashboardRoutes:
         except ValueError as err:
             raise BadRequest(str(err)) from None
         lang = _lang(request)
-        return _json(await self._run(lambda: self.model.history(start, end, every, lang)))
+        return _json(await self._run(
+            request, lambda: self.model.history(start, end, every, lang)))
 
     async def api_rules(self, request: web.Request) -> web.StreamResponse:
         """Every rule with its state, last transition and firing periods."""
-        lang, as_of = _lang(request), _day(request, "as_of", self.model.today())
-        return _json(await self._run(lambda: self.model.rules(as_of, lang)))
+        lang, as_of = _lang(request), await self._date(request, "as_of", self.model.today())
+        return _json(await self._run(request, lambda: self.model.rules(as_of, lang)))
 
     def _rule_id(self, request: web.Request) -> str:
         rule = request.match_info["rule"]
@@ -184,28 +218,28 @@ class DashboardRoutes:
     async def api_chart(self, request: web.Request) -> web.StreamResponse:
         """The points of one rule's chart."""
         rule = self._rule_id(request)
-        return _json(await self._run(lambda: self.model.chart(rule)))
+        return _json(await self._run(request, lambda: self.model.chart(rule)))
 
     async def api_events(self, request: web.Request) -> web.StreamResponse:
         """Every transition of every rule, as `cyclewatch backtest --json`."""
         start = _day(request, "from", date.min)
         end = _day(request, "to", date.max)
-        found = await self._run(self.model.events)
+        found = await self._run(request, self.model.events)
         return _json([e for e in found if start.isoformat() <= e["date"] <= end.isoformat()])
 
     async def api_series(self, request: web.Request) -> web.StreamResponse:
         """One input series' observations since `from`."""
         start = _day(request, "from", HISTORY_START)
         name = request.match_info["series"]
-        found = await self._run(lambda: self.model.series(name, start))
+        found = await self._run(request, lambda: self.model.series(name, start))
         if found is None:
             raise web.HTTPNotFound(text="no such series")
         return _json(found)
 
     async def api_freshness(self, request: web.Request) -> web.StreamResponse:
         """Every input series' newest observation and staleness."""
-        as_of = _day(request, "as_of", self.model.today())
-        return _json(await self._run(lambda: self.model.freshness(as_of)))
+        as_of = await self._date(request, "as_of", self.model.today())
+        return _json(await self._run(request, lambda: self.model.freshness(as_of)))
 
     async def png_rule(self, request: web.Request) -> web.StreamResponse:
         """A rule's chart as a PNG, for pages viewed with JavaScript off."""
@@ -218,7 +252,7 @@ class DashboardRoutes:
             version, data = insight.data()
             return rule_chart(data, insight.ruleset, rule, today, version)
 
-        body = await self._run(draw)
+        body = await self._run(request, draw)
         if body is None:
             raise web.HTTPNotFound(text="no chart")
         return _secure(web.Response(body=body, content_type="image/png"))
