@@ -16,7 +16,9 @@ import resource
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -27,6 +29,7 @@ from bot.runtime.metrics import CONTENT_TYPE, Metrics
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
 HealthProbe = Callable[[], Health]
 METRICS = web.AppKey("metrics", Metrics)
 SUMMARY_EVERY = 60.0  # seconds between two log lines about refused connections
@@ -74,12 +77,22 @@ def build_app(
 ) -> web.Application:
     """The aiohttp application; `health` runs in a worker thread (it reads the database).
     `routes` are the chat front ends' POST endpoints by path (`ChatSide.http_routes`);
-    `pages` the dashboard's GET routes by path (`DashboardRoutes.routes`)."""
+    `pages` the dashboard's GET routes by path (`DashboardRoutes.routes`).
+
+    /healthz and /metrics run on two threads of their own, so no amount of chat or dashboard
+    work waiting for the shared worker threads delays a probe or a scrape."""
     limits = limits or HttpLimits()
+    probes = ThreadPoolExecutor(2, thread_name_prefix="cyclewatch-probe")
+
+    async def in_probe_thread(fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(probes, fn)
+
+    async def close_probes(_app: web.Application) -> None:
+        probes.shutdown(wait=False)
 
     async def healthz(_request: web.Request) -> web.Response:
         try:
-            report = await asyncio.to_thread(health)
+            report = await in_probe_thread(health)
         except Exception as err:  # the probe must answer even when the database does not
             log.warning("health check failed: %s", err)
             body = {"status": "error", "problems": [f"health check failed: {public_error(err)}"]}
@@ -90,12 +103,13 @@ def build_app(
 
     async def metrics_view(_request: web.Request) -> web.Response:
         # a worker thread: the series ages are read from the database at each scrape
-        response = web.Response(body=await asyncio.to_thread(metrics.render))
+        response = web.Response(body=await in_probe_thread(metrics.render))
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 
     app = web.Application(client_max_size=limits.max_body)
     app[METRICS] = metrics
+    app.on_cleanup.append(close_probes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)
     if slack_commands is not None:

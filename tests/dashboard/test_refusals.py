@@ -127,3 +127,20 @@ async def test_a_request_that_leaves_the_queue_never_runs() -> None:
         assert gate.waiting == 1
     await asyncio.wait_for(kept, HANG_GUARD)
     assert ran == ["kept"] and gate.running == 0 and gate.waiting == 0
+
+
+async def test_healthz_and_metrics_answer_while_every_shared_worker_thread_is_busy(
+    model: DashboardModel,
+) -> None:
+    release = threading.Event()
+    busy = [asyncio.create_task(asyncio.to_thread(release.wait, HANG_GUARD))
+            for _ in range(40)]  # more than the loop's default pool has: chat work piling up
+    try:
+        async with serving(model) as base, aiohttp.ClientSession() as http:
+            for path in ("/healthz", "/metrics"):
+                async with asyncio.timeout(HANG_GUARD), http.get(base + path) as response:
+                    assert response.status == 200, path
+            assert not any(task.done() for task in busy)
+    finally:
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*busy), HANG_GUARD)
