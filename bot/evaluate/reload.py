@@ -38,6 +38,9 @@ log = logging.getLogger("cyclewatch.reload")
 # CPU seconds of its thread that loading a file (and reading the stored history for its
 # trial) may take; rules/limits.py keeps a real file far below (rules.yaml: about 0.3 s).
 LOAD_CPU_SECONDS = 10.0
+# Not a budget of the file: how long reading the stored history may stay stuck on I/O (a
+# database that does not answer) before the reload gives up, far beyond any busy machine.
+STUCK_SECONDS = 600.0
 T = TypeVar("T")
 History = Callable[[RuleSet], Mapping[str, pd.Series]]
 
@@ -95,6 +98,7 @@ class RulesHolder:
     history: History | None = None  # for the trial run
     trial_cpu_seconds: float = TRIAL_CPU_SECONDS
     load_cpu_seconds: float = LOAD_CPU_SECONDS
+    stuck_seconds: float = STUCK_SECONDS
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def load(self) -> RuleSet:
@@ -126,14 +130,19 @@ class RulesHolder:
             if _digest(text) == self.digest:
                 return ReloadResult(ok=True, unchanged_file=True)
             try:  # a file that would fail at evaluation is refused like a broken one
-                fresh, data = await run_cpu_bounded(
-                    self._load_with_history, text, cpu_seconds=self.load_cpu_seconds)
+                fresh, data = await asyncio.wait_for(run_cpu_bounded(
+                    self._load_with_history, text, cpu_seconds=self.load_cpu_seconds),
+                    self.stuck_seconds)
                 problems = await trial_within_budget(fresh, data, self.trial_cpu_seconds)
             except RulesError as err:
                 return ReloadResult(ok=False, problems=tuple(str(p) for p in err.problems))
             except CpuBudgetExceeded as err:
                 return ReloadResult(ok=False, problems=(
                     f"{self.path}:1:1: loading needs {err}; abandoned",))
+            except TimeoutError:
+                return ReloadResult(ok=False, problems=(
+                    f"{self.path}: the stored history was not read within {self.stuck_seconds:g} s "
+                    "(is the database answering?); the file was not tried",))
             except Exception as err:  # a file must never take the watcher (or /reload) down
                 return ReloadResult(ok=False, problems=(
                     f"{self.path}: cannot load: {type(err).__name__}: {str(err)[:300]}",))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
@@ -92,3 +94,24 @@ async def test_watcher_reloads_on_write_and_announces(rules_file: Path) -> None:
     finally:
         stop.set()
         await asyncio.wait_for(watcher, timeout=10)
+
+
+async def test_a_stored_history_that_never_arrives_does_not_hold_the_reload(
+    rules_file: Path,
+) -> None:
+    release = threading.Event()
+
+    def stuck(_rules: object) -> dict[str, pd.Series]:
+        release.wait(60)  # a database that does not answer: no CPU spent
+        return {}
+
+    holder = RulesHolder(rules_file, history=stuck, stuck_seconds=0.5)
+    running = holder.load()
+    write(rules_file, GOOD.replace("> 0", "> 1"))
+    try:
+        result = await asyncio.wait_for(holder.reload(), 60)
+    finally:
+        release.set()
+    assert not result.ok and holder.current is running
+    assert result.problems == (f"{rules_file}: the stored history was not read within 0.5 s "
+                               "(is the database answering?); the file was not tried",)
