@@ -107,6 +107,14 @@ class CsvSource:
             path = self.base_dir / path
         return path
 
+    def files(self, series_id: str) -> list[Path]:
+        """The local file `series_id` is read from (empty for a URL or without options)."""
+        try:
+            path = self.file_of(self.options_of(series_id))
+        except SourceError:
+            return []
+        return [] if path is None else [path]
+
     def last_updated(self, series_id: str) -> datetime | None:
         """A file's modification time (a rewritten file is a new release); None for URLs."""
         path = self.file_of(self.options_of(series_id))

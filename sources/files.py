@@ -8,14 +8,74 @@ Each file has a header row (``observation_date,<ID>`` or the older ``DATE,<ID>``
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
 from sources.base import Fetched, SourceError, to_series
 from sources.fiscal_csv import TreasuryFiles
+
+HASH_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Stat:
+    """What `stat` says of the files behind a series: total size, newest mtime (ns)."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The files behind a series as they were read: their `Stat` and a hash of the bytes."""
+
+    stat: Stat
+    sha256: str
+
+
+@runtime_checkable
+class FileBacked(Protocol):
+    """A source that reads some series from local files (and can say which)."""
+
+    def files(self, series_id: str) -> list[Path]:
+        """The files `series_id` is read from, in a fixed order (empty: not from files)."""
+        ...
+
+
+def stat_of(paths: Sequence[Path]) -> Stat | None:
+    """Total size and newest modification time of `paths` (None if one cannot be read)."""
+    try:
+        stats = [path.stat() for path in paths]
+    except OSError:
+        return None
+    return Stat(sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0))
+
+
+def fingerprint(paths: Sequence[Path]) -> Fingerprint | None:
+    """`stat_of(paths)` and a SHA-256 over each file's name and bytes (None if unreadable).
+
+    Taken before the files are read: should one change in between, the next poll sees a
+    fingerprint unlike the stored one and reads it again (never the other way round)."""
+    stat = stat_of(paths)
+    if stat is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        for path in paths:
+            digest.update(f"{path.name}\0".encode())
+            with path.open("rb") as handle:
+                while chunk := handle.read(HASH_CHUNK):
+                    digest.update(chunk)
+    except OSError:
+        return None
+    return Fingerprint(stat, digest.hexdigest())
 
 
 class FileSource:
@@ -35,6 +95,11 @@ class FileSource:
             if candidate.is_file():
                 return candidate
         return None
+
+    def files(self, series_id: str) -> list[Path]:
+        """The file(s) `series_id` is read from (empty when the directory has none)."""
+        path = self.path_of(series_id)
+        return [path] if path is not None else self.treasury.paths_of(series_id)
 
     def series_ids(self) -> list[str]:
         """Every series id the directory holds, sorted."""

@@ -79,6 +79,10 @@ class TreasuryFiles:
             ids += FILE_AUCTION_SERIES
         return sorted(ids)
 
+    def paths_of(self, series_id: str) -> list[Path]:
+        """The files `series_id` is computed from, sorted (empty: none here)."""
+        return [path for path, _ in self._sources_of(series_id)]
+
     def holds(self, series_id: str) -> bool:
         """Whether `series_id` can be read from this directory's Treasury files."""
         return bool(self._sources_of(series_id))

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Literal
 
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ from bot.runtime.latch import OutageLatch
 from bot.store import Store
 from bot.store.schema import observations
 from sources.base import Source, SourceError, VintageSource
+from sources.files import FileBacked, Fingerprint, fingerprint, stat_of
 
 log = logging.getLogger("cyclewatch.fetch")
 Outcome = Literal["updated", "unchanged", "failed", "skipped"]
@@ -89,15 +91,20 @@ class Fetcher:
         self.held = HeldValues(clock)  # values the series' nature doubts, until confirmed
 
     def fetch_one(self, series_id: str) -> SeriesResult:
-        """Fetch one series unless its publisher says nothing changed; record what came."""
+        """Fetch one series unless its publisher (or its files' fingerprint) says nothing
+        changed; record what came."""
         name = self.source.name
         since: date | None = None
+        files = self.source.files(series_id) if isinstance(self.source, FileBacked) else []
+        same, found = self._files_now(series_id, files) if files else (False, None)
+        if same:
+            return self._unchanged(series_id)
         try:
             stamp = self.source.last_updated(series_id)
             known = self.store.last_updated(series_id)
-            if not self.vintages and stamp is not None and known is not None and stamp <= known:
-                self.store.note_unchanged(series_id, name, self.clock())
-                return SeriesResult(series_id, "unchanged", last_obs=self._last_obs(series_id))
+            if (not files and not self.vintages and stamp is not None and known is not None
+                    and stamp <= known):
+                return self._unchanged(series_id)
             if self.vintages and isinstance(self.source, VintageSource):
                 fetched = self.source.fetch_vintages(series_id)
             else:
@@ -118,6 +125,8 @@ class Fetcher:
         if doubt is not None:
             return self._reject(series_id, doubt, held=True)
         new_rows = self.store.record(name, fetched, self.clock())
+        if found is not None:
+            self.store.keep_fingerprint(name, series_id, found, self.clock())
         if fetched.releases:
             upsert_releases(self.store.engine, fetched.releases, self.clock())
         if self._implausible.pop(series_id, None) is not None:
@@ -125,6 +134,24 @@ class Fetcher:
         newest = fetched.values.index.max() if len(fetched.values) else None
         last_obs = self._last_obs(series_id) if newest is None else newest.date()
         return SeriesResult(series_id, "updated", new_rows, last_obs)
+
+    def _files_now(self, series_id: str, files: list[Path]) -> tuple[bool, Fingerprint | None]:
+        """(whether the files are those last recorded, their fingerprint taken now, before
+        they are read). The same size and mtime: not read at all; touched but the same bytes:
+        nothing is parsed, the new mtime is kept. The fingerprint is None for a file that
+        cannot be read (the fetch then says why)."""
+        known = self.store.file_fingerprint(self.source.name, series_id)
+        if known is not None and stat_of(files) == known.stat:
+            return True, known
+        found = fingerprint(files)
+        if known is not None and found is not None and found.sha256 == known.sha256:
+            self.store.keep_fingerprint(self.source.name, series_id, found, self.clock())
+            return True, found
+        return False, found
+
+    def _unchanged(self, series_id: str) -> SeriesResult:
+        self.store.note_unchanged(series_id, self.source.name, self.clock())
+        return SeriesResult(series_id, "unchanged", last_obs=self._last_obs(series_id))
 
     def poll(
         self, series_ids: Iterable[str], on_result: Callable[[SeriesResult], None] | None = None

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -174,6 +175,21 @@ releases = Table(
     Column("data", JSON),
     Column("fetched_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("kind", "key", name="uq_release"),
+)
+
+# The files a series was last read from (an offline data directory, a csv file): their
+# total size, newest modification time and content hash when the read was recorded. A file
+# whose size and mtime match is not read again; one touched but identical (same hash) is not
+# parsed again; kept in the store so that a restart skips them too.
+file_fingerprints = Table(
+    "file_fingerprints",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("series", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
 
 # Small key/value facts the service keeps (last run, last digest, rules hash, ...).
