@@ -78,6 +78,7 @@ class ChatSide:
         self._started: set[str] = set()
         self.down: dict[str, str] = {}  # platform -> why its front end is down (/healthz)
         self.token_retry_seconds = token_retry_seconds
+        self.answering = 0  # commands being answered now (background warm-ups wait for 0)
         self._leader = False
         self._retries: dict[str, asyncio.Task[None]] = {}
 
@@ -130,7 +131,11 @@ class ChatSide:
         from bot.chat.commands import handle
 
         assert self.context is not None  # front ends exist only with a chat platform
-        return await handle(self.context, caller, line)
+        self.answering += 1
+        try:
+            return await handle(self.context, caller, line)
+        finally:
+            self.answering -= 1
 
     def http_routes(self) -> dict[str, Handler]:
         """The POST routes the front ends serve on the service's HTTP server, by path."""

@@ -22,6 +22,8 @@ from bot.runtime.metrics import Metrics
 log = logging.getLogger("cyclewatch")
 TellAdmins = Callable[[str, str], Awaitable[None]]
 EVAL_BUDGET = 300.0  # seconds one evaluation of every rule may take
+CHAT_FIRST_SECONDS = 20.0  # how long the catch-up after a start lets chat answers go first
+CHAT_CHECK_SECONDS = 0.05
 
 
 class Producer:
@@ -31,6 +33,7 @@ class Producer:
         self, *, holder: RulesHolder, evaluator: LiveEvaluator, pipeline: Pipeline,
         state: ServiceState, metrics: Metrics, tell_admins: TellAdmins,
         wake_delivery: Callable[[], None], is_leader: Callable[[], bool],
+        chat_busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.holder = holder
         self.evaluator = evaluator
@@ -40,16 +43,30 @@ class Producer:
         self.tell_admins = tell_admins
         self.wake_delivery = wake_delivery
         self.is_leader = is_leader
+        self.chat_busy = chat_busy
         self._one_at_a_time = asyncio.Lock()
         self._polled: set[str] = set()
         self._first_round = False  # every source polled once since start
+        self.caught_up = asyncio.Event()  # set after the evaluation that ends the first round
 
     async def produce(self, source: str, fetch_and_store: PollOnce, now: datetime) -> PollOutcome:
         """One poll of one source, as far as it goes: fetch → store → evaluate → record."""
         polled = await self.fetch(source, fetch_and_store, now)  # new observations, vintages kept
         if self.is_news(source, polled):
+            if not self.caught_up.is_set():
+                await self._chat_first()
             await self.evaluate(now)  # the rules over the store → events and outbox rows
+        if self._first_round:
+            self.caught_up.set()
         return polled
+
+    async def _chat_first(self) -> None:
+        """The catch-up after a start waits (a bounded while) for the chat commands being
+        answered: they read the stored data, and two cores are shared."""
+        waited = 0.0
+        while self.chat_busy() and waited < CHAT_FIRST_SECONDS:
+            await asyncio.sleep(CHAT_CHECK_SECONDS)
+            waited += CHAT_CHECK_SECONDS
 
     async def evaluate(self, now: datetime) -> bool:
         """The rules over the store; new transitions become events and their outbox rows."""
@@ -77,14 +94,16 @@ class Producer:
             self.metrics.fetch_seconds.labels(source).observe(time.monotonic() - started)
 
     def is_news(self, source: str, polled: PollOutcome) -> bool:
-        """Whether this poll should be evaluated now: it brought rows, or it ends the first
-        round of polls (the catch-up after a start waits for every source once)."""
+        """Whether this poll should be evaluated now. After a start, once: when every source
+        has been polled (the catch-up; what the first polls brought is evaluated together,
+        not poll by poll); from then on, whenever a poll brought rows."""
         self._polled.add(source)
         if polled.new_rows:
             log.info("%s: %d new rows", source, polled.new_rows)
-        first_round_done = self._polled >= set(self.state.polls) and not self._first_round
-        self._first_round = self._first_round or first_round_done
-        return bool(polled.new_rows or first_round_done)
+        if not self._first_round:
+            self._first_round = self._polled >= set(self.state.polls)
+            return self._first_round
+        return bool(polled.new_rows)
 
     def _failed(self, err: Exception) -> bool:
         log.error("evaluation failed", exc_info=err)

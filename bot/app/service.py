@@ -73,8 +73,10 @@ class Service:
         rules_path: Path | None = None,
         clock: Clock = utc_now,
         calendar: ReleaseCalendar | None = None,
+        warm_dashboard: bool = True,
     ) -> None:
         self.calendar = calendar
+        self.warm_dashboard = warm_dashboard  # False where no one can open it (chat)
         self.settings = settings
         self.timing = timing
         self.data_dir = data_dir
@@ -160,7 +162,7 @@ class Service:
             )
             self.http_port, self.wiring = server.bound_port, wiring
             self.started.set()
-            warming = asyncio.create_task(self._keep_dashboard_warm())
+            warming = asyncio.create_task(self._keep_dashboard_warm(wiring))
             await self._stop.wait()
             warming.cancel()
         finally:
@@ -176,14 +178,15 @@ class Service:
         self._dashboard_model = model_of
         return DashboardRoutes(model_of, token.get_secret_value() if token else None).routes()
 
-    async def _keep_dashboard_warm(self) -> None:
+    async def _keep_dashboard_warm(self, wiring: Wiring) -> None:
         """After each evaluation, compute the dashboard's first view (the regime history takes
-        seconds cold), so a visitor never waits for it."""
+        seconds cold), so a visitor never waits for it; never while a chat command is being
+        answered (the first /regime after a start must not share the CPU with it)."""
         warmed_at = 0
-        while True:
+        while self.warm_dashboard:
             await asyncio.sleep(DASHBOARD_WARM_CHECK_SECONDS)
             model = self._dashboard_model() if self._dashboard_model else None
-            if model is None or self.state.evaluations == warmed_at:
+            if model is None or self.state.evaluations == warmed_at or wiring.chat.answering:
                 continue
             warmed_at = self.state.evaluations
             try:

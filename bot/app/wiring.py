@@ -102,23 +102,24 @@ class Wiring:
     # --- start and stop ------------------------------------------------------------------
 
     async def start(self, scheduler: AsyncIOScheduler) -> None:
-        """Load the rules, take or wait for leadership, then schedule every job."""
+        """Load the rules, take or wait for leadership, open the chat (it answers from the
+        stored data at once), then schedule every job; the first polls refresh the store."""
         await asyncio.to_thread(self.chat.release_dead_claims)
         self._load_rules()
         self.state.leader = await self.leadership.check()
         self.metrics.leader.set(int(self.state.leader))
+        self.chat.use_rules(self.holder.current)
+        self.chat.offer_reload(self.reload_for_chat)
+        await self.chat.start(leader=self.state.leader)
         self._job("leader", self._check_leader, self.timing.leader_check_seconds)
         self._add_producer()
         await self._add_pollers()
-        self.chat.use_rules(self.holder.current)
-        self.chat.offer_reload(self.reload_for_chat)
         self._job("deliver", self._deliver, self.timing.deliver_seconds)
         self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
             job.add_to(scheduler)
         for poller in self.pollers:
             poller.start(scheduler)
-        await self.chat.start(leader=self.state.leader)
 
     async def stop(self) -> None:
         """Stop the watcher and front ends, give up leadership, close HTTP clients."""
@@ -262,6 +263,7 @@ class Wiring:
             metrics=self.metrics, tell_admins=self.chat.tell_admins,
             wake_delivery=lambda: self.jobs["deliver"].run_soon(),
             is_leader=lambda: self.leadership.is_leader,
+            chat_busy=lambda: self.chat.answering > 0,
         )
         # Besides after each poll with news, the rules run on a timer (inputs go stale as
         # time passes) and after a reload; the first timed run waits one interval.

@@ -24,7 +24,7 @@ from bot.cli.fetch import build_plan
 from bot.config import Settings, data_db_url, state_dir
 from bot.ingest.fetcher import Fetcher
 from bot.platforms.console.frontend import ConsoleFrontEnd
-from bot.runtime.clock import Clock, utc_now
+from bot.runtime.clock import utc_now
 from bot.runtime.logsafe import configure_logging
 from bot.runtime.scheduler import Timing
 from bot.store import Store
@@ -50,14 +50,23 @@ def chat_settings(settings: Settings, data_dir: Path | None, rules: Path | None,
     return settings.model_copy(update=update)
 
 
-def load_data(settings: Settings, data_dir: Path) -> date | None:
-    """Read the data directory into the session's store before the first prompt (quietly);
-    the newest observation date not in the future (projections are), or None."""
+def load_data(settings: Settings, data_dir: Path) -> None:
+    """Read the data directory into the session's store (quietly; a file unchanged since it
+    was recorded is skipped by its fingerprint)."""
     store = Store(settings.db_url)
     try:
         with httpx.Client(timeout=settings.fred_timeout) as http:
             for planned in build_plan(settings, data_dir, http):
                 Fetcher(store, planned.source, overlap=planned.entry.overlap).poll(planned.series)
+    finally:
+        store.close()
+
+
+def newest_stored(settings: Settings) -> date | None:
+    """The newest observation date in the session's store not in the future (projections
+    are), or None when the store holds none."""
+    store = Store(settings.db_url)
+    try:
         today = utc_now().date()
         known = [s.last_obs_date for s in store.status()
                  if s.last_obs_date is not None and s.last_obs_date <= today]
@@ -66,20 +75,28 @@ def load_data(settings: Settings, data_dir: Path) -> date | None:
     return max(known) if known else None
 
 
-def shifted_clock(as_of: date | None) -> Clock:
-    """The wall clock, moved back so that the session starts on `as_of` (late in its day,
-    after the day's releases); the wall clock itself when None."""
-    if as_of is None:
-        return utc_now
-    start = datetime.combine(as_of, time(23, 0), tzinfo=utc_now().tzinfo)
-    offset = utc_now() - start
-    if offset < timedelta(0):
-        return utc_now
+class DataClock:
+    """The wall clock, moved back so that the session's day is the end of the data (late in
+    that day, after its releases); `move_to` follows the data when a refresh extends them.
+    The wall clock itself while no day is set."""
 
-    def clock() -> datetime:
-        return utc_now() - offset
+    def __init__(self, as_of: date | None) -> None:
+        self.offset = timedelta(0)
+        self.as_of = as_of
+        self.move_to(as_of)
 
-    return clock
+    def move_to(self, as_of: date | None) -> None:
+        """Make `as_of` the session's day (None, or a day ahead of the wall clock: no shift)."""
+        self.as_of = as_of
+        if as_of is None:
+            self.offset = timedelta(0)
+            return
+        start = datetime.combine(as_of, time(23, 0), tzinfo=utc_now().tzinfo)
+        self.offset = max(utc_now() - start, timedelta(0))
+
+    def __call__(self) -> datetime:
+        """Now, as the session sees it."""
+        return utc_now() - self.offset
 
 
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,8 +109,15 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     explicit_level = "log_level" in settings.model_fields_set
     configure_logging(settings, level=None if explicit_level else "ERROR")
     as_of: date | None = args.as_of
+    follow = False  # whether the clock follows the data once the first refresh is done
     if data_dir is not None:
-        newest = load_data(settings, data_dir)
+        # A store that holds the data answers at once; the service's first poll refreshes
+        # it (reading only the files that changed). An empty store is loaded first.
+        newest = newest_stored(settings)
+        if newest is None:
+            load_data(settings, data_dir)
+            newest = newest_stored(settings)
+        follow = as_of is None
         as_of = as_of or newest
     where = f"data from {data_dir}" if data_dir else "live sources"
     when = f", the session's clock set to {as_of}" if as_of else ""
@@ -101,7 +125,7 @@ def chat_command(args: argparse.Namespace, settings: Settings) -> int:
           f"as they come; Ctrl-D or /quit ends.\n", flush=True)
     with _patched_stdout():
         try:
-            return asyncio.run(_session(settings, data_dir, shifted_clock(as_of)))
+            return asyncio.run(_session(settings, data_dir, DataClock(as_of), follow=follow))
         except StartupError as err:
             print(f"cyclewatch chat: {err}", file=sys.stderr)
             return 1
@@ -119,9 +143,11 @@ def _patched_stdout() -> Iterator[None]:
         yield
 
 
-async def _session(settings: Settings, data_dir: Path | None, clock: Clock) -> int:
+async def _session(settings: Settings, data_dir: Path | None, clock: DataClock, *,
+                   follow: bool = False) -> int:
+    # The session's dashboard has no announced address: nobody would see it warmed.
     service = Service(settings, Timing(), data_dir=data_dir, rules_path=settings.rules_path,
-                      clock=clock)
+                      clock=clock, warm_dashboard=False)
     running = asyncio.create_task(service.run())
     started = asyncio.create_task(service.started.wait())
     await asyncio.wait({running, started}, timeout=START_TIMEOUT_SECONDS,
@@ -133,7 +159,21 @@ async def _session(settings: Settings, data_dir: Path | None, clock: Clock) -> i
     if not isinstance(front, ConsoleFrontEnd):
         service.request_stop()
         return await running
+    following = asyncio.create_task(_follow_data(service, settings, clock)) if follow else None
     finished = asyncio.create_task(front.finished.wait())
     await asyncio.wait({running, finished}, return_when=asyncio.FIRST_COMPLETED)
+    if following is not None:
+        following.cancel()
     service.request_stop()
     return await running
+
+
+async def _follow_data(service: Service, settings: Settings, clock: DataClock) -> None:
+    """Once the first refresh is done, move the session's day to the end of the data (a file
+    that changed since the last session may have extended it)."""
+    if service.wiring is None:
+        return
+    await service.wiring.producer.caught_up.wait()
+    newest = await asyncio.to_thread(newest_stored, settings)
+    if newest is not None and (clock.as_of is None or newest > clock.as_of):
+        clock.move_to(newest)
