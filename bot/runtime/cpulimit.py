@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -73,13 +74,13 @@ async def run_cpu_bounded(
     worker = threading.Thread(target=run, daemon=True, name=f"cyclewatch-{fn.__name__}")
     worker.start()
     assert worker.ident is not None
-    clock = _cpu_clock(worker.ident)
+    clock = None if math.isinf(cpu_seconds) else _cpu_clock(worker.ident)
     try:
         while not future.done():
             if clock is not None and time.clock_gettime(clock) > cpu_seconds:
                 _interrupt(worker.ident)
                 raise CpuBudgetExceeded(cpu_seconds)
-            await asyncio.wait([future], timeout=poll)
+            await asyncio.wait([future], timeout=None if clock is None else poll)
         return future.result()
     finally:
         future.cancel()  # when we stop waiting (cancelled), what comes later is dropped
