@@ -1,13 +1,15 @@
 """Wire-level fake of a web server publishing CSV and JSON series, on 127.0.0.1:0.
 
 Documents are served by path with their content type; a path can be made slow (the reply
-waits `hang` seconds, for timeout tests); faults (500, 429, truncated, non-JSON HTML) come from
-`FakeServer.inject` like the other fakes. Unknown paths answer 404 with an HTML page.
+waits `hang` seconds, for timeout tests) or held until a test opens its `gate`; faults (500,
+429, truncated, non-JSON HTML) come from `FakeServer.inject` like the other fakes. Unknown
+paths answer 404 with an HTML page.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -20,6 +22,7 @@ class CsvWebFake:
     def __init__(self) -> None:
         self.documents: dict[str, Reply] = {}
         self.slow: dict[str, float] = {}
+        self.gates: dict[str, threading.Event] = {}
         self.server = FakeServer(self._route)
 
     def url(self, path: str) -> str:
@@ -46,6 +49,12 @@ class CsvWebFake:
         """Make replies at `path` wait `seconds` before the headers go out."""
         self.slow["/" + path.lstrip("/")] = seconds
 
+    def gate(self, path: str) -> threading.Event:
+        """Hold replies at `path` until the returned event is set (at most a minute): a
+        publisher that stays slow exactly as long as a test needs."""
+        gate = self.gates["/" + path.lstrip("/")] = threading.Event()
+        return gate
+
     def count(self, path: str) -> int:
         """Requests seen for `path`, faults included."""
         wanted = "/" + path.lstrip("/")
@@ -55,6 +64,9 @@ class CsvWebFake:
         delay = self.slow.get(path)
         if delay:
             time.sleep(delay)
+        gate = self.gates.get(path)
+        if gate is not None:
+            gate.wait(timeout=60)
         reply = self.documents.get(path)
         if reply is None:
             return Reply(404, b"<html><body>Not Found</body></html>", "text/html")
