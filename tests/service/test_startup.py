@@ -10,7 +10,7 @@ wire-level fake web server, which holds its reply until the test opens the gate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from bot.config import load_settings
 from bot.runtime.scheduler import Timing
 from tests.fakes.csvweb import CsvWebFake
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms.conftest import until
 
 RULES = """\
 series:
@@ -48,14 +49,6 @@ def weekly(values: list[float], header: str = "date,value") -> str:
     dates = pd.date_range("2026-10-07", periods=len(values), freq="7D")
     return f"{header}\n" + "".join(f"{d.date()},{v}\n" for d, v in zip(dates, values,
                                                                        strict=True))
-
-
-async def until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @asynccontextmanager
@@ -86,7 +79,7 @@ async def regime(telegram: FakeTelegram) -> str:
     """Ask /regime in the chat; the text of the answer."""
     before = len(telegram.texts(CHAT))
     telegram.push_message(CHAT, "/regime", user_id=CHAT)
-    await until(lambda: len(telegram.texts(CHAT)) > before, "the /regime answer")
+    await until(lambda: len(telegram.texts(CHAT)) > before, 30)
     return "\n".join(telegram.texts(CHAT)[before:])
 
 
@@ -106,20 +99,20 @@ async def test_regime_is_answered_from_the_store_while_the_refresh_is_held(
             async with running(tmp_path, web, telegram) as service:  # the first run: cold
                 # The directory's rows are stored first, the web's later: one evaluation.
                 files = service.state.polls["files"]
-                await until(lambda: files.last_ok_at is not None, "the data directory read")
+                await until(lambda: files.last_ok_at is not None, 30)
                 gate.set()
-                await until(lambda: caught_up(service), "the first round of polls")
+                await until(lambda: caught_up(service), 30)
                 assert service.state.evaluations == 1
             web.serve_csv("x.csv", weekly([1, 2, 20, 3]))  # published while it was down
             gate = web.gate("x.csv")
             held = web.count("x.csv")
             async with running(tmp_path, web, telegram) as service:  # the restart: warm
-                await until(lambda: web.count("x.csv") > held, "the refresh reaching the web")
+                await until(lambda: web.count("x.csv") > held, 30)
                 answer = await regime(telegram)
                 assert HIGH in answer and LOW not in answer  # the stored 20, not the new 3
                 assert not caught_up(service) and service.state.evaluations == 0
                 gate.set()
-                await until(lambda: caught_up(service), "the refresh")
+                await until(lambda: caught_up(service), 30)
                 assert LOW in await regime(telegram)  # the refresh did bring other data
                 assert service.state.evaluations == 1
     finally:
