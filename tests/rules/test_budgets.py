@@ -54,6 +54,7 @@ def _check(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # starts CPU-burning processes (and `cyclewatch check`)
 def test_check_passes_on_the_shipped_rules_while_the_machine_is_saturated() -> None:
     with saturated():
         done = _check("rules.yaml", "--data", str(HISTORY))
@@ -73,6 +74,7 @@ async def _refusals(path: Path, history: Mapping[str, pd.Series]) -> tuple[list[
     return checked, list(reloaded.problems)
 
 
+@pytest.mark.slow  # starts CPU-burning processes (and `cyclewatch check`)
 async def test_a_file_over_its_budget_is_refused_the_same_way_idle_and_loaded(
     tmp_path: Path, history: Mapping[str, pd.Series]
 ) -> None:
@@ -91,6 +93,7 @@ def _spin(flag: threading.Event) -> None:
         pass
 
 
+@pytest.mark.slow  # starts CPU-burning processes (and `cyclewatch check`)
 async def test_a_step_that_never_returns_is_stopped_by_its_cpu_budget() -> None:
     for load in (0, BURNERS):
         started = threading.Event()
