@@ -60,10 +60,20 @@ def freshness_days(spec: SeriesSpec, index: pd.DatetimeIndex) -> int:
     return int(each[-1]) if len(each) else 0
 
 
+def day_starts(dates: pd.DatetimeIndex, zone: str) -> np.ndarray:
+    """The instant (UTC ns) each date begins in `zone`: when a date-stamped fact is known."""
+    if not len(dates):
+        return np.array([], dtype="int64")
+    local = pd.DatetimeIndex(dates).normalize().tz_localize(
+        zone, ambiguous=False, nonexistent="shift_forward")
+    return np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """One input as the rules see it: indexed by the date it became known, with a NaN row
-    wherever it goes stale (so only what reads it becomes unknown)."""
+    """One input as the rules see it: indexed by the date it became available, with a NaN
+    row wherever it goes stale (so only what reads it becomes unknown), and the instant each
+    real observation became known (its release, UTC ns)."""
 
     name: str
     values: pd.Series  # index: availability date; NaN rows where the input went stale
@@ -72,22 +82,24 @@ class Prepared:
     series_id: str
     available: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
     fresh_each: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+    known: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
 
     def position(self, clock: pd.DatetimeIndex) -> np.ndarray:
         """For each clock date, the newest real observation known then (-1: none yet)."""
         return np.asarray(self.available.searchsorted(clock, side="right") - 1)
 
-    def stale_at(self, clock: pd.DatetimeIndex) -> np.ndarray:
-        """True where the newest known observation is older than its freshness window."""
+    def known_at(self, clock: pd.DatetimeIndex) -> np.ndarray:
+        """For each clock date, when its newest observation was released (UTC ns; the
+        smallest int64 before the first)."""
         pos = self.position(clock)
-        if not len(self.observed):
-            return np.zeros(len(clock), dtype=bool)
-        safe = np.clip(pos, 0, len(self.observed) - 1)
-        age = (clock.as_unit("ns").asi8 - self.observed.as_unit("ns").asi8[safe]) / 86_400e9
-        return np.asarray((pos >= 0) & (age > self.fresh_each[safe]))
+        if not len(self.known):
+            return np.full(len(clock), np.iinfo("int64").min, dtype="int64")
+        picked = self.known[np.clip(pos, 0, len(self.known) - 1)]
+        return np.where(pos >= 0, picked, np.iinfo("int64").min)
 
     def reason_at(self, at: pd.Timestamp) -> str | None:
-        """Why this input says nothing at `at` (no data, not started, stale), or None."""
+        """Why this input says nothing at `at` (no data, not started, stale), or None: the one
+        place staleness is decided for a date, so the words always match the decision."""
         pos = int(self.position(pd.DatetimeIndex([at]))[0]) if len(self.observed) else -1
         if pos < 0:  # nothing known yet; when it will start is not known at `at` either
             return f"no data for {self.name}"
@@ -105,11 +117,25 @@ def _empty(name: str, spec: SeriesSpec) -> Prepared:
     return Prepared(name, empty, pd.DatetimeIndex([], dtype="datetime64[ns]"), 0, spec.id)
 
 
+def _known_of(
+    observed: pd.DatetimeIndex, available: pd.DatetimeIndex, known: pd.Series | None, zone: str
+) -> np.ndarray:
+    """Each observation's release instant: as given, else the start of its availability day."""
+    default = day_starts(available, zone)
+    if known is None or known.empty:
+        return default
+    given = known[~known.index.duplicated(keep="last")].reindex(observed)
+    stamps = given.to_numpy(dtype="float64")
+    return np.where(np.isnan(stamps), default, np.nan_to_num(stamps)).astype("int64")
+
+
 def prepare_input(
-    name: str, spec: SeriesSpec, raw: pd.Series | None, as_of: pd.Timestamp | None
+    name: str, spec: SeriesSpec, raw: pd.Series | None, as_of: pd.Timestamp | None,
+    known: pd.Series | None = None, zone: str = "UTC",
 ) -> Prepared:
     """Shift a raw series by its publication lag and cut it at `as_of` (what was known then);
-    a NaN row at each date it went stale (mid-history gaps too, not only the end)."""
+    a NaN row at each date it went stale (mid-history gaps too, not only the end). `known`
+    (UTC ns by observation date) says when each observation was released."""
     if raw is None or raw.empty:
         return _empty(name, spec)
     try:
@@ -127,6 +153,7 @@ def prepare_input(
     observed = pd.DatetimeIndex(values.index).as_unit("ns")
     available = observed + period_offset(spec.lag) if spec.lag else observed
     available = pd.DatetimeIndex(available).as_unit("ns")
+    released = _known_of(observed, available, known, zone)
     fresh = freshness_each(spec, observed)
     day = np.int64(86_400_000_000_000)
     expiry = np.maximum(observed.asi8 + (fresh + 1) * day, available.asi8 + day)
@@ -141,20 +168,25 @@ def prepare_input(
         shifted = shifted[shifted.index <= as_of]
         keep = np.asarray(available <= as_of)
         observed, available, fresh = observed[keep], available[keep], fresh[keep]
+        released = released[keep]
     last_fresh = int(fresh[-1]) if len(fresh) else 0
-    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh)
+    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh, released)
 
 
 class Evaluator:
     """Looks up names over whole histories, computing each metric or rule condition once."""
 
     def __init__(
-        self, ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: pd.Timestamp | None = None
+        self, ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: pd.Timestamp | None = None,
+        *, known: Mapping[str, pd.Series] | None = None, zone: str = "UTC",
     ) -> None:
         self.ruleset = ruleset
         self.as_of = as_of
+        self.zone = zone
+        released = known or {}
         self.inputs = {
-            name: prepare_input(name, spec, data.get(spec.id, data.get(name)), as_of)
+            name: prepare_input(name, spec, data.get(spec.id, data.get(name)), as_of,
+                                released.get(spec.id), zone)
             for name, spec in ruleset.series.items()
         }
         self._memo: dict[str, Value] = {}
@@ -195,12 +227,14 @@ class Evaluator:
         reasons = self.stale_reasons(names, at)
         return reasons[0] if reasons else None
 
-    def fresh_mask(self, names: frozenset[str], clock: pd.DatetimeIndex) -> np.ndarray:
-        """False where an input that has started is older than its freshness window."""
-        ok = np.ones(len(clock), dtype=bool)
+    def announced(self, names: frozenset[str], clock: pd.DatetimeIndex) -> np.ndarray:
+        """For each clock date, the instant (UTC ns) everything `names` say about it was
+        public: its own day's start, or the newest input's release if later, never earlier
+        than the point before (a state machine announces in order)."""
+        out = day_starts(clock, self.zone)
         for name in names:
-            ok &= ~self.inputs[name].stale_at(clock)
-        return ok
+            out = np.maximum(out, self.inputs[name].known_at(clock))
+        return np.maximum.accumulate(out) if len(out) else out
 
     def observed_dates(self, names: list[str], clock: pd.DatetimeIndex) -> np.ndarray:
         """For each clock date, the newest observation date (ns) among `names` known by then."""
@@ -245,6 +279,7 @@ class Trace:
     threshold: float | None
     extras: dict[str, np.ndarray]
     observed: np.ndarray | None = None  # ns stamps: newest observation date behind each point
+    announce: np.ndarray | None = None  # UTC ns: when each point was public (ordered)
 
 
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
@@ -268,7 +303,8 @@ def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
         value = np.full(len(clock), np.nan)
     extras = {name: on_clock(expr.run(ev), clock) for name, expr in rule.values.items()}
     observed = ev.observed_dates([rule.spec.on] if rule.spec.on else sorted(rule.inputs), clock)
-    return Trace(clock, condition, clearing, value, threshold, extras, observed)
+    announce = ev.announced(rule.inputs, clock)
+    return Trace(clock, condition, clearing, value, threshold, extras, observed, announce)
 
 
 def ev_truth(value: Value) -> Value:

@@ -52,6 +52,7 @@ class Event:
     rule_id: str = ""
     observed: dt.date | None = None  # observation date of the newest input behind `date`
     since: dt.date | None = None  # for a resolved event: when it started firing
+    announced: dt.datetime | None = field(default=None, compare=False)  # when it was public
 
     def __post_init__(self) -> None:
         if not self.rule_id:
@@ -157,6 +158,7 @@ def make_event(
     as_of: dt.date | None,
     observed: dt.date | None = None,
     since: dt.date | None = None,
+    announced: dt.datetime | None = None,
 ) -> Event:
     """An Event with NaN turned into None."""
     return Event(
@@ -169,4 +171,5 @@ def make_event(
         as_of=as_of,
         observed=observed,
         since=since,
+        announced=announced,
     )

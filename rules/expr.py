@@ -18,6 +18,7 @@ from rules.functions import Value
 from rules.limits import literal_problem, period_problem
 from rules.model import parse_duration
 from rules.operators import BINARY, COMPARE, _and, _not, _or
+from rules.reach import Reach, name_reaches
 
 MAX_NODES = 400
 MAX_EXPONENT = 8
@@ -56,6 +57,7 @@ class Expression:
     names: frozenset[str]
     run: Compiled = field(compare=False)
     comparison: tuple[Compiled, float] | None = field(default=None, compare=False)
+    reaches: dict[str, Reach] = field(default_factory=dict, compare=False)  # look-back per name
 
 
 def suggest(name: str, known: Collection[str]) -> str:
@@ -283,7 +285,8 @@ def compile_expression(text: str, known: Collection[str]) -> Expression:
         and isinstance(body.comparators[0].value, int | float)
     ):
         comparison = (compiler.compile(body.left), float(body.comparators[0].value))
-    return Expression(text, frozenset(compiler.names), run, comparison)
+    reaches = {n: r for n, r in name_reaches(tree.body).items() if n in compiler.names}
+    return Expression(text, frozenset(compiler.names), run, comparison, reaches)
 
 
 __all__ = ["Compiled", "Env", "ExprError", "Expression", "compile_expression", "fn", "suggest"]

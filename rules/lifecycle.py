@@ -1,13 +1,16 @@
-"""The rule state machine and the two evaluation paths: `backtest` over all history, and the
-live `evaluate` that only emits transitions after the last observation already processed."""
+"""The rule state machine and its two uses of one pass: `backtest` over all history (each
+transition with the instant it was announced), and the live `evaluate`, which carries each
+rule's state and reads only a bounded window of the data (`rules.window`), so it finds what
+the pass finds without recomputing all history."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -16,14 +19,19 @@ from rules.engine import Evaluator, Trace, to_date, trace_rule
 from rules.explain import Event, make_event
 from rules.ruleset import Rule, RuleSet
 from rules.states import RuleStatus, Transition
+from rules.window import rules_reach, window_data
+
+# Release instants (UTC ns by observation date, per series id) of the data it is given.
+KnownAt = Callable[[Mapping[str, pd.Series]], Mapping[str, pd.Series]]
 
 
 @dataclass(frozen=True)
 class RuleState:
     """Where one rule stands; JSON-serialisable through `to_json` / `from_json`.
 
-    `last` is the newest clock date already processed (a known one), `count` the consecutive true
-    observations while pending, `off` the consecutive clearing observations while firing.
+    `last` is the newest clock date already processed (a known one), `seen` the newest one
+    looked at (known or not), `count` the consecutive true observations while pending, `off`
+    the consecutive clearing observations while firing, `skip` why the rule was skipped.
     """
 
     rule: str
@@ -35,6 +43,8 @@ class RuleState:
     since: str | None = None
     value: float | None = None
     baseline: str | None = None  # clock dates up to here are replayed without events
+    seen: str | None = None
+    skip: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A plain dict of str/int/float/None."""
@@ -51,8 +61,9 @@ class RuleState:
             state = cls(**fields)
             if state.last is not None:
                 date.fromisoformat(state.last)
-            if state.baseline is not None:
-                date.fromisoformat(state.baseline)
+            for day in (state.baseline, state.seen):
+                if day is not None:
+                    date.fromisoformat(day)
         except (TypeError, ValueError):
             return None
         valid = (
@@ -84,6 +95,7 @@ def scan(
     *,
     emit: bool,
     as_of: date | None = None,
+    zone: str = "UTC",
 ) -> tuple[list[Event], RuleState]:
     """Run the state machine over clock positions [start, stop); unknown points are skipped."""
     spec = rule.spec
@@ -117,20 +129,30 @@ def scan(
         if emit and (fired or (resolved and spec.announce_resolved)):
             kind = Transition.FIRING if fired else Transition.RESOLVED
             began = date.fromisoformat(since) if resolved and since else None
-            events.append(_event(rule, trace, i, kind, as_of, began))
+            events.append(_event(rule, trace, i, kind, as_of, zone, began))
         if fired:
             since = trace.clock[i].date().isoformat()
+    seen = trace.clock[stop - 1].date().isoformat() if stop > start else state.seen
     if last_known < 0:
-        return events, state
+        return events, replace(state, seen=seen)
     last = trace.clock[last_known].date().isoformat()
     value = _float(trace.value[last_known])
     return events, replace(
-        state, status=status, count=count, off=off, last=last, since=since, value=value
+        state, status=status, count=count, off=off, last=last, since=since, value=value,
+        seen=seen,
     )
 
 
+def public_until(trace: Trace, now: pd.Timestamp | None) -> int:
+    """How many clock points were public at `now` (all of them when `now` is None)."""
+    if now is None or trace.announce is None:
+        return len(trace.clock)
+    instant = now.tz_convert("UTC") if now.tz is not None else now.tz_localize("UTC")
+    return int(np.searchsorted(trace.announce, instant.as_unit("ns").value, side="right"))
+
+
 def _event(
-    rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | None,
+    rule: Rule, trace: Trace, i: int, kind: Transition, as_of: date | None, zone: str,
     since: date | None = None,
 ) -> Event:
     when = to_date(trace.clock[i])
@@ -140,9 +162,13 @@ def _event(
     observed = None
     if trace.observed is not None and trace.observed[i] >= 0:
         observed = to_date(pd.Timestamp(int(trace.observed[i])))
+    announced = None
+    if trace.announce is not None:
+        announced = pd.Timestamp(int(trace.announce[i]), tz="UTC").to_pydatetime()
+        as_of = as_of or announced.astimezone(ZoneInfo(zone)).date()
     return make_event(
         rule, kind, when, float(trace.value[i]), trace.threshold, extras, as_of or when, observed,
-        since,
+        since, announced,
     )
 
 
@@ -157,15 +183,21 @@ def backtest(
     since: date | None = None,
     until: date | None = None,
     only: Iterable[str] | None = None,
+    *,
+    known: KnownAt | None = None,
+    zone: str = "UTC",
 ) -> list[Event]:
-    """Every transition of every rule over history (sorted by date), one pass per rule."""
+    """Every transition of every rule over history (sorted by date), one pass per rule; each
+    event carries the instant it was announced (`known` gives each observation's release
+    instant; without it, a point is announced at the start of its day in `zone`)."""
     limit = pd.Timestamp(until) if until is not None else None
-    ev = Evaluator(ruleset, data, limit)
+    ev = Evaluator(ruleset, data, limit, known=known(data) if known else None, zone=zone)
     events: list[Event] = []
     for rule in _selected(ruleset, only):
         trace = trace_rule(ev, rule)
         found, _ = scan(
-            rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock), emit=True
+            rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock),
+            emit=True, zone=zone,
         )
         events.extend(e for e in found if since is None or e.date >= since)
     return sorted(events, key=lambda e: (e.date, e.rule_id, e.state))
@@ -180,9 +212,7 @@ def states_at(
     states, skipped, traces = {}, [], {}
     for rule in _selected(ruleset, only):
         trace = trace_rule(ev, rule)
-        reason = None
-        if not len(trace.clock) or np.isnan(trace.condition[-1]):
-            reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
+        reason = _skip_reason(ev, rule, trace, stamp)
         traces[rule.id] = trace
         _, states[rule.id] = scan(
             rule, trace, RuleState(rule.id, rule.definition_hash), 0, len(trace.clock), emit=False
@@ -192,11 +222,31 @@ def states_at(
     return states, skipped, ev, traces
 
 
+def _skip_reason(ev: Evaluator, rule: Rule, trace: Trace, stamp: pd.Timestamp) -> str | None:
+    """Why the rule says nothing at `stamp` (its newest point is unknown), or None."""
+    if len(trace.clock) and not np.isnan(trace.condition[-1]):
+        return None
+    return ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
+
+
+def _carried(rule: Rule, old: Mapping[str, Any] | None) -> RuleState | None:
+    """The stored state if it belongs to this definition."""
+    state = RuleState.from_json(old) if old is not None else None
+    if state is None or state.definition_hash != rule.definition_hash:
+        return None
+    return state
+
+
 def evaluate(
     ruleset: RuleSet,
     data: Mapping[str, pd.Series],
     previous_states: Mapping[str, Mapping[str, Any]],
     as_of: date,
+    *,
+    now: pd.Timestamp | None = None,
+    known: KnownAt | None = None,
+    zone: str = "UTC",
+    window: bool = True,
 ) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped]]:
     """The live path: new transitions since each rule's last processed observation.
 
@@ -204,40 +254,77 @@ def evaluate(
     first time, or whose definition changed, starts a state whose `baseline` is `as_of`:
     observations up to that date are replayed silently (history is never re-announced),
     later ones emit events. A rule whose inputs are missing or stale is skipped, its state
-    kept. Returns (new events, new states as JSON, skipped rules with reasons).
+    kept. With `now`, points not yet public then (`known`) wait for a later evaluation.
+    Rules with a carried state read only a window of the data (`window=False`: all of it)
+    and are not computed at all when none of their inputs moved since they last looked.
+    Returns (new events, new states as JSON, skipped rules with reasons).
     """
     stamp = pd.Timestamp(as_of)
-    ev = Evaluator(ruleset, data, stamp)
+    carried = {rule.id: _carried(rule, previous_states.get(rule.id)) for rule in ruleset.rules}
+    starts = [pd.Timestamp(s.last) if s is not None and s.last else None
+              for s in carried.values()]
+    if not window or None in starts or not starts:
+        view = data
+    else:
+        view = window_data(ruleset, data, min(s for s in starts if s is not None),
+                           rules_reach(ruleset, ruleset.rules))
+    ev = Evaluator(ruleset, view, stamp, known=known(view) if known else None, zone=zone)
     events: list[Event] = []
     new_states: dict[str, dict[str, Any]] = {}
     skipped: list[Skipped] = []
     for rule in ruleset.rules:
+        state = carried[rule.id]
+        if window and state is not None and state.last and not _moved(ev, rule, state):
+            new_states[rule.id] = state.to_json()  # nothing new to look at
+            if state.skip:
+                skipped.append(Skipped(rule.id, state.skip))
+            continue
         old = previous_states.get(rule.id)
         trace = trace_rule(ev, rule)
-        if not len(trace.clock) or np.isnan(trace.condition[-1]):
-            reason = ev.stale_reason(rule.inputs, stamp) or "not enough history yet"
+        reason = _skip_reason(ev, rule, trace, stamp)
+        if reason and state is None:
             skipped.append(Skipped(rule.id, reason))
             fresh = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
             kept = RuleState.from_json(old) if old is not None else None
-            new_states[rule.id] = (kept or fresh).to_json()
+            new_states[rule.id] = replace(kept or fresh, skip=reason).to_json()
             continue
-        # A missing or unreadable state starts afresh from a silent baseline.
-        state = RuleState.from_json(old) if old is not None else None
-        if state is None or state.definition_hash != rule.definition_hash:
+        if state is None:  # a missing or unreadable state starts afresh from a silent baseline
             state = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
-        start = 0
-        if state.last is not None:
-            start = int(trace.clock.searchsorted(pd.Timestamp(state.last), side="right"))
-        quiet_end = start
-        if state.baseline is not None:
-            quiet_end = max(
-                start, int(trace.clock.searchsorted(pd.Timestamp(state.baseline), side="right"))
-            )
-        _, state = scan(rule, trace, state, start, quiet_end, emit=False)
-        found, state = scan(rule, trace, state, quiet_end, len(trace.clock), emit=True, as_of=as_of)
+        found, state = _advance(rule, trace, state, as_of, now, zone)
         events.extend(found)
-        new_states[rule.id] = state.to_json()
+        if reason:
+            skipped.append(Skipped(rule.id, reason))
+        new_states[rule.id] = replace(state, skip=reason).to_json()
     return events, new_states, skipped
+
+
+def _moved(ev: Evaluator, rule: Rule, state: RuleState) -> bool:
+    """Whether an input of the rule has a point (a value, or going stale) it has not seen."""
+    if state.seen is None:
+        return True
+    seen = pd.Timestamp(state.seen)
+    return any(len(ev.inputs[n].values) and ev.inputs[n].values.index[-1] > seen
+               for n in rule.inputs)
+
+
+def _advance(
+    rule: Rule, trace: Trace, state: RuleState, as_of: date, now: pd.Timestamp | None, zone: str
+) -> tuple[list[Event], RuleState]:
+    """The state machine from the rule's last processed point to what is public at `now`:
+    silently up to its baseline, with events after it."""
+    start = 0
+    if state.last is not None:
+        start = int(trace.clock.searchsorted(pd.Timestamp(state.last), side="right"))
+    stop = public_until(trace, now)
+    quiet_end = start
+    if state.baseline is not None:
+        quiet_end = max(
+            start, int(trace.clock.searchsorted(pd.Timestamp(state.baseline), side="right"))
+        )
+    quiet_end = min(quiet_end, max(stop, start))
+    _, state = scan(rule, trace, state, start, quiet_end, emit=False, zone=zone)
+    return scan(rule, trace, state, quiet_end, max(stop, quiet_end), emit=True, as_of=as_of,
+                zone=zone)
 
 
 def last_known(trace: Trace) -> int | None:

@@ -25,6 +25,7 @@ from bot.evaluate.evaluator import LiveEvaluator
 from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
 from bot.ingest.calendar import ReleaseCalendar, SourceSchedule
 from bot.ingest.held import held_back
+from bot.ingest.knownat import known_at
 from bot.ingest.poller import (
     PollHealth,
     PollOnce,
@@ -258,7 +259,8 @@ class Wiring:
         self.producer = Producer(
             holder=self.holder,
             evaluator=LiveEvaluator(self.store, self.holder, metrics=self.metrics,
-                                    timezone=self.settings.timezone),
+                                    timezone=self.settings.timezone,
+                                    released=partial(known_at, calendar=ReleaseCalendar())),
             pipeline=Pipeline(self.store, implicit=implicit), state=self.state,
             metrics=self.metrics, tell_admins=self.chat.tell_admins,
             wake_delivery=lambda: self.jobs["deliver"].run_soon(),

@@ -1,11 +1,13 @@
-"""`cyclewatch replay --from D [--until D] [--data DIR] [--speed S] [--to-chats]`: the
-service's own pipeline (bot.app.produce.Producer, then bot.alerts.outbox.DeliveryWorker) on a
-simulated clock that walks from release to release through history.
+"""`cyclewatch replay --from D [--until D] [--data DIR] [--speed S] [--to-chats]`: history
+through the service's own delivery on a simulated clock.
 
-Each observation appears when it was published (its rules `lag:`, else the release calendar),
-the producer fetches it, evaluates and records, and the worker delivers what is due: printed
-here, or sent to the live store's subscribed chats with `--to-chats`, marked as a replay.
-The replay keeps a throwaway store unless `--db` names one.
+The rules run once over all the data (`rules.backtest`, the same pass the backtest and the
+regime history are views of); each transition carries the instant it was announced (its
+inputs' release times, `bot.ingest.knownat`). The events announced in the span are recorded
+through the pipeline (`bot.alerts.pipeline.Pipeline`: route, mute, outbox) at their instant
+and delivered by the service's worker (`bot.alerts.outbox.DeliveryWorker`): printed here, or
+sent to the live store's subscribed chats with `--to-chats`, marked as a replay. The replay
+keeps a throwaway store unless `--db` names one.
 """
 
 from __future__ import annotations
@@ -16,49 +18,37 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from itertools import groupby
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import sqlalchemy as sa
 
 from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline, Recipient
-from bot.app.health import ServiceState
-from bot.app.produce import Producer
 from bot.cli.fetch import build_plan
-from bot.cli.replaykit import ReplayNotifier, ReplayStore, RevealingSource, SimClock, series_lags
+from bot.cli.replaykit import ReplayNotifier, SimClock
 from bot.config import Settings
-from bot.evaluate.evaluator import LiveEvaluator
 from bot.evaluate.reload import RulesHolder
 from bot.ingest.calendar import ReleaseCalendar, eastern
-from bot.ingest.fetcher import Fetcher
-from bot.ingest.poller import fetcher_poll
+from bot.ingest.knownat import known_at
 from bot.notifiers.base import Notifier
 from bot.notifiers.console import CONSOLE_CHAT, ConsoleNotifier
 from bot.platforms.base import Closer
 from bot.platforms.registry import configured
 from bot.runtime.clock import utc_now
 from bot.runtime.logsafe import configure_logging
-from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import chats, subscriptions
-from rules import RulesError
+from rules import Event, RulesError, RuleSet, backtest
+from sources.base import SourceError
 
 log = logging.getLogger("cyclewatch.replay")
 Sleep = Callable[[float], Awaitable[None]]
-
-
-@dataclass
-class Feed:
-    """One source of the replay: the revealing wrapper, its fetcher, the series it serves."""
-
-    source: RevealingSource
-    fetcher: Fetcher
-    series: list[str]
 
 
 def replay_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -100,7 +90,6 @@ class Replay:
         self.sleep = sleep
         self.clock = SimClock(utc_now())
         self.calendar = ReleaseCalendar()
-        self.woken = False
         self._closers: list[Closer] = []
 
     def _notifiers(self) -> dict[str, Notifier]:
@@ -140,7 +129,7 @@ class Replay:
             ruleset = holder.load()
         except (OSError, RulesError) as err:
             raise ReplayError(f"rules {self.settings.rules_path} are not usable: {err}") from err
-        store = ReplayStore(self.db_url)
+        store = Store(self.db_url)
         http = httpx.Client(timeout=self.settings.fred_timeout, follow_redirects=True)
         try:
             notifiers = self._notifiers()
@@ -148,22 +137,12 @@ class Replay:
                 count = await asyncio.to_thread(self._copy_subscriptions, store, set(notifiers))
                 print(f"sending to the {count} subscription(s) of the live store, marked as a "
                       "replay")
-            wanted = {i.id for i in ruleset.inputs}
-            lags = series_lags(ruleset)
-            feeds = [Feed(src := RevealingSource(p.source, self.clock, lags, self.calendar),
-                          Fetcher(store, src, clock=self.clock, overlap=timedelta(days=45)),
-                          sorted(set(p.series) & wanted))
-                     for p in build_plan(self.settings, self.data_dir, http)]
+            data = await asyncio.to_thread(self._read, ruleset, http)
+            events = await asyncio.to_thread(self._pass, ruleset, data, start, until)
             implicit = [] if self.to_chats else [Recipient("console", CONSOLE_CHAT)]
-            metrics = Metrics()
-            producer = Producer(
-                holder=holder, pipeline=Pipeline(store, implicit=implicit),
-                evaluator=LiveEvaluator(store, holder, metrics=metrics,
-                                        timezone=self.settings.timezone),
-                state=ServiceState(started_at=self.clock()), metrics=metrics,
-                tell_admins=_no_admins, wake_delivery=self._wake, is_leader=lambda: True)
             worker = DeliveryWorker(store, notifiers, clock=self.clock, worker_id="replay")
-            sent = await self._walk(store, producer, worker, feeds, start, until, speed)
+            sent = await self._deliver(Pipeline(store, implicit=implicit), worker, events,
+                                       start, until, speed)
         finally:
             for close in self._closers:
                 await close()
@@ -172,54 +151,54 @@ class Replay:
         self._summary(sent, notifiers)
         return 0
 
-    def _wake(self) -> None:
-        self.woken = True
+    def _read(self, ruleset: RuleSet, http: httpx.Client) -> dict[str, pd.Series]:
+        """Every series the rules read, whole, from the sources `fetch` would use."""
+        wanted = {i.id for i in ruleset.inputs}
+        data: dict[str, pd.Series] = {}
+        for planned in build_plan(self.settings, self.data_dir, http):
+            for series_id in sorted(set(planned.series) & wanted - data.keys()):
+                try:
+                    data[series_id] = planned.source.fetch(series_id).values
+                except SourceError as err:
+                    log.warning("%s: %s: %s", planned.source.name, series_id, err)
+        return data
 
-    async def _walk(self, store: ReplayStore, producer: Producer, worker: DeliveryWorker,
-                    feeds: list[Feed], start: date, until: date, speed: float) -> int:
-        first = eastern(start, clock_time(0, 0))
-        last = eastern(until + timedelta(days=1), clock_time(0, 0))
-        self.clock.now = first  # what was public before the first day: silently known
-        for feed in feeds:
-            for series_id in feed.series:
-                history = feed.source.history(series_id)
-                if history is not None:
-                    store.seed(feed.source.name, series_id, history, first)
-        await producer.evaluate(first)  # each rule's baseline: history is not re-announced
-        steps: dict[datetime, dict[str, set[str]]] = {}
-        for feed in feeds:
-            for when, ids in feed.source.publications(feed.series, first, last).items():
-                steps.setdefault(when, {})[feed.source.name] = ids
-        print(f"replaying {start} to {until}: {len(steps)} release times, "
-              f"{sum(len(f.series) for f in feeds)} series")
+    def _pass(self, ruleset: RuleSet, data: Mapping[str, pd.Series], start: date,
+              until: date) -> list[Event]:
+        """The transitions announced after `start` and by the end of `until`, in order."""
+        first, last = self._span(start, until)
+        found = backtest(ruleset, data, known=lambda d: known_at(ruleset, d, self.calendar),
+                         zone=self.settings.timezone)
+        # What was public before the first day is the baseline, never announced.
+        due = [e for e in found if e.date > start and e.announced is not None
+               and first < e.announced <= last]
+        return sorted(due, key=lambda e: (e.announced or first, e.date, e.rule_id))
+
+    @staticmethod
+    def _span(start: date, until: date) -> tuple[datetime, datetime]:
+        return (eastern(start, clock_time(0, 0)),
+                eastern(until + timedelta(days=1), clock_time(0, 0)))
+
+    async def _deliver(self, pipeline: Pipeline, worker: DeliveryWorker, events: Sequence[Event],
+                       start: date, until: date, speed: float) -> int:
+        """Each announcement at its instant: recorded through the pipeline, then delivered."""
+        first, last = self._span(start, until)
+        self.clock.now = first
+        moments = [(when, list(group)) for when, group in
+                   groupby(events, key=lambda e: e.announced or first)]
+        print(f"replaying {start} to {until}: {len(events)} announcement(s) at "
+              f"{len(moments)} release time(s)")
         started, handled = time.monotonic(), 0
-        for when in sorted(steps):
+        for when, group in moments:
             if speed > 0:
                 await self.sleep((when - self.clock.now).total_seconds() / speed)
             self.clock.now = when
-            handled += await self._step(producer, worker, steps[when], feeds)
+            if await asyncio.to_thread(pipeline.record, group, when):
+                handled += await worker.drain()
         self.clock.now = last  # deliveries held (quiet hours) until after the last day
         handled += await worker.drain()
         log.info("replay took %.1f s", time.monotonic() - started)
         return handled
-
-    async def _step(self, producer: Producer, worker: DeliveryWorker,
-                    due: Mapping[str, set[str] | list[str]], feeds: list[Feed]) -> int:
-        """One release time: fetch what was published, evaluate once, deliver what is due."""
-        news = False
-        for feed in feeds:
-            ids = sorted(due.get(feed.source.name, ()))
-            if not ids:
-                continue
-            poll = fetcher_poll(feed.fetcher, lambda ids=ids: ids)  # type: ignore[misc]
-            outcome = await producer.fetch(feed.source.name, poll, self.clock())
-            news = producer.is_news(feed.source.name, outcome) or news
-        if news:
-            await producer.evaluate(self.clock())
-        if not self.woken:
-            return 0
-        self.woken = False
-        return await worker.drain()
 
     def _summary(self, handled: int, notifiers: Mapping[str, Notifier]) -> None:
         from zoneinfo import ZoneInfo

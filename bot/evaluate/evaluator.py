@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import sqlalchemy as sa
 
 from bot.evaluate.reload import RulesHolder
@@ -21,8 +22,11 @@ from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.schema import rule_states
 from rules import Event, RuleSet, RuleStatus, Skipped, evaluate
+from rules.lifecycle import KnownAt
 
 log = logging.getLogger("cyclewatch.evaluate")
+# Each observation's release instant (UTC ns by observation date) for the data it is given.
+Released = Callable[[RuleSet, Mapping[str, pd.Series]], Mapping[str, pd.Series]]
 
 @dataclass(frozen=True)
 class EvaluationResult:
@@ -86,31 +90,41 @@ class LiveEvaluator:
     """
 
     def __init__(self, store: Store, holder: RulesHolder, *, metrics: Metrics,
-                 timezone: str) -> None:
+                 timezone: str, released: Released | None = None) -> None:
         self.store = store
         self.holder = holder
         self.metrics = metrics
+        self.timezone = timezone
         self.zone = ZoneInfo(timezone)
+        self.released = released
         self._skipped_seen: dict[str, str] = {}
 
     def find(self, now: datetime) -> Found:
-        """Evaluate every rule as of today (in the configured zone) from the stored states."""
+        """Evaluate every rule as of today (in the configured zone) from the stored states:
+        each rule moves over the points public at `now`, reading only the window it needs."""
         ruleset = self.holder.current
         if ruleset is None:
             raise RuntimeError("no valid rules loaded")
         started = time.monotonic()
         data = self.store.frame(sorted({series.id for series in ruleset.inputs}))
         previous = load_states(self.store)
-        today = now.astimezone(self.zone).date()
+        at = Moment(now.astimezone(self.zone).date(), pd.Timestamp(now), self.timezone,
+                    self._known(ruleset))
         try:
-            events, states, skipped = evaluate(ruleset, data, previous, today)
+            events, states, skipped = at.evaluate(ruleset, data, previous)
             failed: list[tuple[str, str]] = []
         except Exception as err:
             log.warning("evaluating the rule set failed (%s: %s); evaluating rule by rule",
                         type(err).__name__, err)
-            events, states, skipped, failed = _one_by_one(ruleset, data, previous, today)
+            events, states, skipped, failed = _one_by_one(ruleset, data, previous, at)
         return Found(tuple(events), states, tuple(skipped), time.monotonic() - started,
                      tuple(failed))
+
+    def _known(self, ruleset: RuleSet) -> KnownAt | None:
+        released = self.released
+        if released is None:
+            return None
+        return lambda data: released(ruleset, data)
 
     def keep(self, found: Found, recorded: int, now: datetime) -> EvaluationResult:
         """Save the new states (after the events are safe) and say what changed."""
@@ -144,9 +158,26 @@ class LiveEvaluator:
         return tuple(started), tuple(ended)
 
 
+@dataclass(frozen=True)
+class Moment:
+    """One live evaluation's time: the day (in the zone), the instant, and release times."""
+
+    today: date
+    now: pd.Timestamp
+    zone: str
+    known: KnownAt | None
+
+    def evaluate(
+        self, ruleset: RuleSet, data: Mapping[str, Any], previous: Mapping[str, dict[str, Any]]
+    ) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped]]:
+        """`rules.evaluate` at this moment."""
+        return evaluate(ruleset, data, previous, self.today, now=self.now, known=self.known,
+                        zone=self.zone)
+
+
 def _one_by_one(
     ruleset: RuleSet, data: Mapping[str, Any], previous: Mapping[str, dict[str, Any]],
-    today: date,
+    at: Moment,
 ) -> tuple[list[Event], dict[str, dict[str, Any]], list[Skipped], list[tuple[str, str]]]:
     """Each rule in a rule set of its own; a rule that raises keeps its old state."""
     events: list[Event] = []
@@ -156,7 +187,7 @@ def _one_by_one(
     for rule in ruleset.rules:
         alone = ruleset.with_rules((rule,))
         try:
-            found, new_states, new_skips = evaluate(alone, data, previous, today)
+            found, new_states, new_skips = at.evaluate(alone, data, previous)
         except Exception as err:
             text = f"{type(err).__name__}: {err}"[:300]
             log.error("rule %s failed and is skipped: %s", rule.id, text)

@@ -10,13 +10,19 @@ import pandas as pd
 import sqlalchemy as sa
 
 from bot.cli.replay import Replay
-from bot.cli.replaykit import published_at
+from bot.ingest.knownat import release_instants
 from bot.config import load_settings
 from bot.ingest.calendar import ReleaseCalendar
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from tests.cli.conftest import REPO, Cli
 from tests.fakes.telegram import FakeTelegram
+
+
+def published_at(index: pd.DatetimeIndex, lag: str | None,
+                 calendar: ReleaseCalendar) -> list[datetime]:
+    return [datetime.fromtimestamp(int(ns) / 1e9, UTC)
+            for ns in release_instants(index, lag, calendar)]
 
 
 def test_releases_appear_on_the_day_they_were_published() -> None:
