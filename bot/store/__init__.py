@@ -132,24 +132,7 @@ class Store:
             changed = ~_same(merged["value"], previous)
             fresh = merged[~merged["known"].astype(bool) & changed]
             if not fresh.empty:
-                conn.execute(
-                    observations.insert(),
-                    [
-                        {
-                            "series": series,
-                            "obs_date": obs_date,
-                            "value": None if value != value else float(value),  # NaN → NULL
-                            "realtime_start": realtime_start,
-                            "fetched_at": now,
-                        }
-                        for obs_date, realtime_start, value in zip(
-                            fresh["obs_date"],
-                            fresh["realtime_start"],
-                            fresh["value"].to_numpy(dtype="float64"),
-                            strict=True,
-                        )
-                    ],
-                )
+                _insert_observations(conn, series, fresh, now)
             self._touch_meta(conn, series, source, now, fetched.last_updated)
         return len(fresh)
 
@@ -342,6 +325,38 @@ class Store:
             )
             if updated.rowcount == 0:
                 conn.execute(kv.insert().values(key=key, value=value, updated_at=now))
+
+
+INSERTED = ("series", "obs_date", "value", "realtime_start", "fetched_at")
+
+
+def _insert_observations(
+    conn: sa.Connection, series: str, fresh: pd.DataFrame, now: datetime
+) -> None:
+    """Insert the rows in one executemany at the driver, without SQLAlchemy's per-row
+    statement work (most of the time of a first history of ~100,000 rows). Dates go as ISO
+    text: SQLite's Date storage format, and a literal PostgreSQL casts (`::DATE`); the
+    constant stamp goes through its type's bind processor once."""
+    dialect = conn.dialect
+    compiled = observations.insert().compile(dialect=dialect, column_keys=list(INSERTED),
+                                             for_executemany=True)
+    stamp_type = observations.c.fetched_at.type.dialect_impl(dialect)
+    process = stamp_type.bind_processor(dialect)
+    stamp = process(now) if process is not None else now
+    values = fresh["value"].to_numpy(dtype="float64")
+    columns: dict[str, list[Any]] = {
+        "series": [series] * len(fresh),
+        "obs_date": [day.isoformat() for day in fresh["obs_date"]],
+        "value": [None if value != value else float(value) for value in values],  # NaN → NULL
+        "realtime_start": [day.isoformat() for day in fresh["realtime_start"]],
+        "fetched_at": [stamp] * len(fresh),
+    }
+    order = compiled.positiontup if compiled.positional else None
+    rows: list[Any] = (
+        list(zip(*(columns[key] for key in order), strict=True)) if order else
+        [dict(zip(INSERTED, row, strict=True))
+         for row in zip(*(columns[key] for key in INSERTED), strict=True)])
+    conn.exec_driver_sql(str(compiled), rows)
 
 
 def _frame(values: pd.Series, realtime_start: date) -> pd.DataFrame:
