@@ -104,12 +104,24 @@ class Prepared:
         if pos < 0:  # nothing known yet; when it will start is not known at `at` either
             return f"no data for {self.name}"
         last = self.observed[pos]
-        if (at - last).days > self.fresh_each[pos]:
+        expiry = stale_from(self.observed, self.available, self.fresh_each)[pos]
+        if at.as_unit("ns").value >= expiry:
             return (
                 f"{self.series_id} stale: last {last.date().isoformat()}, "
                 f"window {int(self.fresh_each[pos])}d"
             )
         return None
+
+
+def stale_from(
+    observed: pd.DatetimeIndex, available: pd.DatetimeIndex, fresh: np.ndarray
+) -> np.ndarray:
+    """For each observation, the first instant (ns) it is stale: the day after its freshness
+    window ends, never before the day after it became available. The one rule: the NaN rows
+    the rules see and the reason a person reads both come from here."""
+    day = np.int64(86_400_000_000_000)
+    return np.asarray(np.maximum(observed.as_unit("ns").asi8 + (fresh + 1) * day,
+                                 available.as_unit("ns").asi8 + day), dtype="int64")
 
 
 def _empty(name: str, spec: SeriesSpec) -> Prepared:
@@ -155,8 +167,7 @@ def prepare_input(
     available = pd.DatetimeIndex(available).as_unit("ns")
     released = _known_of(observed, available, known, zone)
     fresh = freshness_each(spec, observed)
-    day = np.int64(86_400_000_000_000)
-    expiry = np.maximum(observed.asi8 + (fresh + 1) * day, available.asi8 + day)
+    expiry = stale_from(observed, available, fresh)
     following = np.append(available.asi8[1:], np.iinfo("int64").max)
     gap = expiry < following
     stamps = np.concatenate([available.asi8, expiry[gap]])
@@ -303,8 +314,13 @@ def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
         value = np.full(len(clock), np.nan)
     extras = {name: on_clock(expr.run(ev), clock) for name, expr in rule.values.items()}
     observed = ev.observed_dates([rule.spec.on] if rule.spec.on else sorted(rule.inputs), clock)
-    announce = ev.announced(rule.inputs, clock)
+    announce = ev.announced(read_by(rule), clock)
     return Trace(clock, condition, clearing, value, threshold, extras, observed, announce)
+
+
+def read_by(rule: Rule) -> frozenset[str]:
+    """Every input a rule's points depend on: what it reads, and its `on` series."""
+    return rule.inputs | {rule.spec.on} if rule.spec.on else rule.inputs
 
 
 def ev_truth(value: Value) -> Value:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from rules.engine import Evaluator, Trace, to_date, trace_rule
+from rules.engine import Evaluator, Trace, read_by, to_date, trace_rule
 from rules.explain import Event, make_event
 from rules.ruleset import Rule, RuleSet
 from rules.states import RuleStatus, Transition
@@ -304,7 +304,7 @@ def _moved(ev: Evaluator, rule: Rule, state: RuleState) -> bool:
         return True
     seen = pd.Timestamp(state.seen)
     return any(len(ev.inputs[n].values) and ev.inputs[n].values.index[-1] > seen
-               for n in rule.inputs)
+               for n in read_by(rule))
 
 
 def _advance(

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
+from bot.evaluate.frames import StoredFrames
 from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
@@ -97,6 +98,7 @@ class LiveEvaluator:
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
         self.released = released
+        self.frames = StoredFrames(store)
         self._skipped_seen: dict[str, str] = {}
 
     def find(self, now: datetime) -> Found:
@@ -106,7 +108,7 @@ class LiveEvaluator:
         if ruleset is None:
             raise RuntimeError("no valid rules loaded")
         started = time.monotonic()
-        data = self.store.frame(sorted({series.id for series in ruleset.inputs}))
+        data = self.frames.frame(series.id for series in ruleset.inputs)
         previous = load_states(self.store)
         at = Moment(now.astimezone(self.zone).date(), pd.Timestamp(now), self.timezone,
                     self._known(ruleset))

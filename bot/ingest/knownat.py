@@ -10,7 +10,7 @@ start of its date (ET). Instants are UTC nanoseconds, the form `rules` takes the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, time, timedelta
+from datetime import date, time
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,19 @@ def _kind(index: pd.DatetimeIndex) -> str | None:
     return "daily" if step <= 3 else "h41" if step <= 10 else None
 
 
+_YEARS: dict[tuple[str, int], list[date]] = {}  # h41 and daily days depend on holidays only
+
+
+def _release_days(calendar: ReleaseCalendar, kind: str, first: int, last: int) -> pd.DatetimeIndex:
+    """The release days of `kind` in whole years [first, last], each year computed once."""
+    days: list[date] = []
+    for year in range(first, last + 1):
+        if (kind, year) not in _YEARS:
+            _YEARS[(kind, year)] = calendar.days(kind, date(year, 1, 1), date(year, 12, 31))
+        days += _YEARS[(kind, year)]
+    return pd.DatetimeIndex(days).as_unit("ns")
+
+
 def release_instants(index: pd.DatetimeIndex, lag: str | None,
                      calendar: ReleaseCalendar) -> np.ndarray:
     """When each observation dated `index` became public (UTC ns), by the rules above."""
@@ -50,9 +63,7 @@ def release_instants(index: pd.DatetimeIndex, lag: str | None,
     kind = _kind(index)
     if kind is None:
         return _at(index, time(0, 0))
-    first: date = index[0].date()
-    last: date = index[-1].date() + timedelta(days=10)
-    days = pd.DatetimeIndex(calendar.days(kind, first, last)).as_unit("ns")
+    days = _release_days(calendar, kind, index[0].year, (index[-1] + pd.Timedelta(days=10)).year)
     pos = days.searchsorted(index.normalize())
     inside = pos < len(days)
     picked = days.asi8[np.minimum(pos, max(len(days) - 1, 0))] if len(days) else index.asi8

@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from bot.cli.replay import Replay
-from bot.ingest.knownat import release_instants
 from bot.config import load_settings
 from bot.ingest.calendar import ReleaseCalendar
+from bot.ingest.knownat import release_instants
 from bot.store import Store
 from bot.store.chats import Subscriptions
 from tests.cli.conftest import REPO, Cli
@@ -102,3 +103,32 @@ async def test_to_chats_sends_to_the_live_subscribers_marked_as_a_replay(
         assert conn.execute(sa.text("select count(*) from events")).scalar() == 0
         assert conn.execute(sa.text("select count(*) from outbox")).scalar() == 0
     live.close()
+
+
+FIVE = [
+    "2025-11-05 16:30 EST  Milestone crossed: The yield curve has un-inverted",
+    "2025-12-01 16:30 EST  No longer holds: Real yields are falling in a bubble",
+    "2025-12-11 16:30 EST  Milestone crossed: The Fed cut its policy rate",
+    "2025-12-18 16:30 EST  Milestone crossed: Quantitative tightening has ended",
+    "2026-01-08 16:30 EST  Milestone crossed: Reserves are growing because the Fed is adding "
+    "assets",
+]
+
+
+async def test_three_months_announce_five_alerts_at_their_release_times(
+    history_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(CYCLEWATCH_DB_URL=f"sqlite:///{tmp_path / 'live.db'}",
+                             CYCLEWATCH_RULES=REPO / "rules.yaml")
+    replay = Replay(settings, history_dir, f"sqlite:///{tmp_path / 'replay.db'}", False)
+    assert await replay.run(date(2025, 11, 1), date(2026, 1, 31)) == 0
+    out = capsys.readouterr().out
+    summary = out[out.index("5 alert(s) replayed:"):]
+    assert [line.strip() for line in summary.splitlines()[1:] if line.strip()] == FIVE
+    # each at the instant its last input was public: the 10y TIPS yield of Monday Dec 1 at
+    # 4:30 pm (the stepwise loop of old judged that day at 8:30 am on Friday's yield and
+    # announced the end three days late)
+    assert "Ended on 2025-12-01, after holding 3 months (since 2025-09-10)." in out
+    assert "Change in the 10y TIPS yield over 13 weeks is now 0.03 pp" in out
+    assert "Observation date 2025-12-17." in out  # QT's end: the Wednesday level, out Thursday
+    assert out.count("(a replay of history, not a live alert)") == 5

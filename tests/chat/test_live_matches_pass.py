@@ -1,0 +1,67 @@
+"""One engine, two uses: three months of the live service's own evaluation, day by day on an
+injected clock over a store holding all of the real history (the future included), find
+exactly the transitions the one pass over history announces in that span — same rule,
+state, date, value, as-of day and announcement instant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from bot.evaluate.evaluator import LiveEvaluator
+from bot.evaluate.reload import RulesHolder
+from bot.ingest.calendar import ReleaseCalendar
+from bot.ingest.knownat import known_at
+from bot.runtime.metrics import Metrics
+from bot.store import Store
+from rules import Event, RuleSet, backtest
+from sources.base import Fetched
+from tests.conftest import RULES_FILE
+
+ZONE = "America/New_York"
+FIRST, LAST = date(2025, 11, 1), date(2026, 1, 31)
+
+
+def described(events: list[Event]) -> list[tuple[Any, ...]]:
+    return sorted((e.rule_id, str(e.state), e.date, e.value, e.as_of, e.announced)
+                  for e in events)
+
+
+@pytest.mark.slow  # 93 live evaluations of every rule over the real data (~40 s)
+def test_a_day_by_day_live_loop_finds_what_the_pass_announces(
+    sqlite_url: str, ruleset: RuleSet, history: Mapping[str, pd.Series]
+) -> None:
+    store = Store(sqlite_url)
+    for series_id, values in history.items():
+        store.record("files", Fetched(series_id, values), datetime(2026, 11, 1, tzinfo=UTC))
+    holder = RulesHolder(RULES_FILE)
+    holder.load()
+    released = partial(known_at, calendar=ReleaseCalendar())
+    live = LiveEvaluator(store, holder, metrics=Metrics(), timezone=ZONE, released=released)
+    zone = ZoneInfo(ZONE)
+    start = datetime.combine(FIRST, time(0, 0), tzinfo=zone)
+    live.keep(live.find(start), 0, start)  # the baseline: history before is not announced
+    found: list[Event] = []
+    day = FIRST
+    while day <= LAST:
+        now = datetime.combine(day, time(23, 59), tzinfo=zone)
+        result = live.find(now)
+        live.keep(result, 0, now)
+        found += result.events
+        day += timedelta(days=1)
+    store.close()
+
+    end = datetime.combine(LAST + timedelta(days=1), time(0, 0), tzinfo=zone)
+    announced = [e for e in backtest(ruleset, history, known=lambda d: released(ruleset, d),
+                                     zone=ZONE)
+                 if e.date > FIRST and e.announced is not None and start < e.announced <= end]
+    assert len(announced) == 5
+    assert described(found) == described(announced)
+    # the stored series are read again only when they have new rows: here, never
+    assert live.frames.reads == len({i.id for i in ruleset.inputs})
