@@ -1,14 +1,19 @@
 # The two commands of the README: `make run` and `make test`. Everything else is set-up.
 # `make run` installs the runtime dependencies only; `make test` adds the dev tools. Each has
-# its own stamp, so one never reinstalls for the other.
+# its own stamp, so one never reinstalls for the other. `make test-fast` is the quick tier.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 DATA ?=
+# pytest-xdist workers: two per core, since the slow tests mostly wait on the processes they
+# start (WORKERS=1 runs everything in one process, as before).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
+PYTEST := NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/python -m pytest \
+	-q -p no:cacheprovider $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist worksteal)
 
-.PHONY: run test lint typecheck bench clean golden fuzz crash
+.PHONY: run test test-fast lint typecheck bench clean golden fuzz crash
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +39,12 @@ test: $(DEV_STAMP)
 	./scripts/ensure-browser.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
-	NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/python -m pytest -q -p no:cacheprovider
+	$(PYTEST)
+
+# The tests that need no other process: no interpreter, browser, wheel build or database
+# server (-m "not slow"; README.md, "Tests"). No set-up beyond the dev tools.
+test-fast: $(DEV_STAMP)
+	$(PYTEST) -m "not slow"
 
 # Rewrite tests/golden/ from the current renderers; review the diff before keeping it.
 golden: $(DEV_STAMP)

@@ -1,24 +1,44 @@
-"""Shared fixtures: the real history directory, clocks, and databases (SQLite and PostgreSQL)."""
+"""Shared fixtures: the real history (read and evaluated once per session), clocks, and
+databases (SQLite and PostgreSQL); and the tiers: what `slow` means, kept honest."""
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import socket
+import sys
+from collections.abc import Generator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 from hypothesis import settings
 
+from bot.cli.dashboard import file_insight
+from bot.cli.rules import read_data_dir, read_rules
+from bot.evaluate.insight import Insight
 from bot.store import Store
+from rules import Event, RuleSet, backtest
 from tests.pg import throwaway_cluster
 
+REPO = Path(__file__).resolve().parents[1]
+RULES_FILE = REPO / "rules.yaml"
 # CI clones the repository with shared/ beside it: <parent>/shared/data.
-_DEFAULT_HISTORY = Path(__file__).resolve().parents[2] / "shared" / "data"
+_DEFAULT_HISTORY = REPO.parent / "shared" / "data"
 HISTORY = Path(os.environ.get("CYCLEWATCH_HISTORY_DIR", _DEFAULT_HISTORY))
 _db_counter = itertools.count()
+# A port bound for the whole run and never listened on: a connection to it is refused at once,
+# and no other test (nor another pytest-xdist worker) can take it meanwhile.
+_REFUSING = socket.socket()
+_REFUSING.bind(("127.0.0.1", 0))
+
+
+def refused_url(path: str = "") -> str:
+    """An http URL on 127.0.0.1 where nothing listens (connection refused at once)."""
+    return f"http://127.0.0.1:{_REFUSING.getsockname()[1]}{path}"
 
 # Property tests draw the same examples on every run (a red CI run can be repeated exactly);
 # HYPOTHESIS_PROFILE=explore draws new ones, for a campaign of one's own.
@@ -27,12 +47,108 @@ settings.register_profile("explore", print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
+# ---- the tiers: `slow` is every test that needs another process (an interpreter, a browser,
+# the wheel build, a database server); `make test-fast` runs the rest (-m "not slow"). --------
+
+# A test using one of these fixtures starts a process or a server: it is slow, marked here.
+SLOW_FIXTURES = frozenset({"cli", "start_bot", "served", "pg_admin_url"})
+# How a process is started, as the interpreter's audit events name it (sys.addaudithook).
+_SPAWNS = frozenset({"subprocess.Popen", "os.posix_spawn", "os.spawn", "os.exec", "os.fork",
+                     "os.forkpty", "os.system"})
+# matplotlib asks fontconfig once for the font list (a cold cache): not ours to mark.
+_ALLOWED = frozenset({"fc-list"})
+_running: list[pytest.Item] = []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a process-starting fixture or PostgreSQL."""
+    for item in items:
+        if item.get_closest_marker("postgres") or SLOW_FIXTURES & set(
+                getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def _program(args: tuple[object, ...]) -> str:
+    """The program's name from an audit event's arguments ((executable, argv, ...) or
+    (command,)); '' when there is none (a fork)."""
+    for arg in args[:2]:
+        if isinstance(arg, list | tuple):
+            arg = arg[0] if arg else None
+        if isinstance(arg, str | bytes | os.PathLike) and os.fsdecode(arg).strip():
+            return Path(os.fsdecode(arg).split()[0]).name
+    return ""
+
+
+def _spawn_guard(event: str, args: tuple[object, ...]) -> None:
+    if event not in _SPAWNS or not _running or _running[0].get_closest_marker("slow"):
+        return
+    program = _program(args)
+    if program in _ALLOWED:
+        return
+    raise RuntimeError(f"{_running[0].nodeid} starts a process ({event} {program!r}) but is "
+                       "not marked slow: add @pytest.mark.slow (make test-fast must need none)")
+
+
+sys.addaudithook(_spawn_guard)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Remember which test runs, for the guard above."""
+    _running[:] = [item]
+    try:
+        return (yield)
+    finally:
+        _running.clear()
+
+
 @pytest.fixture(scope="session")
 def history_dir() -> Path:
     """../shared/data: the real FRED and Treasury history (read-only)."""
     if not (HISTORY / "fred").is_dir():
         pytest.fail(f"history data not found at {HISTORY}; set CYCLEWATCH_HISTORY_DIR")
     return HISTORY
+
+
+# ---- the real history: read once, evaluated once, shared by every test that only reads it ----
+
+@pytest.fixture(scope="session")
+def ruleset() -> RuleSet:
+    """The repository's rules.yaml, loaded as the service loads it."""
+    return read_rules(RULES_FILE)
+
+
+@pytest.fixture(scope="session")
+def history(ruleset: RuleSet, history_dir: Path) -> Mapping[str, pd.Series]:
+    """Every input of the rules that ../shared/data holds, as `--data` reads it: FRED-format
+    files and the `source: csv` series (gold, Shiller's S&P 500 and CAPE). Read-only."""
+    return MappingProxyType(read_data_dir(ruleset, history_dir))
+
+
+@pytest.fixture(scope="session")
+def history_events(ruleset: RuleSet, history: Mapping[str, pd.Series]) -> tuple[Event, ...]:
+    """Every transition of every rule over the whole history (the full backtest)."""
+    return tuple(backtest(ruleset, dict(history)))
+
+
+@pytest.fixture(scope="session")
+def insight(ruleset: RuleSet, history: Mapping[str, pd.Series]) -> Insight:
+    """The rules bridge over the history (shared: it caches per data version)."""
+    return file_insight(ruleset, history)
+
+
+@pytest.fixture(scope="session")
+def files_history(ruleset: RuleSet, history: Mapping[str, pd.Series]) -> Mapping[str, pd.Series]:
+    """The same read without the rules' `source: csv` series: the FRED-format and Treasury
+    files alone (what the chat and platform tests were written against)."""
+    web = {series.id for series in ruleset.inputs if series.source == "csv"}
+    return MappingProxyType({k: v for k, v in history.items() if k not in web})
+
+
+@pytest.fixture(scope="session")
+def files_insight(ruleset: RuleSet, files_history: Mapping[str, pd.Series]) -> Insight:
+    """The rules bridge over `files_history` (shared: it caches per data version)."""
+    return file_insight(ruleset, files_history)
 
 
 @pytest.fixture
@@ -55,7 +171,7 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield pg_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    yield sa.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()

@@ -1,5 +1,7 @@
 """A throwaway PostgreSQL cluster for the test run (initdb in a temp dir, stopped at exit).
 
+It listens on a Unix socket in its own directory and on no TCP port, so any number of them
+(one per pytest-xdist worker) start side by side without ever racing for a port.
 initdb refuses to run as root, so as root the cluster belongs to the `postgres` user and is
 driven through `runuser -u postgres --`. Set CYCLEWATCH_TEST_PG_URL to use a server you run.
 """
@@ -9,7 +11,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -27,16 +28,9 @@ def _bindir() -> Path:
     raise RuntimeError("PostgreSQL server binaries not found (run scripts/ensure-postgres.sh)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def throwaway_cluster() -> Iterator[str]:
-    """Start a cluster on 127.0.0.1 and a free port; yield its admin URL; stop and remove it."""
+    """Start a cluster on a socket in a new directory; yield its admin URL; stop, remove it."""
     if url := os.environ.get("CYCLEWATCH_TEST_PG_URL"):
         yield url
         return
@@ -48,15 +42,14 @@ def throwaway_cluster() -> Iterator[str]:
     if as_root:
         shutil.chown(root, "postgres", "postgres")
         root.chmod(0o700)
-    port = _free_port()
     run = lambda *cmd: subprocess.run(  # noqa: E731
         [*prefix, *cmd], check=True, capture_output=True, text=True
     )
     run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8")
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    opts = f"-k {root} -c listen_addresses='' -c fsync=off -c max_connections=200"
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+        yield f"postgresql+psycopg://postgres@/postgres?host={root}"
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],

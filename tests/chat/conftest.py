@@ -1,11 +1,11 @@
-"""Fixtures for chat commands, the pipeline and the outbox: a fake clock, real rules and history."""
+"""Fixtures for chat commands, the pipeline and the outbox: a fake clock; the real rules and
+history come from tests/conftest.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,11 +15,6 @@ from bot.chat.ratelimit import TokenBucket
 from bot.chat.types import Caller
 from bot.evaluate.insight import Insight
 from bot.store import Store
-from rules import RuleSet, load_rules
-from sources.base import SourceError
-from sources.files import FileSource
-
-RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
 
 
 @dataclass
@@ -39,28 +34,10 @@ class FakeClock:
 
 
 @pytest.fixture(scope="session")
-def ruleset() -> RuleSet:
-    """The project's default rules file, compiled."""
-    return load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
-
-
-@pytest.fixture(scope="session")
-def history_data(history_dir: Path, ruleset: RuleSet) -> Mapping[str, pd.Series]:
-    """Every input the rules read, from ../shared/data (missing ones left out)."""
-    source = FileSource(history_dir)
-    data = {}
-    for series in ruleset.inputs:
-        try:
-            data[series.id] = source.fetch(series.id).values
-        except SourceError:
-            continue
-    return data
-
-
-@pytest.fixture(scope="session")
-def insight(ruleset: RuleSet, history_data: Mapping[str, pd.Series]) -> Insight:
-    """The rules bridge over the real history (shared: it caches per data version)."""
-    return Insight(ruleset, lambda: history_data)
+def history_data(files_history: Mapping[str, pd.Series]) -> Mapping[str, pd.Series]:
+    """The session's one read of the real history without the csv series (tests/conftest.py),
+    by its older name."""
+    return files_history
 
 
 @pytest.fixture
@@ -78,12 +55,12 @@ def chat_store(sqlite_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def ctx(chat_store: Store, clock: FakeClock, insight: Insight) -> CommandContext:
+def ctx(chat_store: Store, clock: FakeClock, files_insight: Insight) -> CommandContext:
     """Commands over the real rules and history, with charts off (tested separately)."""
     return CommandContext(
         store=chat_store,
         clock=clock,
-        insight=insight,
+        insight=files_insight,
         admins=frozenset({"boss"}),
         limiter=TokenBucket(capacity=1000, per_second=100, clock=clock.monotonic),
         charts=False,

@@ -39,9 +39,9 @@ def test_rule_chart(history_data: Mapping[str, pd.Series], ruleset: RuleSet) -> 
     assert charts.rule_chart(history_data, ruleset, "no_such_rule", AS_OF, "test-v1") is None
 
 
-def test_alert_chart_for_a_stored_payload(insight: Insight) -> None:
-    event = backtest(insight.ruleset, insight.data()[1], only=["rate_cut"])[-1]
-    chart_for = alert_chart(insight)
+def test_alert_chart_for_a_stored_payload(files_insight: Insight) -> None:
+    event = backtest(files_insight.ruleset, files_insight.data()[1], only=["rate_cut"])[-1]
+    chart_for = alert_chart(files_insight)
     png = chart_for(AlertPayload.from_payload(event_payload(event)))
     assert png is not None and charts.is_png(png)
     gone = AlertPayload.from_payload({"rule": "no_such_rule", "date": "2025-01-02"})
@@ -78,9 +78,9 @@ def test_insight_from_store_follows_new_data(
 
 
 async def test_history_lists_recorded_alerts_in_the_chat_language(
-    ctx: CommandContext, insight: Insight
+    ctx: CommandContext, files_insight: Insight
 ) -> None:
-    found = backtest(insight.ruleset, insight.data()[1], only=["rate_cut"])[-2:]
+    found = backtest(files_insight.ruleset, files_insight.data()[1], only=["rate_cut"])[-2:]
     Pipeline(ctx.store).record(found, ctx.clock())
     en = await handle(ctx, Caller("telegram", "1", "u1"), "/history")
     await handle(ctx, Caller("telegram", "2", "u2"), "/lang zh")

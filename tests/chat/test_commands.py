@@ -58,8 +58,11 @@ async def test_unknown_command_says_did_you_mean(ctx: CommandContext) -> None:
     assert "Did you mean" not in nothing_close.text
 
 
-async def test_slack_style_lines_without_slash(ctx: CommandContext, insight: Insight) -> None:
-    expected = classify_regime(insight.ruleset, insight.data()[1], date(2020, 4, 30)).regime
+async def test_slack_style_lines_without_slash(
+    ctx: CommandContext, files_insight: Insight
+) -> None:
+    _, data = files_insight.data()
+    expected = classify_regime(files_insight.ruleset, data, date(2020, 4, 30)).regime
     for line in ("regime 2020-04-30", "/cyclewatch regime 2020-04-30", "/regime@cwbot 2020-04-30"):
         reply = await handle(ctx, private(), line)
         if expected == "undetermined":  # the verdict sentence says so, once
@@ -84,9 +87,9 @@ async def test_group_changes_need_an_admin(ctx: CommandContext) -> None:
 
 
 async def test_rate_limit_per_user_with_injected_clock(
-    chat_store: Store, clock: FakeClock, insight: Insight
+    chat_store: Store, clock: FakeClock, files_insight: Insight
 ) -> None:
-    ctx = CommandContext(chat_store, clock, insight,
+    ctx = CommandContext(chat_store, clock, files_insight,
                          limiter=TokenBucket(capacity=3, per_second=0.5, clock=clock.monotonic))
     for _ in range(3):
         assert "Commands" in (await handle(ctx, private(), "/help")).text
@@ -147,10 +150,12 @@ def test_parse_duration() -> None:
         assert parse_duration(bad) is None
 
 
-async def test_why_reports_state_and_last_change(ctx: CommandContext, insight: Insight) -> None:
+async def test_why_reports_state_and_last_change(
+    ctx: CommandContext, files_insight: Insight
+) -> None:
     as_of = ctx.clock().date()
-    view = next(v for v in insight.rules(as_of) if v.id == "qt_ends")
-    last = insight.last_event("qt_ends", as_of)
+    view = next(v for v in files_insight.rules(as_of) if v.id == "qt_ends")
+    last = files_insight.last_event("qt_ends", as_of)
     assert last is not None
     reply = await handle(ctx, private(), "/why qt_ends")
     assert reply.text.startswith(f"Why: {view.title}")
@@ -177,9 +182,9 @@ async def test_status_lists_every_series(ctx: CommandContext, clock: FakeClock) 
 
 
 async def test_no_data_is_said_plainly(
-    chat_store: Store, clock: FakeClock, insight: Insight
+    chat_store: Store, clock: FakeClock, files_insight: Insight
 ) -> None:
-    empty = Insight(insight.ruleset, lambda: {})
+    empty = Insight(files_insight.ruleset, lambda: {})
     ctx = CommandContext(chat_store, clock, empty, limiter=TokenBucket(capacity=100))
     for line in ("/regime", "/rules", "/why qt_ends"):
         assert (await handle(ctx, private(), line)).text == text("en", "no_data")

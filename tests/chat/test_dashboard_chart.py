@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from itertools import pairwise
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,18 +14,11 @@ from matplotlib.patches import Rectangle
 
 from bot.chat import charts, chartstyle
 from bot.chat.regimebands import GID, regime_label
-from bot.cli.rules import read_data_dir
 from rules import RuleSet, classify_regime, regime_history
 from tests.chat.test_charts_phone import _drawn_without_missing_glyphs, _size
 
 AS_OF = date(2021, 12, 31)
 SPAN = (date(2019, 1, 1), date(2021, 12, 31))
-
-
-@pytest.fixture(scope="module")
-def full_history(ruleset: RuleSet, history_dir: Path) -> Mapping[str, pd.Series]:
-    """Every input, the csv series (gold, Shiller's CAPE and S&P 500) included."""
-    return read_data_dir(ruleset, history_dir)
 
 
 def _bands(ax: object) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
@@ -42,10 +34,10 @@ def _bands(ax: object) -> list[tuple[pd.Timestamp, pd.Timestamp, str]]:
 
 
 def test_bands_match_the_regime_history_over_2019_to_2021(
-    ruleset: RuleSet, full_history: Mapping[str, pd.Series]
+    ruleset: RuleSet, history: Mapping[str, pd.Series]
 ) -> None:
     with chartstyle.style("en"):
-        fig = charts.dashboard_figure(full_history, AS_OF, ruleset, "en")
+        fig = charts.dashboard_figure(history, AS_OF, ruleset, "en")
     panels = [ax for ax in fig.axes if ax.get_title(loc="left")]
     assert len(panels) == len(charts.DASHBOARD)
     bands = _bands(panels[0])
@@ -53,7 +45,7 @@ def test_bands_match_the_regime_history_over_2019_to_2021(
     for (_, right, _), (left, _, _) in pairwise(bands):
         assert right == left  # no gaps, no overlaps
     days = [d.date() for d in pd.bdate_range(*SPAN)]
-    expected = {d: r.regime for d, r in zip(days, regime_history(ruleset, full_history, days),
+    expected = {d: r.regime for d, r in zip(days, regime_history(ruleset, history, days),
                                             strict=True)}
     end = pd.Timestamp(AS_OF)  # the last band ends on the chart's last day, which it covers
     for day, regime in expected.items():
@@ -69,23 +61,23 @@ def test_bands_match_the_regime_history_over_2019_to_2021(
 
 
 def test_the_title_states_the_regime_of_the_day(
-    ruleset: RuleSet, full_history: Mapping[str, pd.Series]
+    ruleset: RuleSet, history: Mapping[str, pd.Series]
 ) -> None:
     with chartstyle.style("en"):
-        fig = charts.dashboard_figure(full_history, AS_OF, ruleset, "en")
-    regime = classify_regime(ruleset, full_history, AS_OF).regime
+        fig = charts.dashboard_figure(history, AS_OF, ruleset, "en")
+    regime = classify_regime(ruleset, history, AS_OF).regime
     title = fig.get_suptitle().replace("\n", " ")
     assert title.startswith(regime_label(regime, ruleset, "en"))
     assert AS_OF.isoformat() in title
 
 
 def test_zh_dashboard_has_every_glyph_and_chinese_regimes(
-    ruleset: RuleSet, full_history: Mapping[str, pd.Series], caplog: pytest.LogCaptureFixture
+    ruleset: RuleSet, history: Mapping[str, pd.Series], caplog: pytest.LogCaptureFixture
 ) -> None:
     png = _drawn_without_missing_glyphs(lambda: charts.regime_dashboard(
-        full_history, AS_OF, "zh-dashboard-test", ruleset, lang="zh"), caplog)
+        history, AS_OF, "zh-dashboard-test", ruleset, lang="zh"), caplog)
     assert _size(png)[0] == 1280
     with chartstyle.style("zh"):
-        fig = charts.dashboard_figure(full_history, AS_OF, ruleset, "zh")
+        fig = charts.dashboard_figure(history, AS_OF, ruleset, "zh")
     assert fig.get_suptitle().startswith(regime_label("easing_into_bubble", ruleset, "zh"))
     assert "泡沫" in fig.get_suptitle()

@@ -4,7 +4,7 @@ number with its unit (events from the real history in ../shared/data)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -15,10 +15,9 @@ import yaml
 from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert
 from bot.chat.views import regime_name, regime_text
-from bot.cli.rules import read_data_dir
 from bot.evaluate.insight import Insight
 from bot.i18n import text
-from rules import Event, Regime, RuleSet, Transition, backtest
+from rules import Event, Regime, RuleSet, Transition
 from rules.explain import make_event
 from rules.units import UNITS, check_unit, format_value
 
@@ -33,11 +32,11 @@ UNIT_AFTER = (
 
 
 @pytest.fixture(scope="module")
-def events(ruleset: RuleSet, history_data: Mapping[str, pd.Series]) -> dict[str, list[Event]]:
+def events(ruleset: RuleSet, history_events: tuple[Event, ...]) -> dict[str, list[Event]]:
     """The first firing and the first resolve of each rule over history; a rule that never
     fired in the data gets a made-up event (its numbers are not history, only its words)."""
     found: dict[str, list[Event]] = {r.id: [] for r in ruleset.rules}
-    for event in backtest(ruleset, dict(history_data)):
+    for event in history_events:
         kinds = {e.state for e in found[event.rule_id]}
         if event.state not in kinds:
             found[event.rule_id].append(event)
@@ -177,13 +176,6 @@ def _identifiers(ruleset: RuleSet) -> set[str]:
     return {n for n in names if looks.fullmatch(n) and n not in words}
 
 
-@pytest.fixture(scope="module")
-def full_insight(ruleset: RuleSet, history_dir: Path) -> Insight:
-    """What `--data ../shared/data` reads (csv series too), as /regime sees it."""
-    data = read_data_dir(ruleset, history_dir)
-    return Insight(ruleset, lambda: data)
-
-
 def _regime_answer(insight: Insight, day: date, lang: str) -> tuple[Regime, str]:
     found = insight.regime(day, lang)
     return found, regime_text(found, lang, insight.rules(day, lang))  # as /regime builds it
@@ -192,9 +184,9 @@ def _regime_answer(insight: Insight, day: date, lang: str) -> tuple[Regime, str]
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize("day", REGIME_DATES, ids=str)
 def test_regime_answer_shows_titles_not_ids(
-    ruleset: RuleSet, full_insight: Insight, day: date, lang: str
+    ruleset: RuleSet, insight: Insight, day: date, lang: str
 ) -> None:
-    found, shown = _regime_answer(full_insight, day, lang)
+    found, shown = _regime_answer(insight, day, lang)
     ids = _identifiers(ruleset)
     codes = {s.id for s in ruleset.file.series.values()}
     # A title may cite its source code in parentheses: "Effective fed funds rate (DFF)".
@@ -216,8 +208,8 @@ def test_regime_answer_shows_titles_not_ids(
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_undetermined_answer_says_its_verdict_once(full_insight: Insight, lang: str) -> None:
-    found, shown = _regime_answer(full_insight, date(2026, 11, 30), lang)
+def test_undetermined_answer_says_its_verdict_once(insight: Insight, lang: str) -> None:
+    found, shown = _regime_answer(insight, date(2026, 11, 30), lang)
     assert not found.determined
     header = shown.split("\n\n" + text(lang, "gauges_heading"), 1)[0]
     assert header.count("2026-11-30") == 1, header  # the verdict and its date, said once

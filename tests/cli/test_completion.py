@@ -37,6 +37,7 @@ def test_completion_prints_a_script_without_reading_settings(
     assert zsh.returncode == 0 and zsh.stdout.startswith("#compdef cyclewatch")
 
 
+@pytest.mark.slow  # runs bash over the completion script
 @pytest.mark.skipif(BASH is None, reason="needs bash")
 def test_bash_completes_commands_and_their_options() -> None:
     source = script("bash")

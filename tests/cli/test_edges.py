@@ -45,6 +45,7 @@ def test_help_is_printed_for_a_command(cli: Cli) -> None:
     assert "example:\n  cyclewatch replay --data" in done.stdout
 
 
+@pytest.mark.slow  # a process whose reader goes away
 @pytest.mark.parametrize("args", [
     ["status", "--json"],
     ["backtest", "--json", "--since", "2000-01-01"],
@@ -63,6 +64,7 @@ def test_a_closed_pipe_ends_quietly(
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
 
 
+@pytest.mark.slow  # a shell pipe into head
 def test_status_head_shows_the_start_of_the_json(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from tests.cli.conftest import REPO
 
+pytestmark = pytest.mark.slow  # builds the wheel and runs it in a fresh venv
 SOURCES = ("pyproject.toml", "README.md", "rules.yaml", "bot", "rules", "sources")
 
 

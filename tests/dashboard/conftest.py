@@ -1,4 +1,5 @@
-"""The dashboard over the real history: a model (built once) and a served process."""
+"""The dashboard over the real history: a model (over the session's history) and a served
+process."""
 
 from __future__ import annotations
 
@@ -13,20 +14,15 @@ from pathlib import Path
 import pytest
 
 from bot.app.dashboard import DashboardModel
-from bot.cli.dashboard import file_insight
-from bot.cli.rules import read_data_dir, read_rules
+from bot.evaluate.insight import Insight
 from tests.conftest import HISTORY
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def model() -> DashboardModel:
-    """The dashboard's numbers over ../shared/data with the repository's rules."""
-    if not (HISTORY / "fred").is_dir():
-        pytest.fail(f"history data not found at {HISTORY}; set CYCLEWATCH_HISTORY_DIR")
-    ruleset = read_rules(REPO / "rules.yaml")
-    insight = file_insight(ruleset, read_data_dir(ruleset, HISTORY))
+def model(insight: Insight) -> DashboardModel:
+    """The dashboard's numbers over the session's history and the repository's rules."""
     return DashboardModel(insight, lambda: datetime.now(UTC).date())
 
 

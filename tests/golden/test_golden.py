@@ -18,29 +18,17 @@ import pytest
 from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert, render_group
 from bot.chat.views import regime_text
-from bot.cli.rules import read_data_dir
 from bot.evaluate.insight import Insight
 from bot.notifiers.base import Message
 from bot.notifiers.console import ConsoleNotifier
 from bot.notifiers.textsplit import TELEGRAM_CAPTION_LIMIT, TELEGRAM_TEXT_LIMIT, telegram_html_parts
 from bot.platforms.slack.notifier import slack_blocks
-from rules import Event, RuleSet, Transition, backtest, load_rules
+from rules import Event, RuleSet, Transition, backtest
 
 HERE = Path(__file__).parent
 RULES_FILE = HERE.parents[1] / "rules.yaml"
 UPDATE = os.environ.get("CYCLEWATCH_GOLDEN") == "update"
 LANGS = ("en", "zh")
-
-
-@pytest.fixture(scope="module")
-def ruleset() -> RuleSet:
-    return load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
-
-
-@pytest.fixture(scope="module")
-def history(history_dir: Path, ruleset: RuleSet) -> Mapping[str, pd.Series]:
-    """Every input, csv series included: what `--data ../shared/data` reads."""
-    return read_data_dir(ruleset, history_dir)
 
 
 def _events(ruleset: RuleSet, history: Mapping[str, pd.Series], day: date,

@@ -7,9 +7,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pandas as pd
 import pytest
 from telegram import Bot
 from telegram.request import HTTPXRequest
@@ -21,9 +19,6 @@ from bot.evaluate.insight import Insight
 from bot.notifiers.base import Button
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.store import Store
-from rules import load_rules
-from sources.base import SourceError
-from sources.files import FileSource
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
@@ -78,24 +73,9 @@ class Recorder:
                      buttons=(Button("Mute 7d", "/mute qt_ends 7d"),))
 
 
-# ---- the real chat core (bot.chat.commands) over the real rules and history ------------------
+# ---- the real chat core (bot.chat.commands) over the session's rules and history -----------
 
-RULES_FILE = Path(__file__).resolve().parents[2] / "rules.yaml"
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="session")
-def platform_insight(history_dir: Path) -> Insight:
-    """The rules bridge over ../shared/data (session-wide: it caches per data version)."""
-    ruleset = load_rules(RULES_FILE.read_text(encoding="utf-8"), str(RULES_FILE))
-    source = FileSource(history_dir)
-    data: dict[str, pd.Series] = {}
-    for series in ruleset.inputs:
-        try:
-            data[series.id] = source.fetch(series.id).values
-        except SourceError:
-            continue
-    return Insight(ruleset, lambda: data)
 
 
 @pytest.fixture
@@ -107,10 +87,10 @@ def platform_store(sqlite_url: str) -> Iterator[Store]:
 
 
 @pytest.fixture
-def command_ctx(platform_store: Store, platform_insight: Insight) -> CommandContext:
+def command_ctx(platform_store: Store, files_insight: Insight) -> CommandContext:
     """bot.chat.commands over the real history, charts on, a generous per-user rate limit."""
     return CommandContext(
-        store=platform_store, clock=lambda: NOW, insight=platform_insight,
+        store=platform_store, clock=lambda: NOW, insight=files_insight,
         limiter=TokenBucket(capacity=1000, per_second=100), charts=True,
     )
 

@@ -57,10 +57,10 @@ async def telegram_front(
 
 
 @pytest.fixture
-def qt_ends_event(platform_insight: Insight) -> Event:
+def qt_ends_event(files_insight: Insight) -> Event:
     """The real Dec 2025 'QT ends' transition found in the history."""
-    _, data = platform_insight.data()
-    found = [e for e in backtest(platform_insight.ruleset, data, only=["qt_ends"])
+    _, data = files_insight.data()
+    found = [e for e in backtest(files_insight.ruleset, data, only=["qt_ends"])
              if e.state == "firing" and e.date.year == 2025]
     assert found, "history should show QT ending in late 2025"
     return found[-1]
@@ -68,11 +68,11 @@ def qt_ends_event(platform_insight: Insight) -> Event:
 
 @pytest.fixture
 def worker(platform_store: Store, telegram_notifier: TelegramNotifier,
-           platform_insight: Insight) -> tuple[DeliveryWorker, Clock]:
-    version, data = platform_insight.data()
+           files_insight: Insight) -> tuple[DeliveryWorker, Clock]:
+    version, data = files_insight.data()
 
     def chart_for(alert: AlertPayload, lang: str) -> bytes | None:
-        return charts.rule_chart(data, platform_insight.ruleset, alert.rule, alert.date,
+        return charts.rule_chart(data, files_insight.ruleset, alert.rule, alert.date,
                                  version, lang=lang)
 
     clock = Clock(NOW)
@@ -146,7 +146,7 @@ async def test_every_alert_arrives_exactly_once_despite_30_percent_failures(
 
 async def test_blocked_user_is_deactivated_and_not_tried_again(
     fake_telegram: FakeTelegram, platform_store: Store, worker: tuple[DeliveryWorker, Clock],
-    platform_insight: Insight, qt_ends_event: Event,
+    files_insight: Insight, qt_ends_event: Event,
 ) -> None:
     subscribe(platform_store, "902")
     subscribe(platform_store, "903")

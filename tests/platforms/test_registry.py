@@ -106,7 +106,7 @@ def test_the_registry_lists_telegram_and_slack_and_picks_by_settings() -> None:
 
 
 async def test_a_third_platform_gets_notifier_front_end_route_and_alerts(
-    store: Store, platform_insight: Insight
+    store: Store, files_insight: Insight
 ) -> None:
     pigeon = FakePlatform("pigeon")
     chat = ChatSide(settings(), store, Metrics(), lambda: NOW,
@@ -124,7 +124,7 @@ async def test_a_third_platform_gets_notifier_front_end_route_and_alerts(
     subs = Subscriptions(store.engine)
     subs.ensure_chat("pigeon", "77", is_group=False, language_code="en", now=NOW)
     subs.subscribe("pigeon", "77", "all", NOW)
-    qt_ends = platform_insight.ruleset.rule("qt_ends")
+    qt_ends = files_insight.ruleset.rule("qt_ends")
     Pipeline(store).record([Event(rule=qt_ends, state=Transition.FIRING, date=date(2030, 1, 2),
                                   value=1.0)], NOW)
     assert await chat.deliver()
@@ -177,6 +177,7 @@ print(",".join(m for m in ("telegram", "slack_sdk") if m in sys.modules))
 """
 
 
+@pytest.mark.slow  # a fresh interpreter, to see which libraries it imports
 @pytest.mark.parametrize(("env", "loaded"), [
     ({}, ""),
     ({"TELEGRAM_BOT_TOKEN": "123:" + "a" * 35}, "telegram"),

@@ -46,9 +46,9 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def qt_ends_event(platform_insight: Insight) -> Event:
-    _, data = platform_insight.data()
-    return [e for e in backtest(platform_insight.ruleset, data, only=["qt_ends"])
+def qt_ends_event(files_insight: Insight) -> Event:
+    _, data = files_insight.data()
+    return [e for e in backtest(files_insight.ruleset, data, only=["qt_ends"])
             if e.state == "firing" and e.date.year == 2025][-1]
 
 
@@ -73,7 +73,7 @@ def title_of(event: Event) -> str:
 
 async def test_subscribe_over_socket_mode_then_alert_then_resolve_edits_it(
     fake_slack: FakeSlack, commands_handler: Handler, platform_store: Store,
-    platform_insight: Insight, qt_ends_event: Event,
+    files_insight: Insight, qt_ends_event: Event,
 ) -> None:
     front = SlackFrontEnd(slack_client(fake_slack.bot_token, fake_slack.base_url),
                           commands_handler, app_token=fake_slack.app_token)
@@ -87,20 +87,20 @@ async def test_subscribe_over_socket_mode_then_alert_then_resolve_edits_it(
     finally:
         await front.stop()
     Pipeline(platform_store).record([qt_ends_event], NOW)
-    await drain(platform_store, fake_slack, platform_insight)
+    await drain(platform_store, fake_slack, files_insight)
     [alert] = fake_slack.messages["C10"]
     assert title_of(qt_ends_event) in block_text(alert)
     assert fake_slack.files["C10"][0]["data"].startswith(PNG_MAGIC)
     resolved = Event(rule=qt_ends_event.rule, state="resolved", date=date(2030, 1, 2))
     Pipeline(platform_store).record([resolved], NOW)
-    await drain(platform_store, fake_slack, platform_insight)
+    await drain(platform_store, fake_slack, files_insight)
     [edited] = fake_slack.messages["C10"]  # chat.update, not a second message
     assert edited.get("edited") and "2030-01-02" in block_text(edited)
 
 
 async def test_subscribe_over_signed_http_then_alert_arrives(
     fake_slack: FakeSlack, commands_handler: Handler, platform_store: Store,
-    platform_insight: Insight, qt_ends_event: Event,
+    files_insight: Insight, qt_ends_event: Event,
 ) -> None:
     front = SlackFrontEnd(slack_client(fake_slack.bot_token, fake_slack.base_url),
                           commands_handler, signing_secret=SECRET)
@@ -126,7 +126,7 @@ async def test_subscribe_over_signed_http_then_alert_arrives(
         await runner.cleanup()
     assert answer.status_code == 200
     Pipeline(platform_store).record([qt_ends_event], NOW)
-    await drain(platform_store, fake_slack, platform_insight)
+    await drain(platform_store, fake_slack, files_insight)
     [alert] = fake_slack.messages["D20"]
     assert title_of(qt_ends_event) in block_text(alert)
     assert fake_slack.files["D20"][0]["data"].startswith(PNG_MAGIC)

@@ -9,20 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.cli.rules import read_data_dir
-from rules import RuleSet, backtest, classify_regime, load_rules
+from rules import RuleSet, backtest, classify_regime
 
 RULES = Path(__file__).resolve().parents[2] / "rules.yaml"
-
-
-@pytest.fixture(scope="module")
-def ruleset() -> RuleSet:
-    return load_rules(RULES.read_text(), str(RULES))
-
-
-@pytest.fixture(scope="module")
-def history(ruleset: RuleSet, history_dir: Path) -> dict[str, pd.Series]:
-    return read_data_dir(ruleset, history_dir)
 
 
 def _firings(ruleset: RuleSet, history: dict[str, pd.Series], rule: str) -> list[date]:

@@ -6,7 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.rules.conftest import REPO
+
+pytestmark = pytest.mark.slow  # runs bench/backtest.py in another interpreter
 
 
 def test_bench_backtest_quick_mode_runs(history_dir: Path) -> None:

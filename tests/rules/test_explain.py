@@ -7,14 +7,14 @@ import pandas as pd
 from rules import Event, RuleSet, backtest
 
 
-def rate_cut_event(default_rules: RuleSet) -> Event:
+def rate_cut_event(ruleset: RuleSet) -> Event:
     upper = pd.Series([5.5] * 5 + [5.0] * 5, index=pd.date_range("2024-09-14", periods=10))
-    (event,) = backtest(default_rules, {"DFEDTARU": upper}, only=["rate_cut"])
+    (event,) = backtest(ruleset, {"DFEDTARU": upper}, only=["rate_cut"])
     return event
 
 
-def test_rate_cut_explained_in_both_languages(default_rules: RuleSet) -> None:
-    event = rate_cut_event(default_rules)
+def test_rate_cut_explained_in_both_languages(ruleset: RuleSet) -> None:
+    event = rate_cut_event(ruleset)
     assert event.render("en") == (
         "The Fed cut its policy rate",
         "The upper bound of the fed funds target range fell by 0.5 pp to 5 % on 2024-09-19. "
@@ -30,12 +30,12 @@ def test_rate_cut_explained_in_both_languages(default_rules: RuleSet) -> None:
     assert event.render("fr") == event.render("en")  # unknown language: English
 
 
-def test_default_text_shows_threshold_meaning_and_falsifier(default_rules: RuleSet) -> None:
+def test_default_text_shows_threshold_meaning_and_falsifier(ruleset: RuleSet) -> None:
     assets = pd.Series(
         [1000.0] * 14 + [1000.0 + 20 * i for i in range(1, 11)],
         index=pd.date_range("2020-01-01", periods=24, freq="7D"),
     )
-    events = backtest(default_rules, {"WALCL": assets}, only=["balance_sheet_expands"])
+    events = backtest(ruleset, {"WALCL": assets}, only=["balance_sheet_expands"])
     title, text = events[0].render("en")
     assert title == "The Fed's balance sheet is expanding fast (QE-sized)"
     opening, numbers, falsify = text.split("\n\n")

@@ -36,7 +36,7 @@ def _statement(day: date, target: str) -> list[str]:
 
 
 def test_every_cut_since_2019_fires_on_its_decision_day_with_statements(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
     fed = FedFeedsFake()
     for day, target in CUTS:
@@ -47,13 +47,13 @@ def test_every_cut_since_2019_fires_on_its_decision_day_with_statements(
         decisions = FomcSource(fed.feeds_url, http).fetch("fomc_decision").values
     assert len(decisions) == len(CUTS)
     data = {**history, "fomc_decision": decisions}
-    events = backtest(default_rules, data, since=date(2019, 1, 1), only=["rate_cut"])
+    events = backtest(ruleset, data, since=date(2019, 1, 1), only=["rate_cut"])
     fired = [e.date for e in events if e.state == "firing"]
     assert fired == [day for day, _ in CUTS]  # the decision day, and one event per cut
 
 
 def test_without_statements_the_cut_comes_the_next_day_from_fred(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
-    events = backtest(default_rules, history, since=date(2019, 1, 1), only=["rate_cut"])
+    events = backtest(ruleset, history, since=date(2019, 1, 1), only=["rate_cut"])
     assert [e.date for e in events] == [day + timedelta(days=1) for day, _ in CUTS]

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from rules import UNDETERMINED, Event, RuleSet, backtest, classify_regime, regime_history
+from rules import UNDETERMINED, Event, RuleSet, classify_regime, regime_history
 
 # FOMC decisions that lowered the target range since 2019 (federalreserve.gov statements).
 CUT_DECISIONS = [
@@ -26,8 +26,8 @@ CUT_DECISIONS = [
 
 
 @pytest.fixture(scope="module")
-def events(default_rules: RuleSet, history: dict[str, pd.Series]) -> list[Event]:
-    return backtest(default_rules, history)
+def events(history_events: tuple[Event, ...]) -> list[Event]:
+    return list(history_events)
 
 
 def fired(events: list[Event], rule: str) -> list[date]:
@@ -172,17 +172,17 @@ def test_large_deficit_2009_and_2020(events: list[Event]) -> None:
      (date(2007, 3, 31), "holding_into_bubble"), (date(2022, 9, 30), "tightening_mixed")],
 )
 def test_regime_on_known_dates(
-    default_rules: RuleSet, history: dict[str, pd.Series], as_of: date, regime: str
+    ruleset: RuleSet, history: dict[str, pd.Series], as_of: date, regime: str
 ) -> None:
-    result = classify_regime(default_rules, history, as_of)
+    result = classify_regime(ruleset, history, as_of)
     assert result.regime == regime
     assert {c.id for c in result.checks} >= {"easing", "bubble", "qt_ends", "rate_cut"}
 
 
 def test_regime_on_stale_data_is_undetermined_with_last_and_provisional(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
-    result = classify_regime(default_rules, history, date(2026, 12, 1))
+    result = classify_regime(ruleset, history, date(2026, 12, 1))
     assert result.regime == UNDETERMINED
     assert result.reasons and result.waiting_for
     assert result.last_regime is not None and result.last_since is not None
@@ -193,21 +193,21 @@ def test_regime_on_stale_data_is_undetermined_with_last_and_provisional(
 
 
 def test_shutdown_month_without_a_jobs_report_is_undetermined(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
-    result = classify_regime(default_rules, history, date(2025, 11, 30))
+    result = classify_regime(ruleset, history, date(2025, 11, 30))
     assert result.regime == UNDETERMINED
     assert any("UNRATE" in r or "CPIAUCSL" in r for r in result.reasons)
 
 
 def test_regime_history_agrees_with_the_per_date_answer(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
     months = [d.date() for d in pd.date_range("1990-01-31", "2026-11-30", freq="ME")]
-    found = {r.as_of: r for r in regime_history(default_rules, history, months)}
+    found = {r.as_of: r for r in regime_history(ruleset, history, months)}
     sample = [*months[::29], date(2025, 11, 30), date(2026, 10, 31), date(2026, 11, 30)]
     for day in sample:
-        one = classify_regime(default_rules, history, day)
+        one = classify_regime(ruleset, history, day)
         many = found[day]
         assert (many.regime, many.provisional, many.last_regime, many.since, many.last_since,
                 many.reasons) == (one.regime, one.provisional, one.last_regime, one.since,
@@ -217,10 +217,10 @@ def test_regime_history_agrees_with_the_per_date_answer(
 
 
 def test_bubble_and_downturn_never_both_on(
-    default_rules: RuleSet, history: dict[str, pd.Series]
+    ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
     weeks = [d.date() for d in pd.date_range("1990-01-05", "2026-10-30", freq="W-FRI")]
-    for r in regime_history(default_rules, history, weeks):
+    for r in regime_history(ruleset, history, weeks):
         on = {c.id for c in r.checks if c.on}
         assert not {"bubble", "downturn"} <= on, r.as_of
         assert not {"easing", "tightening"} <= on, r.as_of

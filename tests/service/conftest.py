@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,18 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import refused_url
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def closed_url(path: str = "") -> str:
-    """An http URL on 127.0.0.1 where nothing listens (connection refused at once)."""
-    return f"http://127.0.0.1:{free_port()}{path}"
+RUNNING = re.compile(r"cyclewatch running: http://(\S+?)/healthz")
 
 
 class BotProcess:
@@ -66,6 +59,13 @@ class BotProcess:
         text = "\n".join(self.output())
         raise AssertionError(f"no {count}× {pattern!r} within {timeout}s; output:\n{text}")
 
+    def http_addr(self, timeout: float = 60.0) -> str:
+        """HOST:PORT its HTTP server listens on (port 0 was asked: the line says which)."""
+        [line] = self.wait_for(RUNNING.pattern, timeout)[:1]
+        match = RUNNING.search(line)
+        assert match is not None
+        return match[1]
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> int:
         self.proc.send_signal(sig)
         code = self.proc.wait(timeout=timeout)
@@ -80,20 +80,21 @@ class BotProcess:
 
 @pytest.fixture
 def bot_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a bot subprocess: its own SQLite file and HTTP port, no real network."""
+    """Environment for a bot subprocess: its own SQLite file, HTTP on a port the system picks
+    (`BotProcess.http_addr()` says which), no real network."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CYCLEWATCH_", "FRED_",
            "TELEGRAM_", "SLACK_", "FISCALDATA_", "FED_", "TREASURY_"))}
     env.update(
         CYCLEWATCH_DB_URL=f"sqlite:///{tmp_path / 'bot.db'}",
-        CYCLEWATCH_HTTP_ADDR=f"127.0.0.1:{free_port()}",
+        CYCLEWATCH_HTTP_ADDR="127.0.0.1:0",
         CYCLEWATCH_RULES=str(REPO / "rules.yaml"),
         CYCLEWATCH_RETRY_MIN_SECONDS="0.2",
         CYCLEWATCH_RETRY_MAX_SECONDS="1",
-        FRED_GRAPH_URL=closed_url("/graph/fredgraph.csv"),
-        FRED_API_URL=closed_url("/fred"),
-        FISCALDATA_URL=closed_url("/services/api/fiscal_service"),
-        FED_FEEDS_URL=closed_url("/feeds"),
-        TREASURY_PRESS_URL=closed_url("/news/press-releases/feed"),
+        FRED_GRAPH_URL=refused_url("/graph/fredgraph.csv"),
+        FRED_API_URL=refused_url("/fred"),
+        FISCALDATA_URL=refused_url("/services/api/fiscal_service"),
+        FED_FEEDS_URL=refused_url("/feeds"),
+        TREASURY_PRESS_URL=refused_url("/news/press-releases/feed"),
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",

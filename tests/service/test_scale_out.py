@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from bot.store import Store
 from bot.store.schema import outbox
 from tests.fakes.telegram import FakeTelegram
-from tests.service.conftest import BotProcess, free_port
+from tests.service.conftest import BotProcess
 from tests.service.seeding import TESTX_RULES, seed_subscribers
 
 pytestmark = pytest.mark.postgres
@@ -87,11 +87,9 @@ async def test_three_processes_deliver_once_and_survive_the_leader(
                TELEGRAM_API_URL=telegram.base_url)
     bots = {}
     try:
-        for _ in range(3):
-            addr = f"127.0.0.1:{free_port()}"
-            bots[addr] = start_bot(dict(env, CYCLEWATCH_HTTP_ADDR=addr), "--data", str(data))
-        for bot in bots.values():
-            await asyncio.to_thread(bot.wait_for, "cyclewatch running", 90)
+        started = [start_bot(env, "--data", str(data)) for _ in range(3)]
+        for bot in started:  # each on a port of its own, as its first line says
+            bots[await asyncio.to_thread(bot.http_addr, 90)] = bot
         leaders = [a for a in bots if health(a).get("leader")]
         assert len(leaders) == 1, leaders
         leader = leaders[0]

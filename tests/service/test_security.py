@@ -36,12 +36,11 @@ async def test_slack_forgery_and_replay_refused_and_no_secret_in_logs(
                SLACK_SIGNING_SECRET=SIGNING, FRED_API_KEY=FRED_KEY,
                TELEGRAM_BOT_TOKEN=TELEGRAM, TELEGRAM_API_URL=telegram.base_url,
                CYCLEWATCH_LOG_LEVEL="DEBUG")
-    url = f"http://{env['CYCLEWATCH_HTTP_ADDR']}/slack/commands"
     body = ("command=%2Fcyclewatch&text=help&user_id=U1&channel_id=C1&team_id=T1"
             "&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fr")
     try:
         bot = start_bot(env)
-        await asyncio.to_thread(bot.wait_for, "cyclewatch running", 60)
+        url = f"http://{await asyncio.to_thread(bot.http_addr, 60)}/slack/commands"
         async with aiohttp.ClientSession() as session:
             headers = signed(body)
             async with session.post(url, data=body, headers=headers) as response:

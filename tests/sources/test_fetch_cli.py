@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import yaml
 
 from bot.cli.fetch import DEFAULT_FRED_SERIES, rule_series
 from bot.cli.main import main
+from tests.conftest import refused_url
 from tests.fakes.fred import API_KEY, FakeFred
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules.yaml"
@@ -133,7 +133,7 @@ def test_without_series_arguments_fetch_reads_the_rules_file(
     if not REPO_RULES.is_file():
         pytest.skip("rules.yaml not in this checkout")
     monkeypatch.setenv("CYCLEWATCH_RULES", str(REPO_RULES))
-    closed = f"http://127.0.0.1:{closed_port()}"
+    closed = refused_url()
     monkeypatch.setenv("FISCALDATA_URL", f"{closed}/fiscal_service")
     monkeypatch.setenv("FED_FEEDS_URL", f"{closed}/feeds")
     monkeypatch.setenv("TREASURY_PRESS_URL", f"{closed}/press")
@@ -149,13 +149,6 @@ def test_without_series_arguments_fetch_reads_the_rules_file(
     tried = set(rows) - fred_ids
     assert tried and tried <= other_ids
     assert all(rows[i]["last_error"] for i in tried)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def test_rule_series_falls_back_to_the_built_in_list(tmp_path: Path) -> None:

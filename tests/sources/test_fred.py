@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +15,7 @@ from bot.store import Store
 from sources.base import SourceError
 from sources.files import read_fred_csv
 from sources.fred import MAX_STUCK_CALLS, FredSource, realtime_windows
+from tests.conftest import refused_url
 from tests.fakes.fred import API_KEY, MAX_VINTAGES, FakeFred
 from tests.sources.conftest import make_source
 
@@ -158,10 +158,7 @@ def test_a_slow_answer_within_the_timeout_is_accepted(
 
 @BOTH_PATHS
 def test_connection_refused_is_retryable(http: httpx.Client, keyed: bool) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed again below: nothing listens there
-    url = f"http://127.0.0.1:{port}"
+    url = refused_url()
     source = FredSource(
         api_key=API_KEY if keyed else None, api_url=f"{url}/fred",
         graph_url=f"{url}/graph/fredgraph.csv", http=http, attempts=2, backoff=0.01,
