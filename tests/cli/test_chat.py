@@ -1,13 +1,16 @@
 """`cyclewatch chat --data DIR`: a scripted session answers through the one command handler,
-saves charts to files, and prints alerts for a subscribed console as they are produced."""
+saves charts to files, and prints alerts for a subscribed console as they are produced.
+
+The sessions run in this process (`main(argv)`, input and output as streams); only the prompt
+on a terminal, which needs a pseudo-terminal of its own, runs as a process."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import select
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -15,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Main
 
 
 def test_a_scripted_session_answers_every_command(
-    cli: Cli, history_dir: Path, tmp_path: Path, cli_env: dict[str, str]
+    run_main: Main, history_dir: Path, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     script = "/help\n/regime 2021-12-31\n/why qt_ends\n/subscribe all\n/nosuch\n"
-    done = cli("chat", "--data", str(history_dir), stdin=script)
+    done = run_main("chat", "--data", str(history_dir), stdin=script)
     out = done.stdout
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -45,35 +48,34 @@ def test_a_scripted_session_answers_every_command(
     assert [p.name.startswith("chat-data-") for p in state.glob("*.db")] == [True]
 
 
-def test_the_subscription_survives_and_repeats_are_said(cli: Cli, history_dir: Path) -> None:
-    first = cli("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
-    again = cli("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
+def test_the_subscription_survives_and_repeats_are_said(run_main: Main, history_dir: Path) -> None:
+    first = run_main("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
+    again = run_main("chat", "--data", str(history_dir), stdin="/subscribe qt_ends\n")
     assert "Subscribed to qt_ends" in first.stdout
     assert "already" in again.stdout.lower()
 
 
-def _reader(proc: subprocess.Popen[str], lines: list[str]) -> threading.Thread:
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
+def _type_when_printed(out: io.StringIO, text: str, then: str, timeout: float = 90.0
+                       ) -> tuple[threading.Thread, io.TextIOWrapper]:
+    """A pipe for the session's input: once `text` is printed (or after `timeout`), `then` is
+    typed and the input ends."""
+    read_end, write_end = os.pipe()
+    typist = os.fdopen(write_end, "w")
 
-    thread = threading.Thread(target=pump, daemon=True)
+    def type_it() -> None:
+        deadline = time.monotonic() + timeout
+        while text not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with typist:
+            typist.write(then)
+
+    thread = threading.Thread(target=type_it, daemon=True)
     thread.start()
-    return thread
-
-
-def _wait(lines: list[str], text: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in "".join(lines):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{text!r} not printed; output:\n{''.join(lines)}")
+    return thread, os.fdopen(read_end)
 
 
 def test_alerts_produced_while_it_runs_are_printed(
-    cli: Cli, history_dir: Path, tmp_path: Path, cli_env: dict[str, str]
+    run_main: Main, history_dir: Path, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
     shutil.copytree(history_dir, data, ignore=shutil.ignore_patterns("captures"))
@@ -81,32 +83,22 @@ def test_alerts_produced_while_it_runs_are_printed(
     last_day, last_value = upper.read_text().strip().splitlines()[-1].split(",")
     assert last_day == "2026-10-09"  # a Friday; the next business day is the 12th
     # Friday evening: subscribe (the rules' states start from here, silently).
-    first = cli("chat", "--data", str(data), "--as-of", "2026-10-09",
-                stdin="/subscribe rate_cut\n")
+    first = run_main("chat", "--data", str(data), "--as-of", "2026-10-09",
+                     stdin="/subscribe rate_cut\n")
     assert "Subscribed to rate_cut" in first.stdout
     assert "policy rate" not in first.stdout
     with upper.open("a") as handle:  # the Fed cuts on Monday
         handle.write(f"2026-10-12,{float(last_value) - 0.25}\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--data", str(data), "--as-of", "2026-10-12"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=cli_env, cwd=tmp_path,
-    )
-    lines: list[str] = []
-    thread = _reader(proc, lines)
-    try:
-        _wait(lines, "The Fed cut its policy rate")
-        assert proc.stdin is not None
-        proc.stdin.write("/history\n")
-        proc.stdin.close()
-        assert proc.wait(timeout=60) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        thread.join(timeout=5)
-    out = "".join(lines)
-    assert "Observation date 2026-10-12" in out  # the alert as delivered, not /history
-    assert "Traceback" not in out
+    out = io.StringIO()
+    typist, stdin = _type_when_printed(out, "The Fed cut its policy rate", "/history\n")
+    with stdin:
+        done = run_main("chat", "--data", str(data), "--as-of", "2026-10-12", stdin=stdin,
+                        stdout=out)
+    typist.join(timeout=5)
+    assert done.returncode == 0, done.stderr
+    assert "The Fed cut its policy rate" in done.stdout
+    assert "Observation date 2026-10-12" in done.stdout  # the alert as delivered, not /history
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def exit_code_draining(pid: int, fd: int, timeout: float) -> int | None:
@@ -123,6 +115,7 @@ def exit_code_draining(pid: int, fd: int, timeout: float) -> int | None:
     return None
 
 
+@pytest.mark.slow  # the prompt itself is under test: a process on a pseudo-terminal
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_on_a_terminal_the_prompt_completes_and_answers(
     history_dir: Path, cli_env: dict[str, str], tmp_path: Path
@@ -152,10 +145,11 @@ def test_on_a_terminal_the_prompt_completes_and_answers(
     try:
         read_until(b"cyclewatch>")
         for typed, completed in ((b"/wh", b"/why"), (b" qt_e", b"qt_ends")):
+            echoed = len(seen)
             os.write(fd, typed)
-            time.sleep(0.5)
+            read_until(typed.strip(), after=echoed)  # in the line being edited: now complete it
             os.write(fd, b"\t")  # completion: /wh -> /why, then a rule id: qt_e -> qt_ends
-            read_until(completed)
+            read_until(completed, after=echoed)
         os.write(fd, b"\r")
         read_until(b"Why: Quantitative tightening has ended")
         answered = seen.rfind(b"Why: Quantitative")
