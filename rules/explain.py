@@ -134,6 +134,7 @@ class Event:
             "value_units": {k: self.rule.spec.value_spec(k).unit for k in self.values
                             if k in self.rule.spec.values},
             "since": self.since.isoformat() if self.since else None,
+            "announced": self.announced.isoformat() if self.announced else None,
         }
 
 

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from bot.cli.rules import console, data_or_report, load_or_report, rules_file, say_error
 from bot.config import Settings
+from bot.ingest.calendar import ReleaseCalendar
+from bot.ingest.knownat import known_at
 from rules import Event, Transition, backtest
 from rules.model import RuleSpec
 from rules.units import format_value
@@ -90,7 +92,10 @@ def backtest_command(args: argparse.Namespace, settings: Settings) -> int:
     data = data_or_report(ruleset, args, settings)
     if data is None:
         return 1
-    events = backtest(ruleset, data, since=args.since, until=args.until, only=args.only)
+    # The pass with each observation's release instant: every event says when it was public.
+    calendar = ReleaseCalendar()
+    events = backtest(ruleset, data, since=args.since, until=args.until, only=args.only,
+                      known=lambda d: known_at(ruleset, d, calendar), zone=settings.timezone)
     if args.chart is not None:
         from bot.cli.charts import backtest_chart
 

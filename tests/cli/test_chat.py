@@ -81,23 +81,25 @@ def test_alerts_produced_while_it_runs_are_printed(
     shutil.copytree(history_dir, data, ignore=shutil.ignore_patterns("captures"))
     upper = data / "fred" / "DFEDTARU.csv"
     last_day, last_value = upper.read_text().strip().splitlines()[-1].split(",")
-    assert last_day == "2026-10-09"  # a Friday; the next business day is the 12th
+    # a Friday; Monday the 12th is Columbus Day (the Fed is closed), so the next business
+    # day, and the next daily release, is Tuesday the 13th at 4:30 pm ET
+    assert last_day == "2026-10-09"
     # Friday evening: subscribe (the rules' states start from here, silently).
     first = run_main("chat", "--data", str(data), "--as-of", "2026-10-09",
                      stdin="/subscribe rate_cut\n")
     assert "Subscribed to rate_cut" in first.stdout
     assert "policy rate" not in first.stdout
-    with upper.open("a") as handle:  # the Fed cuts on Monday
-        handle.write(f"2026-10-12,{float(last_value) - 0.25}\n")
+    with upper.open("a") as handle:  # the Fed cuts on Tuesday
+        handle.write(f"2026-10-13,{float(last_value) - 0.25}\n")
     out = io.StringIO()
     typist, stdin = _type_when_printed(out, "The Fed cut its policy rate", "/history\n")
     with stdin:
-        done = run_main("chat", "--data", str(data), "--as-of", "2026-10-12", stdin=stdin,
+        done = run_main("chat", "--data", str(data), "--as-of", "2026-10-13", stdin=stdin,
                         stdout=out)
     typist.join(timeout=5)
     assert done.returncode == 0, done.stderr
     assert "The Fed cut its policy rate" in done.stdout
-    assert "Observation date 2026-10-12" in done.stdout  # the alert as delivered, not /history
+    assert "Observation date 2026-10-13" in done.stdout  # the alert as delivered, not /history
     assert "Traceback" not in done.stdout + done.stderr
 
 
