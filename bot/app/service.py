@@ -74,8 +74,12 @@ class Service:
         clock: Clock = utc_now,
         calendar: ReleaseCalendar | None = None,
         warm_dashboard: bool = True,
+        record_clock: Clock | None = None,
     ) -> None:
         self.calendar = calendar
+        # When a fetched value was first seen (its stamps in the store); the service's clock
+        # unless that is moved off the wall clock (a chat over a data directory).
+        self.record_clock = record_clock or clock
         self.warm_dashboard = warm_dashboard  # False where no one can open it (chat)
         self.settings = settings
         self.timing = timing
@@ -131,6 +135,7 @@ class Service:
             wiring = Wiring(
                 self.settings, self.timing, store, self.metrics, self.state, self.inflight,
                 data_dir=self.data_dir, rules_path=self.rules_path, clock=self.clock,
+                record_clock=self.record_clock,
                 calendar=self.calendar,
             )
         except ValueError as err:  # e.g. a Telegram webhook URL without its secret

@@ -61,6 +61,7 @@ class Wiring:
         rules_path: Path,
         clock: Clock,
         calendar: ReleaseCalendar | None = None,
+        record_clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         self.timing = timing
@@ -70,6 +71,7 @@ class Wiring:
         self.inflight = inflight
         self.data_dir = data_dir
         self.clock = clock
+        self.record_clock = record_clock or clock  # the fetchers' stamps in the store
         self.calendar = calendar
         # A reload is trial-run over the stored history (synthetic while the store is empty).
         self.holder = RulesHolder(rules_path, history=lambda rs: store.frame(
@@ -217,7 +219,7 @@ class Wiring:
         ctx = source_context(self.settings, self.http, data_dir=self.data_dir,
                              options=rules_options(lambda: self.holder.current),
                              attempts=2, retry_wait=1.0)
-        planned = planned_sources(self.store, ctx, self._series_for, self.clock,
+        planned = planned_sources(self.store, ctx, self._series_for, self.record_clock,
                                   fast_every=timedelta(seconds=fast) if fast else None,
                                   every=every)
         for source in planned:

@@ -146,8 +146,9 @@ def _patched_stdout() -> Iterator[None]:
 async def _session(settings: Settings, data_dir: Path | None, clock: DataClock, *,
                    follow: bool = False) -> int:
     # The session's dashboard has no announced address: nobody would see it warmed.
+    # Stored values are stamped with the wall clock, as `load_data` stamps them.
     service = Service(settings, Timing(), data_dir=data_dir, rules_path=settings.rules_path,
-                      clock=clock, warm_dashboard=False)
+                      clock=clock, warm_dashboard=False, record_clock=utc_now)
     running = asyncio.create_task(service.run())
     started = asyncio.create_task(service.started.wait())
     await asyncio.wait({running, started}, timeout=START_TIMEOUT_SECONDS,
@@ -170,10 +171,13 @@ async def _session(settings: Settings, data_dir: Path | None, clock: DataClock, 
 
 async def _follow_data(service: Service, settings: Settings, clock: DataClock) -> None:
     """Once the first refresh is done, move the session's day to the end of the data (a file
-    that changed since the last session may have extended it)."""
-    if service.wiring is None:
+    that changed since the last session may have extended it) and evaluate on that day."""
+    wiring = service.wiring
+    if wiring is None:
         return
-    await service.wiring.producer.caught_up.wait()
+    await wiring.producer.caught_up.wait()
     newest = await asyncio.to_thread(newest_stored, settings)
     if newest is not None and (clock.as_of is None or newest > clock.as_of):
         clock.move_to(newest)
+        log.info("new data to %s: the session's clock moved there", newest)
+        wiring.jobs["evaluate"].run_soon()
