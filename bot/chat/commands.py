@@ -18,6 +18,7 @@ from bot.alerts.mutenotice import active_mutes
 from bot.chat import views
 from bot.chat.parse import ascii_hint, parse_day, parse_duration, parse_line, shown
 from bot.chat.registry import COMMANDS, Call, CommandContext, command
+from bot.chat.seedtext import regime_facts
 from bot.chat.types import Caller, Reply
 from bot.i18n import LANGUAGES, text, when
 from bot.store.schema import events
@@ -153,9 +154,10 @@ async def regime(ctx: CommandContext, call: Call) -> Reply:
         return Reply(refusal, ephemeral=True)  # a date the data cannot answer: no work
     found = await asyncio.to_thread(insight.regime, as_of, call.lang)
     states = await asyncio.to_thread(insight.rules, as_of, call.lang)
+    facts = await asyncio.to_thread(regime_facts, insight, as_of, call.lang)
     chart = (await asyncio.to_thread(views.dashboard_png, insight, found, call.lang)
              if ctx.charts else None)
-    return Reply(views.regime_text(found, call.lang, states), chart_png=chart)
+    return Reply(views.regime_text(found, call.lang, states, facts), chart_png=chart)
 
 
 @command("why")

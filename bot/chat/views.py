@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.alerts.payload import AlertPayload
+from bot.chat.seedtext import RegimeFacts, event_text
 from bot.evaluate.dates import insight_answerable
 from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
@@ -193,8 +194,23 @@ def verdict(found: Regime, lang: str) -> list[str]:
     return [_sentence_case(line)]
 
 
-def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -> str:
-    """The /regime answer: the verdict sentence, then each gauge and milestone with its value.
+def _event_line(check: Check, view: RuleView | None, event: str, lang: str,
+                inputs: Inputs | None) -> str:
+    """A one-off milestone's row: what last happened, with its date and size, never "off"
+    the day after (🔔 ON on the day it fires, else 🔹 event)."""
+    firing = view is not None and view.state == RuleStatus.FIRING
+    mark = f"🔔 {text(lang, 'check_on')}" if firing else f"🔹 {text(lang, 'check_event')}"
+    if view is not None and view.state == "skipped":  # what happened, and why a new one
+        mark = f"{_MARK[None]} {text(lang, 'check_skipped')}"  # could go unseen now
+        event = text(lang, "event_and_skip", event=event,
+                     reason=skip_reason(view.reason, lang, inputs))
+    return f"{mark} {check.title} — {event}"
+
+
+def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None,
+                facts: RegimeFacts | None = None) -> str:
+    """The /regime answer: the verdict sentence, then each gauge and milestone with its value;
+    with `facts`, a one-off milestone's row says its last event and the seed's numbers follow.
 
     Undetermined, the verdict sentence already says so with its date: no second title line.
     """
@@ -204,11 +220,16 @@ def regime_text(found: Regime, lang: str, views: list[RuleView] | None = None) -
                            regime=regime_name(found.regime, lang))]
     by_id = {v.id: v for v in views or ()}
     inputs = found.inputs
+    events = facts.events if facts else {}
     for kind, heading in (("gauge", "gauges_heading"), ("milestone", "milestones_heading")):
         lines += ["", text(lang, heading)]
-        lines += [_check_line(c, lang, _milestone_detail(c, by_id.get(c.id), lang, inputs)
+        lines += [_event_line(c, by_id.get(c.id), events[c.id], lang, inputs)
+                  if c.id in events else
+                  _check_line(c, lang, _milestone_detail(c, by_id.get(c.id), lang, inputs)
                               if kind == "milestone" else None, inputs)
                   for c in found.checks if c.kind == kind]
+    if facts and facts.numbers:
+        lines += ["", text(lang, "seed_heading"), *facts.numbers]
     return "\n".join(lines)
 
 
@@ -245,8 +266,14 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     view = next(v for v in insight.rules(as_of, lang) if v.id == rule_id)
     inputs = input_titles(insight.ruleset.file, lang)
     lines = [text(lang, "why_title", title=view.title)]
-    lines.append(text(lang, "why_now", state=rule_state_text(view, lang, inputs)))
     check = view.check
+    if insight.one_off(rule_id):  # an event: what happened, not "not firing" the day after
+        event = event_text(insight.event_move(rule_id, as_of), lang)
+        lines.append(text(lang, "why_event_now", event=event))
+        if view.state == "skipped":
+            lines.append(text(lang, "why_now", state=rule_state_text(view, lang, inputs)))
+    else:
+        lines.append(text(lang, "why_now", state=rule_state_text(view, lang, inputs)))
     if check is not None and check.value is not None:
         threshold = (
             text(lang, "threshold_part", threshold=format_value(check.threshold, check.unit, lang))

@@ -15,10 +15,22 @@ import sqlalchemy as sa
 
 from bot.store import Store
 from bot.store.schema import observations
-from rules import Check, Event, Regime, RuleSet, RuleStatus, backtest, classify_regime, states_at
+from rules import (
+    Check,
+    Event,
+    Regime,
+    RuleSet,
+    RuleStatus,
+    Transition,
+    backtest,
+    classify_regime,
+    states_at,
+)
 from rules.engine import Evaluator
+from rules.seednumbers import EventMove, SeedNumbers, event_move, is_one_off, seed_numbers
 
 CACHE_ENTRIES = 256
+QT_ENDS = "qt_ends"  # the milestone whose firing dates "since QT ended" for the seed's numbers
 DataLoader = Callable[[], Mapping[str, pd.Series]]
 VersionOf = Callable[[], str]
 
@@ -188,4 +200,38 @@ class Insight:
 
         result = self.cached(("stale", as_of), compute)
         assert isinstance(result, dict)
+        return result
+
+    def one_off(self, rule_id: str) -> bool:
+        """Whether the rule's firing is an event (a cut, a hike), not a state that holds."""
+        return is_one_off(self.ruleset.rule(rule_id).spec)
+
+    def event_move(self, rule_id: str, as_of: date) -> tuple[Event, EventMove | None] | None:
+        """A one-off rule's last event up to `as_of` with the policy move behind it (None
+        when it never fired; no move when the target did not change then)."""
+        last = self.last_event(rule_id, as_of)
+        if last is None or last.state != Transition.FIRING:
+            return None
+
+        def compute() -> EventMove | None:
+            return event_move(self.data()[1], last.date, as_of)
+
+        found = self.cached(("event_move", rule_id, as_of), compute)
+        assert found is None or isinstance(found, EventMove)
+        return last, found
+
+    def seed_numbers(self, as_of: date) -> SeedNumbers:
+        """The seed's numbers on `as_of` (rules/seednumbers.py); "since QT ended" counts from
+        the last firing of `qt_ends` while it still holds."""
+
+        def compute() -> SeedNumbers:
+            ended = None
+            if QT_ENDS in self.rule_ids:
+                last = self.last_event(QT_ENDS, as_of)
+                ended = last.date if last and last.state == Transition.FIRING else None
+            lags = {item.id: item.spec.lag for item in self.ruleset.inputs}
+            return seed_numbers(self.data()[1], as_of, ended, lags)
+
+        result = self.cached(("seed", as_of), compute)
+        assert isinstance(result, SeedNumbers)
         return result

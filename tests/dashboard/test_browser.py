@@ -109,6 +109,25 @@ def test_the_dashboard_in_chromium(browser: BrowserContext, served: str, tmp_pat
     assert card.locator("h3").inner_text()
     assert card.locator(".badge").inner_text()
     card.locator(".chart.drawn canvas").wait_for(timeout=10_000)
+    # One-off milestones (issue 21): what last happened in the badge, events drawn as points,
+    # and no firing band that runs on to today.
+    rules = _api(served + "/api/rules?lang=en")
+    one_off = [r for r in rules if r["one_off"]]
+    assert {"rate_cut", "tightening_starts"} <= {r["id"] for r in one_off}
+    for rule in one_off:
+        card = page.locator(f"#rule-{rule['id']}")
+        card.scroll_into_view_if_needed()
+        card.locator(".chart.drawn canvas").wait_for(timeout=10_000)
+        chart = card.locator(".chart")
+        assert chart.get_attribute("data-bands") == "0", rule["id"]
+        assert int(chart.get_attribute("data-points") or 0) == len(rule["events"]) > 0
+        assert card.locator(".badge").inner_text() == rule["event_text"]
+        assert "not firing" not in card.inner_text()
+    page.locator("#rule-rate_cut").screenshot(path=str(tmp_path / "rate-cut.png"))
+    SHOTS.mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "rate-cut.png", SHOTS / "rate-cut.png")
+    assert page.locator("#seed-numbers li").count() == len(regime["numbers"]["lines"]) == 4
+
     page.evaluate("window.scrollTo(0, 0)")
     _shot(page, tmp_path, "desktop-en")
 

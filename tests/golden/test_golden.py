@@ -17,6 +17,7 @@ import pytest
 
 from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert, render_group
+from bot.chat.seedtext import regime_facts
 from bot.chat.views import regime_text
 from bot.evaluate.insight import Insight
 from bot.notifiers.base import Message
@@ -51,10 +52,11 @@ def _messages(case: str, ruleset: RuleSet, history: Mapping[str, pd.Series],
         (event,) = _events(ruleset, history, date(2023, 4, 1), ["bubble_conditions"],
                            Transition.RESOLVED)
         return render_alert(AlertPayload.from_event(event), lang)
-    day = date(2021, 12, 31) if case == "regime_2021-12-31" else date(2026, 11, 30)
+    day = date.fromisoformat(case.rsplit("_", 1)[1])
     insight = Insight(ruleset, lambda: history)  # as /regime answers: with each rule's state
-    found = insight.regime(day, lang)
-    return Message(title="", body=regime_text(found, lang, insight.rules(day, lang)))
+    found = insight.regime(day, lang)  # ... the last event of each one-off rule, the numbers
+    return Message(title="", body=regime_text(found, lang, insight.rules(day, lang),
+                                              regime_facts(insight, day, lang)))
 
 
 def _console(message: Message) -> str:
@@ -76,7 +78,7 @@ def _renderings(message: Message) -> dict[str, str]:
 
 
 CASES = ("qt_ends_2025-12-17", "rate_cut_2024-09-19", "bubble_conditions_resolved_2023-04-01",
-         "regime_2021-12-31", "regime_stale_2026-11-30")
+         "regime_2021-12-31", "regime_stale_2026-11-30", "regime_2026-06-30")
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -7,6 +7,7 @@ import math
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bot.app.dashboard.units import unit_of
+from bot.chat.seedtext import event_text, seed_lines
 from bot.chat.views import regime_name, skip_reason
 from bot.evaluate.insight import Insight
 from rules import Event, Transition, backtest, regime_history
@@ -104,6 +106,7 @@ class DashboardModel:
                     if check["on"] is None else check["detail"]
                 check["age_days"] = (as_of - date.fromisoformat(check["observed"])).days \
                     if check["observed"] else None
+            out["numbers"] = self.numbers(as_of, lang)
             out["data_version"] = self.version()
             return out
 
@@ -145,8 +148,24 @@ class DashboardModel:
         )
         return found
 
+    def numbers(self, as_of: date, lang: str) -> dict[str, Any]:
+        """The seed's numbers on `as_of` (rules/seednumbers.py): the figures, and the lines
+        /regime shows (`lines`)."""
+        found = self.insight.seed_numbers(as_of)
+        out: dict[str, Any] = json_safe(asdict(found))
+        out["lines"] = [line.removeprefix("• ") for line in seed_lines(found, lang)]
+        return out
+
+    def event_dates(self, rule_id: str) -> list[str]:
+        """The dates a one-off rule fired over history: points, not periods."""
+        return [e.date.isoformat() for e in self._events()
+                if e.rule_id == rule_id and e.state == Transition.FIRING]
+
     def periods(self, rule_id: str) -> list[list[str | None]]:
-        """[[started firing, resolved or None], ...] of one rule over history."""
+        """[[started firing, resolved or None], ...] of one rule over history; none for a
+        one-off rule, whose firing is an event (`event_dates`), not a state with an end."""
+        if self.insight.one_off(rule_id):
+            return []
         spans: list[list[str | None]] = []
         for event in self._events():
             if event.rule_id != rule_id:
@@ -177,6 +196,10 @@ class DashboardModel:
                     "last_status": str(view.last_status),
                     "last_transition": last[-1].to_dict() if last else None,
                     "periods": self.periods(view.id),
+                    "one_off": self.insight.one_off(view.id),
+                    "events": self.event_dates(view.id) if self.insight.one_off(view.id) else [],
+                    "event_text": event_text(self.insight.event_move(view.id, as_of), lang)
+                    if self.insight.one_off(view.id) else None,
                     "check": checks.get(view.id),
                     "unit": unit_of(ruleset, rule),
                     "meaning": pick_language(rule.spec.meaning, lang).strip(),
@@ -211,6 +234,7 @@ class DashboardModel:
                 "dates": [d.date().isoformat() for d in series.index],
                 "values": [round(float(v), 6) for v in series.to_numpy()],
                 "periods": self.periods(rule_id),
+                "events": self.event_dates(rule_id) if self.insight.one_off(rule_id) else [],
                 "data_version": self.version(),
             }
 
@@ -256,6 +280,19 @@ class DashboardModel:
 
         result: list[dict[str, Any]] = self.cached(("freshness", as_of), compute)
         return result
+
+
+def json_safe(value: Any) -> Any:
+    """Dates as ISO text and NaN as None, through dicts, lists and tuples."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return _num(value)
+    return value
 
 
 def parse_day(text: str | None, default: date) -> date:

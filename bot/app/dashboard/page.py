@@ -22,6 +22,8 @@ _env = Environment(
 
 
 def _state_text(rule: dict[str, Any], t: dict[str, str]) -> str:
+    if rule.get("event_text"):  # a one-off milestone says what last happened, never "off"
+        return str(rule["event_text"])
     state = rule["state"]
     if state == "firing":
         return t["state_firing"].format(since=rule["since"] or "?")
@@ -31,6 +33,8 @@ def _state_text(rule: dict[str, Any], t: dict[str, str]) -> str:
 
 
 def _last_text(rule: dict[str, Any], t: dict[str, str]) -> str:
+    if rule.get("one_off"):
+        return ""  # the event text already gives its date
     last = rule["last_transition"]
     if last is None:
         return t["never_fired"]

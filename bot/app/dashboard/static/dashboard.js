@@ -69,6 +69,33 @@
     };
   }
 
+  function markEvents(dates, color) {
+    // A uPlot hook: a one-off milestone's events as points on the line, each with a thin
+    // tick down the plot; an event is a moment, never a band that runs to today.
+    return (u) => {
+      const ctx = u.ctx, xs = u.data[0], ys = u.data[1];
+      const top = u.bbox.top, bottom = u.bbox.top + u.bbox.height;
+      ctx.save();
+      ctx.strokeStyle = color;
+      ctx.fillStyle = color;
+      ctx.lineWidth = 1;
+      for (const day of dates) {
+        const at = Date.parse(day) / 1000;
+        let i = xs.findIndex((x) => x >= at);
+        if (i < 0) i = xs.length - 1;
+        const x = u.valToPos(at, "x", true);
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+        ctx.globalAlpha = 0.35;
+        ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, bottom); ctx.stroke();
+        ctx.globalAlpha = 1;
+        const y = Number.isFinite(ys[i]) ? u.valToPos(ys[i], "y", true) : bottom - 6;
+        ctx.beginPath(); ctx.arc(x, Math.min(Math.max(y, top), bottom), 4 * devicePixelRatio, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+      ctx.restore();
+    };
+  }
+
   function robustRange(values, threshold) {
     // The 1st to 99th percentile (and the threshold): one spike (2008, 2020) must not
     // flatten 36 years of a series into a line.
@@ -102,10 +129,13 @@
           cursor: { drag: { x: true, y: false } },
           scales: { x: { time: true }, y: { range: () => yRange } },
           axes: [{ size: 30, font: "11px system-ui" }, { size: 48, font: "11px system-ui" }],
-          hooks: { drawClear: [shadePeriods(c.periods, "rgba(249, 115, 22, 0.18)")] },
+          hooks: { drawClear: [shadePeriods(c.periods, "rgba(249, 115, 22, 0.18)")],
+            draw: [markEvents(c.events || [], "#c2410c")] },
         };
         el.replaceChildren();
         const plot = new uPlot(opts, data, el);
+        el.dataset.bands = String(c.periods.length);  // what was drawn, for the browser test
+        el.dataset.points = String((c.events || []).length);
         el.classList.add("drawn");
         new ResizeObserver(() => plot.setSize({ width: Math.max(el.clientWidth, 240), height: 180 }))
           .observe(el);

@@ -1,0 +1,75 @@
+"""A one-off milestone says what happened, with its date and size, not "off" the day after;
+/regime carries the seed's numbers with units (issue 21 items 1 and 6), in en and zh."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.chat.commands import CommandContext, handle
+from bot.chat.ratelimit import TokenBucket
+from bot.evaluate.insight import Insight
+from bot.store import Store
+from tests.chat.conftest import FakeClock, private
+
+
+@pytest.fixture
+def full(chat_store: Store, clock: FakeClock, insight: Insight) -> CommandContext:
+    """Commands over the whole history, gold and Shiller's series included."""
+    return CommandContext(store=chat_store, clock=clock, insight=insight, admins=frozenset(),
+                          limiter=TokenBucket(capacity=1000, per_second=100,
+                                              clock=clock.monotonic), charts=False)
+
+
+def _row(reply: str, title: str) -> str:
+    (line,) = [line for line in reply.splitlines() if title in line]
+    return line
+
+
+async def test_the_december_cut_with_its_size_and_the_six_month_pace(
+        full: CommandContext) -> None:
+    en = (await handle(full, private(), "/regime 2025-12-31")).text
+    row = _row(en, "The Fed cut its policy rate")
+    assert row.startswith("🔹 event ") and " off " not in row
+    assert "last cut 2025-12-11, −0.25 pp to 3.75 %; 3 cuts, −75 bp in 6 months" in row
+    assert "last fired 2024-09-19: a cut, −0.5 pp to 5 %" in _row(en, "easing cycle")
+    zh = (await handle(full, private("101", lang="zh"), "/regime 2025-12-31")).text
+    assert "最近一次降息:2025-12-11,−0.25个百分点至 3.75 %;6个月内降息3次,累计−75个基点" in \
+        _row(zh, "美联储降息")
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("en", "last hike 2026-09-17, +0.25 pp to 4 %; 1 hike, +25 bp in 6 months"),
+    ("zh", "最近一次加息:2026-09-17,+0.25个百分点至 4 %"),
+])
+async def test_eight_days_after_the_hike_tightening_says_so(
+        full: CommandContext, lang: str, words: str) -> None:
+    reply = (await handle(full, private(lang=lang), "/regime 2026-09-25")).text
+    assert words in _row(reply, "货币紧缩开始" if lang == "zh" else "Monetary tightening")
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", ["The seed's numbers",
+            "• Added since QT ended (2025-12-17): Treasuries +$299 bn (to 2026-06-24), "
+            "reserves +$93.1 bn (to 2026-06-24)",
+            "• Policy rate 3.75 %: 0 bp over 6 months (no move), −75 bp over 12 months (3 cuts)",
+            "• Gold +38.6 % over 12 months (to 2026-05, $4,587 per oz) against the 10y yield "
+            "4.44 % and CPI inflation 4.17 % (to 2026-05)"]),
+    ("zh", ["种子文本关注的数字",
+            "• 缩表结束(2025-12-17)以来新增:国债 +2,994亿美元(至 2026-06-24),"
+            "准备金 +931亿美元(至 2026-06-24)",
+            "• 政策利率 3.75 %:6个月变化0个基点(未调整),12个月变化−75个基点(降息3次)"]),
+])
+async def test_the_seed_numbers_on_2026_06_30(
+        full: CommandContext, lang: str, expected: list[str]) -> None:
+    reply = (await handle(full, private(lang=lang), "/regime 2026-06-30")).text
+    lines = reply.splitlines()
+    for line in expected:
+        assert line in lines, reply
+    share = [line for line in lines if "净发行" in line or "net marketable" in line]
+    assert len(share) == 1  # the Fed's share: a number, or why it cannot be computed
+
+
+async def test_why_a_cut_says_what_happened(full: CommandContext, clock: FakeClock) -> None:
+    reply = (await handle(full, private(), "/why rate_cut")).text
+    assert "Now: not firing" not in reply
+    assert reply.splitlines()[1].startswith("Now: last cut ")
