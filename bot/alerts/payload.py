@@ -55,6 +55,7 @@ class AlertPayload(BaseModel):
     unit: str | None = None
     value_units: dict[str, str | None] = Field(default_factory=dict)
     since: dt.date | None = None
+    announced: dt.datetime | None = None  # when the data behind it became public
     texts: dict[str, AlertText] = Field(default_factory=dict)
 
     @classmethod
