@@ -187,6 +187,69 @@ def pct_from_high(x: Value, window: Window | None = None) -> Value:
     return clean((s / high - 1.0) * 100.0)
 
 
+def last_move(x: Value, window: Window) -> Value:
+    """The signed size of the newest change of `x` (from one known observation to the next, at
+    least 0.01) within the window ending at each observation; 0 where none moved in it. For a
+    policy rate: the direction of the last decision within six months, holding after."""
+    s = as_series(x)
+    known_rows = s.dropna()
+    if known_rows.empty:
+        return clean(s * np.nan)
+    steps = known_rows.diff()
+    moved = steps.abs() >= 0.01
+    positions = np.arange(len(known_rows))
+    last = pd.Series(np.where(moved, positions, np.nan)).ffill().to_numpy()
+    index = pd.DatetimeIndex(known_rows.index)
+    if isinstance(window, int):
+        inside = positions - last < window
+    else:
+        stamps = index.as_unit("ns").asi8
+        starts = (index - period_offset(window)).as_unit("ns").asi8
+        when = np.where(np.isnan(last), np.iinfo("int64").min,
+                        stamps[np.nan_to_num(last, nan=0).astype("int64")])
+        inside = when > starts
+    sizes = steps.to_numpy()[np.nan_to_num(last, nan=0).astype("int64")]
+    out = np.where(~np.isnan(last) & inside, sizes, 0.0)
+    result = pd.Series(out, index=known_rows.index, dtype="float64").reindex(s.index)
+    return clean(_warm(s, window, result))
+
+
+def settled(x: Value, window: Window) -> Value:
+    """The value `x` settles on: a new value is taken once it has held for the whole window
+    (a period, or N observations), or once the settled value has been absent for the whole
+    window (then the newest value is taken: a state left behind does not linger while the
+    next one wobbles). Unknown where `x` is unknown, and before a first value has held.
+    Reads all history (a settled value can stand for years)."""
+    s = as_series(x)
+    k = s.dropna()
+    if k.empty:
+        return clean(s * np.nan)
+    values = k.to_numpy(dtype="float64")
+    if isinstance(window, int):
+        stamps = np.arange(len(k), dtype="int64")
+        reach = window - 1
+    else:
+        stamps = pd.DatetimeIndex(k.index).as_unit("ns").asi8
+        limits = (pd.DatetimeIndex(k.index) - period_offset(window)).as_unit("ns").asi8
+    out = np.full(len(k), np.nan)
+    current = np.nan
+    run_start = stamps[0]
+    last_seen: dict[float, int] = {}
+    for i, value in enumerate(values):
+        if i and value != values[i - 1]:
+            run_start = stamps[i]
+        limit = stamps[i] - reach if isinstance(window, int) else limits[i]
+        if current != current:
+            if run_start <= limit:
+                current = value
+        elif value != current and (run_start <= limit or (last_seen.get(current, stamps[0]) < limit
+                                   and stamps[0] <= limit)):
+            current = value
+        last_seen[float(value)] = int(stamps[i])
+        out[i] = current
+    return clean(pd.Series(out, index=k.index, dtype="float64").reindex(s.index))
+
+
 def _streak(hits: pd.Series) -> pd.Series:
     runs = (~hits).cumsum()
     return hits.astype("float64").groupby(runs).cumsum()

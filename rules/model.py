@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -65,7 +66,7 @@ def _check_duration(value: str | None) -> str | None:
 
 # The keys every series has; any other key is an option of its source (checked by the
 # loader against the schema the caller gives for that source, e.g. csv's url and columns).
-SERIES_KEYS = ("source", "id", "title", "units", "unit", "lag", "fresh")
+SERIES_KEYS = ("source", "id", "title", "units", "unit", "lag", "fresh", "until")
 
 
 class SeriesSpec(Strict):
@@ -78,6 +79,10 @@ class SeriesSpec(Strict):
     units: Unit | None = None  # written `unit:` (or `units:`, the older key)
     lag: str | None = None  # publication lag after the observation date, e.g. '45d'
     fresh: str | None = None  # stale when the newest observation is older than this
+    # The source stopped publishing: its last observation is on or before this date (FRED's
+    # discontinued DFEDTAR, Shiller's CAPE in the data). After it the series is "no longer
+    # published", never awaited.
+    until: date | None = None
     options: dict[str, Any] = Field(default_factory=dict)
 
     _durations = field_validator("lag", "fresh")(_check_duration)

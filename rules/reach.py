@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rules.model import duration_days
 
-UNBOUNDED_CALLS = frozenset({"rises", "falls"})
+UNBOUNDED_CALLS = frozenset({"rises", "falls", "settled"})
 PERIOD_CALLS = {"yoy": 366.0}
 ONE_BACK_CALLS = frozenset({"crosses_above", "crosses_below"})
 
@@ -69,6 +69,8 @@ def _own(node: ast.Call) -> tuple[Reach, list[ast.expr]]:
         return Reach(days=PERIOD_CALLS[name]), args
     if name in ONE_BACK_CALLS:
         return Reach(obs=1), args
+    if name == "last_move" and len(args) == 2:  # a change (one back) within the window
+        return Reach(obs=1).then(_window(args[1])), args[:1]
     if name == "pct_from_high":
         return _window(args[1] if len(args) > 1 else None), args[:1]
     if len(args) == 2 and isinstance(args[1], ast.Constant):  # change(x, 4), mean(x, '13w')

@@ -85,6 +85,9 @@ class Regime:
     last_since: date | None = None
     last_until: date | None = None
     since: date | None = None  # when the current (determined) regime began
+    # Inputs whose source has ended (`until:`) behind a leg that is unknown, each said once:
+    # (series id, date of its last observation). Never awaited.
+    no_longer_published: tuple[tuple[str, str], ...] = ()
     # Input name or series id -> (title in the answer's language, code to cite or None):
     # what a person reads instead of `waiting_for` ids and the ids in skip reasons.
     inputs: Mapping[str, tuple[str, str | None]] = field(default_factory=dict, compare=False)
@@ -103,6 +106,8 @@ class Regime:
             "determined": self.determined,
             "since": _iso(self.since),
             "checks": [c.to_dict() for c in self.checks],
+            "no_longer_published": [{"id": sid, "last": last}
+                                    for sid, last in self.no_longer_published],
         }
         if not self.determined:
             out["reasons"] = list(self.reasons)
@@ -156,6 +161,38 @@ def _title(ruleset: RuleSet, regime_id: str, lang: str) -> str:
     return regime_id.replace("_", " ")
 
 
+def ended_inputs(ruleset: RuleSet, at: pd.Timestamp) -> frozenset[str]:
+    """The inputs whose source has ended (`until:`) before `at`: no longer published, never
+    awaited."""
+    day = to_date(at)
+    return frozenset(n for n, spec in ruleset.series.items()
+                     if spec.until is not None and day > spec.until)
+
+
+def leg_inputs(ruleset: RuleSet, name: str) -> frozenset[str]:
+    """The input series a metric (or series) reads, through every metric it uses."""
+    found: set[str] = set()
+    stack, seen = [name], set()
+    while stack:
+        item = stack.pop()
+        if item in seen:
+            continue
+        seen.add(item)
+        if item in ruleset.series:
+            found.add(item)
+            continue
+        expr = ruleset.expression_of(item)
+        if expr is not None:
+            stack.extend(expr.names)
+    return frozenset(found)
+
+
+def _ended_reason(ev: Evaluator, name: str) -> str:
+    item = ev.inputs[name]
+    last = item.observed[-1].date().isoformat() if len(item.observed) else "—"
+    return f"{item.series_id} no longer published (last {last})"
+
+
 class _Reader:
     """Turns a RegimeFrame into Regime answers at given dates (values, reasons, titles)."""
 
@@ -197,6 +234,48 @@ class _Reader:
             k: expr.names & {g.spec.id for g in ruleset.gauges}
             for k, (_, expr) in enumerate(ruleset.choices)
         }
+        # Every leg of every gauge (the bubble's verdict weighs the downturn's legs too), with
+        # the inputs it reads: what names the inputs that actually decide an unknown gauge.
+        self.all_legs: dict[str, np.ndarray] = {}
+        self.leg_inputs: dict[str, frozenset[str]] = {}
+        for legs in self.legs.values():
+            for leg, values in legs:
+                self.all_legs.setdefault(leg, values)
+                self.leg_inputs.setdefault(leg, leg_inputs(ruleset, leg))
+
+    def _unknown_legs(self, pos: int) -> list[str]:
+        return [leg for leg, values in self.all_legs.items()
+                if pos >= 0 and values[pos] != values[pos]]
+
+    def deciding(self, gauge_inputs: frozenset[str], pos: int, at: pd.Timestamp
+                 ) -> tuple[list[str], list[str]]:
+        """The inputs that keep a gauge unknown at `at`: the stale inputs of its unknown legs
+        (an interchangeable input that is fresh leaves its leg known), ended sources left
+        out. Returns (live inputs, ended inputs), both only those with a reason."""
+        ended = ended_inputs(self.ruleset, at)
+        legs = self._unknown_legs(pos)
+        live: set[str] = set()
+        gone: set[str] = set()
+        for leg in legs:
+            names = self.leg_inputs[leg] & gauge_inputs
+            stale = {n for n in names if self.ev.inputs[n].reason_at(at)}
+            live |= stale - ended
+            if not stale - ended:  # only an ended source leaves this leg unknown
+                gone |= stale & ended
+        if not legs:
+            stale = {n for n in gauge_inputs if self.ev.inputs[n].reason_at(at)}
+            live, gone = stale - ended, set()
+        return sorted(live), sorted(gone)
+
+    def reason_of(self, names: frozenset[str], at: pd.Timestamp) -> str | None:
+        """The first reason an input among `names` says nothing at `at`, live sources first
+        (an ended source is said as no longer published)."""
+        ended = ended_inputs(self.ruleset, at)
+        live = self.ev.stale_reason(frozenset(n for n in names if n not in ended), at)
+        if live:
+            return live
+        gone = [n for n in sorted(names & ended) if self.ev.inputs[n].reason_at(at)]
+        return _ended_reason(self.ev, gone[0]) if gone else None
 
     def gauge_checks(self, pos: int, at: pd.Timestamp) -> list[Check]:
         """The gauge lines of the checklist at grid point `pos` (as of `at`)."""
@@ -207,7 +286,11 @@ class _Reader:
             value = self.values[gid][pos] if pos >= 0 else math.nan
             reason = None
             if truth != truth:
-                reason = self.ev.stale_reason(gauge.inputs, at) or "not enough history yet"
+                live, gone = self.deciding(gauge.inputs, pos, at)
+                found = [r for r in (self.ev.inputs[n].reason_at(at) for n in live) if r]
+                found += [_ended_reason(self.ev, n) for n in gone if not live]
+                reason = (found[0] if found else self.reason_of(gauge.inputs, at)
+                          or "not enough history yet")
             day = _day(int(self.observed[gid][pos])) if pos >= 0 else None
             observed = day.isoformat() if day is not None else None
             sources = self.sources[gid]
@@ -255,17 +338,21 @@ class _Reader:
         title = _title(self.ruleset, regime, self.lang)
         if regime != UNDETERMINED:
             return Regime(regime, as_of, checks, title, since=_day(f.last_since[pos]),
-                          inputs=names)
+                          inputs=names, no_longer_published=self._gone(pos, at))
         reasons: list[str] = []
         waiting: list[str] = []
+        gone_all: list[str] = []
         for gid in sorted(self.gauge_names.get(int(f.blocking[pos]), set())):
             if f.gauges[gid][pos] == f.gauges[gid][pos]:
                 continue
             gauge = next(g for g in self.ruleset.gauges if g.spec.id == gid)
-            why = self.ev.stale_reasons(gauge.inputs, at)
+            live, gone = self.deciding(gauge.inputs, pos, at)
+            why = [r for r in (self.ev.inputs[n].reason_at(at) for n in live) if r]
             reasons.append(f"{gid} unknown: " + ("; ".join(why) or "not enough history yet"))
-            waiting += [self.ev.inputs[n].series_id for n in sorted(gauge.inputs)
-                        if self.ev.inputs[n].reason_at(at)]
+            waiting += [self.ev.inputs[n].series_id for n in live]
+            gone_all += gone
+        ended = [_ended_reason(self.ev, n) for n in dict.fromkeys(gone_all)]
+        reasons += ended
         if not reasons:
             choice = self.ruleset.choices[int(f.blocking[pos])][0]
             reasons.append(f"regime {choice} unknown")
@@ -284,7 +371,22 @@ class _Reader:
             last_since=_day(f.last_since[pos]) if last else None,
             last_until=_day(f.last_until[pos]) if last else None,
             inputs=names,
+            no_longer_published=self._gone(pos, at),
         )
+
+    def _gone(self, pos: int, at: pd.Timestamp) -> tuple[tuple[str, str], ...]:
+        """Ended inputs behind a leg unknown at `pos`: (series id, last observation)."""
+        ended = ended_inputs(self.ruleset, at)
+        out = []
+        for leg in self._unknown_legs(pos):
+            stale = [n for n in sorted(self.leg_inputs[leg]) if self.ev.inputs[n].reason_at(at)]
+            if any(n not in ended for n in stale):
+                continue  # a live input is awaited for this leg; the ended one is no news
+            for name in stale:
+                item = self.ev.inputs[name]
+                if len(item.observed):
+                    out.append((item.series_id, item.observed[-1].date().isoformat()))
+        return tuple(dict.fromkeys(out))
 
 
 def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: date,
@@ -311,7 +413,9 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
         has_value = rule.value is not None or rule.when.comparison is not None
         stale = None
         if reason is None and has_value and value != value:
-            stale = ev.stale_reason(rule.inputs, pd.Timestamp(as_of))
+            at = pd.Timestamp(as_of)
+            live = rule.inputs - ended_inputs(ruleset, at)
+            stale = ev.stale_reason(live, at) or ev.stale_reason(rule.inputs, at)
         checks.append(
             Check(
                 rule.id,

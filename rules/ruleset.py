@@ -138,7 +138,10 @@ PRESENTATION = {"title", "meaning", "falsify", "explain", "unit", "value_title",
 
 def _series_payload(spec: SeriesSpec) -> dict[str, object]:
     # Series without source options hash as they did before options existed.
-    return spec.model_dump(exclude={"options"} if not spec.options else None)
+    # A series without `until:` hashes as it did before the key existed.
+    exclude = ({"options"} if not spec.options else set()) | ({"until"} if spec.until is None
+                                                               else set())
+    return spec.model_dump(exclude=exclude or None)
 
 
 def _definition_hash(payload: object) -> str:

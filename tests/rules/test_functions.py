@@ -110,3 +110,47 @@ rules:
     # weekly observation after that is 2020-04-15 itself (a Wednesday).
     assert event.date.isoformat() == "2020-04-15"
     assert event.value == 103.0
+
+
+def test_last_move_is_the_newest_step_within_the_window_and_zero_after() -> None:
+    days = pd.date_range("2023-01-01", periods=800, freq="D")
+    rate = pd.Series(5.0, index=days)
+    assert math.isnan(run("last_move(x, '6m')", x=rate)[pd.Timestamp("2023-03-01")])  # warming
+    rate[days >= "2024-03-10"] = 5.25  # a hike
+    rate[days >= "2024-07-01"] = 5.0  # a cut: the newest move decides, not the net change
+    found = run("last_move(x, '6m')", x=rate)
+    assert found[pd.Timestamp("2024-03-09")] == 0.0
+    assert found[pd.Timestamp("2024-03-10")] == 0.25  # in the month of the move
+    assert found[pd.Timestamp("2024-06-30")] == 0.25
+    assert found[pd.Timestamp("2024-07-01")] == -0.25  # net change over 6 months is zero
+    assert found[pd.Timestamp("2024-12-31")] == -0.25
+    assert found[pd.Timestamp("2025-01-02")] == 0.0  # six months on: holding
+    # a wobble under 0.01 is no move; unknown stays unknown
+    rate[pd.Timestamp("2025-01-10")] = np.nan
+    again = run("last_move(x, '6m')", x=rate)
+    assert math.isnan(again[pd.Timestamp("2025-01-10")])
+
+
+def test_settled_takes_a_value_once_it_held_and_drops_a_state_left_behind() -> None:
+    weeks = pd.date_range("2024-01-05", periods=12, freq="7D")
+    x = pd.Series([1, 1, 1, 1, 0, 1, 1, 1, 0, -1, 0, -1], index=weeks, dtype="float64")
+    found = list(run("settled(x, '3w')", x=x))
+    # 1 holds from the start once three weeks old; a one-week 0 does not turn it; from week
+    # 9 the value 1 is gone, and three weeks later (week 12) the newest value is taken.
+    assert math.isnan(found[0]) and found[3] == 1.0
+    assert found[4:11] == [1.0] * 7
+    assert found[11] == -1.0
+    # a change that holds for the window is taken when it has held that long
+    step = pd.Series([0.0] * 4 + [1.0] * 5, index=weeks[:9])
+    assert list(run("settled(x, 3)", x=step))[4:] == [0.0, 0.0, 1.0, 1.0, 1.0]
+
+
+def test_settled_and_last_move_are_in_the_reach_of_a_windowed_evaluation() -> None:
+    from rules.reach import UNBOUNDED_CALLS, name_reaches
+
+    assert "settled" in UNBOUNDED_CALLS
+    tree = compile_expression("last_move(x, '6m')", ["x"])
+    assert tree.reaches["x"].days >= 180 and tree.reaches["x"].obs >= 1
+    import ast
+
+    assert name_reaches(ast.parse("settled(x, '3w')", mode="eval").body)["x"].unbounded

@@ -192,12 +192,17 @@ def test_regime_on_stale_data_is_undetermined_with_last_and_provisional(
     assert {c["id"] for c in out["checks"]} >= {"easing", "bubble"}
 
 
-def test_shutdown_month_without_a_jobs_report_is_undetermined(
+def test_one_missed_jobs_report_is_decided_two_are_awaited(
     ruleset: RuleSet, history: dict[str, pd.Series]
 ) -> None:
+    # The shutdown cancelled October 2025's report: the labour legs read a 3-month average,
+    # so the September print still decides at 2025-11-30 (UNRATE is fresh for four months).
     result = classify_regime(ruleset, history, date(2025, 11, 30))
-    assert result.regime == UNDETERMINED
-    assert any("UNRATE" in r or "CPIAUCSL" in r for r in result.reasons)
+    assert result.regime != UNDETERMINED
+    # By 2026-11-30 the newest print (July 2026) is four months old: unemployment is awaited.
+    later = classify_regime(ruleset, history, date(2026, 11, 30))
+    assert later.regime == UNDETERMINED
+    assert "UNRATE" in later.waiting_for
 
 
 def test_regime_history_agrees_with_the_per_date_answer(

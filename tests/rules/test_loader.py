@@ -147,3 +147,11 @@ def test_a_series_without_options_hashes_as_before() -> None:
     text = "series:\n  x: {id: X}\nrules:\n  - id: r\n    title: T\n    when: \"x > 1\"\n"
     # The definition hash of this rule before source options existed.
     assert load_rules(text, "r.yaml").rules[0].definition_hash == HASH_BEFORE_OPTIONS
+
+
+def test_until_is_a_date_and_keeps_other_series_hashes() -> None:
+    ok = load_rules("series:\n  x: {id: X, until: 2023-09-01}\n  y: {id: Y}\nrules: []\n")
+    assert str(ok.series["x"].until) == "2023-09-01"
+    assert ok.series["y"].until is None
+    (line,) = problems("series:\n  x: {id: X, until: someday}\nrules: []\n")
+    assert line.startswith("r.yaml:2:") and "until" in line
