@@ -92,14 +92,25 @@ def _spawn_guard(event: str, args: tuple[object, ...]) -> None:
 sys.addaudithook(_spawn_guard)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    """Remember which test runs, for the guard above."""
+def _guarded(item: pytest.Item) -> Generator[None, object, object]:
     _running[:] = [item]
     try:
         return (yield)
     finally:
         _running.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, object, object]:
+    """The guard watches a test's set-up and body (not its teardown, where a session's
+    fixtures, e.g. the PostgreSQL cluster, may be stopped after any test)."""
+    return (yield from _guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """The guard watches the test's body."""
+    return (yield from _guarded(item))
 
 
 @pytest.fixture(scope="session")

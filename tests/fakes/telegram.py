@@ -15,6 +15,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,7 @@ class FakeTelegram:
     per_chat_burst: float = 3.0
     group_per_minute: float = 20.0
     time_scale: float = 1.0
+    clock: Callable[[], float] = time.monotonic  # of the flood limits (a frozen one never refills)
     enforce_limits: bool = True
     failure_rate: float = 0.0
     seed: int = 0
@@ -105,7 +107,8 @@ class FakeTelegram:
         self._next_update = 1
         self._next_message = 1
         self._new_update = asyncio.Event()
-        self._overall = Bucket(self.overall_rate * self.time_scale, self.overall_rate)
+        self._overall = Bucket(self.overall_rate * self.time_scale, self.overall_rate,
+                               self.clock)
         self._per_chat: dict[str, Bucket] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -282,7 +285,8 @@ class FakeTelegram:
         bucket = self._per_chat.get(chat)
         if bucket is None:
             rate = self.group_per_minute / 60 if chat.startswith("-") else self.per_chat_rate
-            bucket = self._per_chat[chat] = Bucket(rate * self.time_scale, self.per_chat_burst)
+            bucket = self._per_chat[chat] = Bucket(rate * self.time_scale, self.per_chat_burst,
+                                                   self.clock)
         overall_wait = self._overall.take()
         chat_wait = bucket.take() if not overall_wait else 0.0
         wait = max(overall_wait, chat_wait)

@@ -4,6 +4,7 @@ and caption lengths in UTF-16 units, callback_data size; and the token buckets o
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
@@ -77,13 +78,14 @@ def utf16_len(text: str) -> int:
 class Bucket:
     """A token bucket in scaled time."""
 
-    def __init__(self, rate: float, capacity: float) -> None:
-        self.rate, self.capacity = rate, capacity
-        self.tokens, self.stamp = capacity, time.monotonic()
+    def __init__(self, rate: float, capacity: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.capacity, self.clock = rate, capacity, clock
+        self.tokens, self.stamp = capacity, clock()
 
     def take(self) -> float:
         """Take one token; return 0, or the seconds to wait when empty (nothing is taken)."""
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens >= 1:

@@ -53,8 +53,9 @@ async def telegram_notifier(fake_telegram: FakeTelegram) -> AsyncIterator[Telegr
     await notifier.close()
 
 
-async def until(predicate: Callable[[], bool], seconds: float = 10.0) -> None:
-    """Wait (polling) until `predicate()` holds; fail the test after `seconds`."""
+async def until(predicate: Callable[[], bool], seconds: float = 60.0) -> None:
+    """Wait (polling) until `predicate()` holds; fail the test after `seconds` (a deadline for
+    a test that went wrong, generous for a busy machine: a passing test never waits for it)."""
     async with asyncio.timeout(seconds):
         while not predicate():  # noqa: ASYNC110 - the fakes have no event for every condition
             await asyncio.sleep(0.02)

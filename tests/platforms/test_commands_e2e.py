@@ -53,7 +53,7 @@ def _regime_named(text: str) -> bool:
 
 
 async def _reply_of(fake: FakeTelegram, chat: int, count: int) -> list[str]:
-    await until(lambda: len(fake.messages.get(str(chat), [])) >= count, seconds=20)
+    await until(lambda: len(fake.messages.get(str(chat), [])) >= count, seconds=60)
     return [m["shown"] for m in fake.messages[str(chat)]]
 
 
@@ -61,7 +61,7 @@ async def test_telegram_regime_answers_checklist_and_chart(
     fake_telegram: FakeTelegram, telegram_front: TelegramFrontEnd
 ) -> None:
     fake_telegram.push_message(801, "/regime")
-    await until(lambda: bool(fake_telegram.photos(801)), seconds=20)
+    await until(lambda: bool(fake_telegram.photos(801)), seconds=60)
     shown = "\n".join(await _reply_of(fake_telegram, 801, 2))
     assert _regime_named(shown)
     assert "Milestones" in shown and "Quantitative tightening has ended" in shown
@@ -76,7 +76,7 @@ async def test_telegram_lang_zh_gets_chinese_while_another_chat_stays_english(
     fake_telegram.push_message(802, "/regime")
     fake_telegram.push_message(803, "/regime")
     await until(lambda: bool(fake_telegram.photos(802)) and bool(fake_telegram.photos(803)),
-                seconds=20)
+                seconds=60)
 
     def joined(chat: str, skip: int = 0) -> str:
         return "\n".join(m["shown"] for m in fake_telegram.messages[chat][skip:])
@@ -111,7 +111,7 @@ async def test_slack_regime_over_socket_mode(fake_slack: FakeSlack, commands_han
             "command": "/cyclewatch", "text": "regime", "channel_id": "C1", "user_id": "U1"})
         async with asyncio.timeout(3):
             ack = await fake_slack.wait_ack(envelope)
-        await until(lambda: bool(fake_slack.files.get("C1")), seconds=20)
+        await until(lambda: bool(fake_slack.files.get("C1")), seconds=60)
     finally:
         await front.stop()
     text = block_text(ack["payload"])
@@ -143,7 +143,7 @@ async def test_slack_regime_shortcut_over_signed_http(
                 **headers, "X-Slack-Signature": "v0=" + "f" * 64})
             answered = await client.post(url, content=body, headers={
                 **headers, "X-Slack-Signature": good})
-        await until(lambda: bool(fake_slack.files.get("C2")), seconds=20)
+        await until(lambda: bool(fake_slack.files.get("C2")), seconds=60)
     finally:
         await front.stop()
         await runner.cleanup()

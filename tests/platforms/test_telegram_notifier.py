@@ -10,6 +10,7 @@ from telegram import Bot
 from bot.notifiers.base import Button, DeliveryError, Message
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from tests.fakes.telegram import FakeTelegram
+from tests.platforms.conftest import FAST
 
 PNG = b"\x89PNG\r\n\x1a\nchart"
 MUTE = (Button("Mute 1d", "/mute qt_ends 1d"), Button("Mute 7d", "/mute qt_ends 7d"),
@@ -132,16 +133,20 @@ async def test_broken_button_is_dropped_not_the_alert(
     assert [b["text"] for b in recorded["reply_markup"]["inline_keyboard"][0]] == ["Mute 1d"]
 
 
-async def test_fake_enforces_flood_limit_without_client_limiter(
-    fake_telegram: FakeTelegram,
-) -> None:
+async def test_fake_enforces_flood_limit_without_client_limiter() -> None:
     from telegram.error import RetryAfter
 
-    bot = Bot(fake_telegram.token, base_url=fake_telegram.base_url)
-    async with bot:
-        with pytest.raises(RetryAfter):
-            for _ in range(5):
+    # Its clock stands still: the chat's burst of 3 never refills, however slow the sends.
+    fake = await FakeTelegram(time_scale=FAST, clock=lambda: 0.0).start()
+    bot = Bot(fake.token, base_url=fake.base_url)
+    try:
+        async with bot:
+            for _ in range(3):
                 await bot.send_message(99, "x")
+            with pytest.raises(RetryAfter):
+                await bot.send_message(99, "x")
+    finally:
+        await fake.close()
 
 
 async def test_client_limiter_paces_chats_and_groups_so_the_fake_never_429s() -> None:

@@ -45,7 +45,7 @@ class BotProcess:
         with self._lock:
             return list(self.lines)
 
-    def wait_for(self, pattern: str, timeout: float = 30.0, count: int = 1) -> list[str]:
+    def wait_for(self, pattern: str, timeout: float = 90.0, count: int = 1) -> list[str]:
         """Lines matching `pattern` once at least `count` appeared; fail after `timeout` s."""
         regex = re.compile(pattern)
         deadline = time.monotonic() + timeout
