@@ -27,6 +27,7 @@ from bot.store.schema import OutboxStatus
 from rules import Transition
 
 ChartFor = Callable[[AlertPayload, str], bytes | None]  # the alert, the chat's language
+NumbersFor = Callable[[AlertPayload, str], list[str]]  # the seed's numbers that bear on it
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,13 @@ class Composer:
 
     def __init__(
         self, rows: OutboxRows, outcomes: Outcomes, clock: Clock,
-        chart_for: ChartFor | None = None,
+        chart_for: ChartFor | None = None, numbers_for: NumbersFor | None = None,
     ) -> None:
         self.rows = rows
         self.outcomes = outcomes
         self.clock = clock
         self.chart_for = chart_for
+        self.numbers_for = numbers_for
 
     async def alert(self, target: Target, jobs: tuple[Job, ...]) -> Composed | None:
         """One row's alert with its chart, answering the firing message when it resolves, and
@@ -72,7 +74,10 @@ class Composer:
         if alert.state is Transition.RESOLVED:
             replaces = await asyncio.to_thread(self.rows.firing_message_ids, job, alert.rule)
         chart = await self._chart(alert, target.lang)
-        message = render_alert(alert, target.lang, replaces=replaces, chart_png=chart)
+        numbers = await self._numbers([alert], target.lang) if alert.state is \
+            Transition.FIRING else []
+        message = render_alert(alert, target.lang, replaces=replaces, chart_png=chart,
+                               numbers=numbers)
         chat = target.chat
         if chat is not None and chat.quiet is not None:
             silent = chat.quiet.quiets(alert.severity, self.clock(), chat_zone(chat))
@@ -86,7 +91,9 @@ class Composer:
         if (target.chat is not None and target.chat.quiet is not None) or len(alerts) < 2:
             return OneByOne(tuple(job for job, _ in alerts))
         chart = await self._chart(alerts[0][1], target.lang)
-        message = render_group([a for _, a in alerts], target.lang, chart_png=chart)
+        firing = [a for _, a in alerts if a.state is Transition.FIRING]
+        message = render_group([a for _, a in alerts], target.lang, chart_png=chart,
+                               numbers=await self._numbers(firing, target.lang))
         return Composed(message, tuple(job for job, _ in alerts))
 
     def held(self, happened: Mapping[int, datetime]) -> Compose:
@@ -124,6 +131,15 @@ class Composer:
             return False
         await asyncio.to_thread(hold, self.rows.engine, self.rows.owner, job.id, until)
         return True
+
+    async def _numbers(self, alerts: Sequence[AlertPayload], lang: str) -> list[str]:
+        """The seed's numbers the alerts bear on, each line once (none without `numbers_for`)."""
+        if self.numbers_for is None:
+            return []
+        found: dict[str, None] = {}
+        for alert in alerts:
+            found.update(dict.fromkeys(await asyncio.to_thread(self.numbers_for, alert, lang)))
+        return list(found)
 
     async def _chart(self, alert: AlertPayload, lang: str) -> bytes | None:
         return await asyncio.to_thread(self.chart_for, alert, lang) if self.chart_for else None

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from bot.alerts.claims import Job, OutboxRows
-from bot.alerts.compose import ChartFor, Compose, Composer, OneByOne
+from bot.alerts.compose import ChartFor, Compose, Composer, NumbersFor, OneByOne
 from bot.alerts.mutenotice import announce_expired_mutes
 from bot.alerts.outcomes import Outcome, Outcomes
 from bot.alerts.quiet import held_rows
@@ -74,6 +74,15 @@ class DeliveryWorker:
     @chart_for.setter
     def chart_for(self, chart_for: ChartFor | None) -> None:
         self.composer.chart_for = chart_for
+
+    @property
+    def numbers_for(self) -> NumbersFor | None:
+        """The seed's numbers an alert carries (set once the history is known; None: none)."""
+        return self.composer.numbers_for
+
+    @numbers_for.setter
+    def numbers_for(self, numbers_for: NumbersFor | None) -> None:
+        self.composer.numbers_for = numbers_for
 
     def claim(self) -> list[Job]:
         """Take up to `batch` due rows (and stale claims of crashed workers) for this worker."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.alerts.payload import AlertPayload
 from bot.i18n import text
 from bot.notifiers.base import Button, Message
@@ -44,8 +46,10 @@ def render_alert(
     replaces: tuple[str, ...] = (),
     chart_png: bytes | None = None,
     plain: bool = False,
+    numbers: Sequence[str] = (),
 ) -> Message:
-    """The alert for one chat: localized title and explanation, severity, buttons."""
+    """The alert for one chat: localized title and explanation, the seed's `numbers` that
+    bear on it (bot/chat/seedtext.py), severity, buttons."""
     chosen = alert.text_in(lang)
     firing = alert.state is Transition.FIRING
     severity = alert.severity
@@ -58,6 +62,7 @@ def render_alert(
         part
         for part in (
             chosen.text,
+            numbers_block(numbers, lang),
             text(lang, "alert_severity", severity=severity_name(severity, lang)),
             text(lang, "alert_observed", date=observed),
         )
@@ -75,11 +80,18 @@ def render_alert(
     )
 
 
+def numbers_block(numbers: Sequence[str], lang: str) -> str:
+    """The seed's numbers under their heading ("" when there are none)."""
+    return "\n".join([text(lang, "seed_heading"), *numbers]) if numbers else ""
+
+
 def render_group(
-    alerts: list[AlertPayload], lang: str, *, chart_png: bytes | None = None
+    alerts: list[AlertPayload], lang: str, *, chart_png: bytes | None = None,
+    numbers: Sequence[str] = (),
 ) -> Message:
     """Several transitions of one evaluation for one chat as one message: each alert's
-    headline and text in turn, a Why? button per firing rule, the first alert's chart."""
+    headline and text in turn, the seed's `numbers` once, a Why? button per firing rule, the
+    first alert's chart."""
     parts, buttons = [], []
     for alert in alerts:
         single = render_alert(alert, lang)
@@ -91,6 +103,8 @@ def render_group(
     dates = sorted({a.date for a in alerts})
     severities = [a.severity for a in alerts]
     severity = "milestone" if "milestone" in severities else severities[0]
+    if numbers:
+        parts.append(numbers_block(numbers, lang))
     parts.append(text(lang, "alert_observed", date=", ".join(d.isoformat() for d in dates)))
     return Message(
         title=text(lang, "group_title", count=len(alerts), date=dates[-1].isoformat()),

@@ -72,42 +72,63 @@ def _money(value: float | None, lang: str) -> str:
     return format_signed(value, "$ mn", lang)
 
 
-def seed_lines(found: SeedNumbers, lang: str) -> list[str]:
-    """The seed's numbers, one bullet each, with units and the dates they run to."""
-    lines = []
+def _qt_line(found: SeedNumbers, lang: str) -> str:
     qt = found.since_qt
     if qt is None:
-        lines.append(text(lang, "seed_qt_not_ended"))
-    else:
-        values = {"ended": qt.ended.isoformat(), "treasuries": _money(qt.treasuries, lang),
-                  "treasuries_to": qt.treasuries_to.isoformat()}
-        if qt.reserves is None or qt.reserves_to is None:
-            lines.append(text(lang, "seed_qt_treasuries", **values))
-        else:
-            lines.append(text(lang, "seed_qt", reserves=_money(qt.reserves, lang),
-                              reserves_to=qt.reserves_to.isoformat(), **values))
+        return text(lang, "seed_qt_not_ended")
+    values = {"ended": qt.ended.isoformat(), "treasuries": _money(qt.treasuries, lang),
+              "treasuries_to": qt.treasuries_to.isoformat()}
+    if qt.reserves is None or qt.reserves_to is None:
+        return text(lang, "seed_qt_treasuries", **values)
+    return text(lang, "seed_qt", reserves=_money(qt.reserves, lang),
+                reserves_to=qt.reserves_to.isoformat(), **values)
+
+
+def _pace_line(found: SeedNumbers, lang: str) -> str:
     if found.pace_6m is None:
-        lines.append(text(lang, "seed_pace_none"))
-    else:
-        six, year = found.pace_6m, found.pace_12m or found.pace_6m
-        lines.append(text(
-            lang, "seed_pace", level=format_value(six.level, "%", lang),
-            change_6m=format_signed(six.change * 100, "bp", lang), moves_6m=_moves(six, lang),
-            change_12m=format_signed(year.change * 100, "bp", lang),
-            moves_12m=_moves(year, lang)))
-    lines.append(_share_line(found, lang))
+        return text(lang, "seed_pace_none")
+    six, year = found.pace_6m, found.pace_12m or found.pace_6m
+    return text(lang, "seed_pace", level=format_value(six.level, "%", lang),
+                change_6m=format_signed(six.change * 100, "bp", lang), moves_6m=_moves(six, lang),
+                change_12m=format_signed(year.change * 100, "bp", lang),
+                moves_12m=_moves(year, lang))
+
+
+def _gold_line(found: SeedNumbers, lang: str) -> str:
     gold = found.gold
     if gold is None:
-        lines.append(text(lang, "seed_gold_none"))
-    else:
-        lines.append(text(
-            lang, "seed_gold", gold=format_signed(gold.gold_return, "%", lang),
-            gold_month=gold.gold_month.isoformat()[:7],
-            price=format_value(gold.gold_price, "$ per oz", lang),
-            yield_10y=format_value(gold.yield_10y, "%", lang),
-            inflation=format_value(gold.inflation, "%", lang),
-            cpi_month=gold.cpi_month.isoformat()[:7] if gold.cpi_month else "—"))
-    return lines
+        return text(lang, "seed_gold_none")
+    return text(lang, "seed_gold", gold=format_signed(gold.gold_return, "%", lang),
+                gold_month=gold.gold_month.isoformat()[:7],
+                price=format_value(gold.gold_price, "$ per oz", lang),
+                yield_10y=format_value(gold.yield_10y, "%", lang),
+                inflation=format_value(gold.inflation, "%", lang),
+                cpi_month=gold.cpi_month.isoformat()[:7] if gold.cpi_month else "—")
+
+
+def seed_lines(found: SeedNumbers, lang: str, only: tuple[str, ...] = ()) -> list[str]:
+    """The seed's numbers, one bullet each, with units and the dates they run to (`only`:
+    those of these kinds: qt, pace, share, gold)."""
+    lines = {"qt": _qt_line, "pace": _pace_line, "share": _share_line, "gold": _gold_line}
+    return [line(found, lang) for kind, line in lines.items() if not only or kind in only]
+
+
+# Which of the seed's numbers an alert of each default milestone carries (a rule of your own
+# carries none): the pace with a rate move, what the Fed added with its balance sheet and the
+# debt it buys, gold with what bonds pay.
+ALERT_NUMBERS: dict[str, tuple[str, ...]] = {
+    "rate_cut": ("pace",), "easing_cycle_starts": ("pace",), "tightening_starts": ("pace",),
+    "qt_ends": ("qt",), "reserves_grow": ("qt",), "balance_sheet_grows": ("qt",),
+    "balance_sheet_expands": ("qt",), "debt_monetization": ("qt", "share"),
+    "stimulus_into_bubble": ("qt", "pace"), "gold_beats_bonds": ("gold",),
+    "bonds_lose_to_inflation": ("gold",), "breakevens_up_real_yields_down": ("gold",),
+}
+
+
+def alert_lines(found: SeedNumbers, rule_id: str, lang: str) -> list[str]:
+    """The seed's numbers an alert of `rule_id` carries (none for a rule not listed)."""
+    only = ALERT_NUMBERS.get(rule_id)
+    return seed_lines(found, lang, only) if only else []
 
 
 def _share_line(found: SeedNumbers, lang: str) -> str:

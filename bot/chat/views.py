@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.alerts.payload import AlertPayload
-from bot.chat.seedtext import RegimeFacts, event_text
+from bot.chat.seedtext import RegimeFacts, alert_lines, event_text
 from bot.evaluate.dates import insight_answerable
 from bot.evaluate.insight import Insight, RuleView
 from bot.i18n import text
@@ -364,3 +364,17 @@ def alert_chart(insight: Insight) -> Callable[[AlertPayload, str], bytes | None]
             return None
 
     return chart_for
+
+
+def alert_numbers(insight: Insight) -> Callable[[AlertPayload, str], list[str]]:
+    """A `numbers_for` for the delivery worker: the seed's numbers that bear on the alert's
+    rule, as known on its date, in the chat's language (none when they cannot be computed)."""
+
+    def numbers_for(alert: AlertPayload, lang: str = "en") -> list[str]:
+        try:
+            return alert_lines(insight.seed_numbers(alert.as_of or alert.date), alert.rule, lang)
+        except (KeyError, ValueError, TypeError):
+            log.warning("no numbers for alert %s", alert.rule, exc_info=True)
+            return []
+
+    return numbers_for

@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
+import random
+from datetime import date
+
 import pytest
 
+from bot.alerts.outbox import DeliveryWorker
+from bot.alerts.pipeline import Pipeline
 from bot.chat.commands import CommandContext, handle
 from bot.chat.ratelimit import TokenBucket
+from bot.chat.views import alert_numbers
 from bot.evaluate.insight import Insight
 from bot.store import Store
+from bot.store.chats import Subscriptions
 from tests.chat.conftest import FakeClock, private
+from tests.chat.recording import RecordingNotifier
 
 
 @pytest.fixture
@@ -73,3 +81,25 @@ async def test_why_a_cut_says_what_happened(full: CommandContext, clock: FakeClo
     reply = (await handle(full, private(), "/why rate_cut")).text
     assert "Now: not firing" not in reply
     assert reply.splitlines()[1].startswith("Now: last cut ")
+
+
+async def test_a_delivered_alert_carries_the_numbers_that_bear_on_it(
+        chat_store: Store, clock: FakeClock, insight: Insight) -> None:
+    subs = Subscriptions(chat_store.engine)
+    for chat, lang in (("en-chat", "en"), ("zh-chat", "zh")):
+        subs.ensure_chat("telegram", chat, is_group=False, language_code=lang, now=clock.now)
+        subs.subscribe("telegram", chat, "all", clock.now)
+    qt_ends = insight.last_event("qt_ends", date(2025, 12, 31))
+    assert qt_ends is not None and qt_ends.date == date(2025, 12, 17)
+    Pipeline(chat_store).record([qt_ends], clock.now)
+    notifier = RecordingNotifier()
+    worker = DeliveryWorker(chat_store, {"telegram": notifier}, clock=clock,
+                            rng=random.Random(1))
+    worker.numbers_for = alert_numbers(insight)
+    assert await worker.drain() == 2
+    sent = dict(notifier.sent)
+    assert "The seed's numbers\n• Added since QT ended (2025-12-17): Treasuries +$15.4 bn" in \
+        sent["en-chat"].body
+    assert "种子文本关注的数字\n• 缩表结束(2025-12-17)以来新增:国债 +154亿美元" in \
+        sent["zh-chat"].body
+    assert "Policy rate" not in sent["en-chat"].body  # only the numbers of its kind

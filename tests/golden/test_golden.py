@@ -18,7 +18,7 @@ import pytest
 from bot.alerts.payload import AlertPayload
 from bot.alerts.render import render_alert, render_group
 from bot.chat.seedtext import regime_facts
-from bot.chat.views import regime_text
+from bot.chat.views import alert_numbers, regime_text
 from bot.evaluate.insight import Insight
 from bot.notifiers.base import Message
 from bot.notifiers.console import ConsoleNotifier
@@ -42,12 +42,16 @@ def _events(ruleset: RuleSet, history: Mapping[str, pd.Series], day: date,
 
 def _messages(case: str, ruleset: RuleSet, history: Mapping[str, pd.Series],
               lang: str) -> Message:
+    numbers = alert_numbers(Insight(ruleset, lambda: history))  # as the delivery worker adds
     if case == "qt_ends_2025-12-17":
         (event,) = _events(ruleset, history, date(2025, 12, 17), ["qt_ends"])
-        return render_alert(AlertPayload.from_event(event), lang)
+        alert = AlertPayload.from_event(event)
+        return render_alert(alert, lang, numbers=numbers(alert, lang))
     if case == "rate_cut_2024-09-19":
         found = _events(ruleset, history, date(2024, 9, 19), ["easing_cycle_starts", "rate_cut"])
-        return render_group([AlertPayload.from_event(e) for e in found], lang)
+        alerts = [AlertPayload.from_event(e) for e in found]
+        lines = dict.fromkeys(line for a in alerts for line in numbers(a, lang))
+        return render_group(alerts, lang, numbers=list(lines))
     if case == "bubble_conditions_resolved_2023-04-01":
         (event,) = _events(ruleset, history, date(2023, 4, 1), ["bubble_conditions"],
                            Transition.RESOLVED)
