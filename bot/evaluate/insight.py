@@ -202,6 +202,19 @@ class Insight:
         assert isinstance(result, dict)
         return result
 
+    def last_events(self, as_of: date) -> dict[str, Event]:
+        """The last transition up to `as_of` of each one-off rule and of `qt_ends` (what
+        /regime's event rows and the seed's numbers start from), in one pass."""
+
+        def compute() -> dict[str, Event]:
+            ids = [r for r in self.rule_ids if r == QT_ENDS or self.one_off(r)]
+            found = backtest(self.ruleset, self.data()[1], until=as_of, only=ids) if ids else []
+            return {e.rule_id: e for e in sorted(found, key=lambda e: e.date)}  # later wins
+
+        result = self.cached(("last_events", as_of), compute)
+        assert isinstance(result, dict)
+        return result
+
     def one_off(self, rule_id: str) -> bool:
         """Whether the rule's firing is an event (a cut, a hike), not a state that holds."""
         return is_one_off(self.ruleset.rule(rule_id).spec)
@@ -209,7 +222,7 @@ class Insight:
     def event_move(self, rule_id: str, as_of: date) -> tuple[Event, EventMove | None] | None:
         """A one-off rule's last event up to `as_of` with the policy move behind it (None
         when it never fired; no move when the target did not change then)."""
-        last = self.last_event(rule_id, as_of)
+        last = self.last_events(as_of).get(rule_id)
         if last is None or last.state != Transition.FIRING:
             return None
 
@@ -226,9 +239,9 @@ class Insight:
 
         def compute() -> SeedNumbers:
             ended = None
-            if QT_ENDS in self.rule_ids:
-                last = self.last_event(QT_ENDS, as_of)
-                ended = last.date if last and last.state == Transition.FIRING else None
+            last = self.last_events(as_of).get(QT_ENDS)
+            if last is not None and last.state == Transition.FIRING:
+                ended = last.date
             lags = {item.id: item.spec.lag for item in self.ruleset.inputs}
             return seed_numbers(self.data()[1], as_of, ended, lags)
 
