@@ -394,9 +394,15 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
     states, skipped, ev, traces = states_at(ruleset, data, as_of)
     skip_reason = {s.rule: s.reason for s in skipped}
     checks = []
+    at = pd.Timestamp(as_of)
+    ended = ended_inputs(ruleset, at)
+    ended_ids = {ruleset.series[n].id for n in ended}
     for rule in ruleset.rules:
         state, trace = states[rule.id], traces[rule.id]
         reason = skip_reason.get(rule.id)
+        if reason and any(reason.startswith(f"{sid} ") for sid in ended_ids):
+            # Name a live input that is awaited, not a source that has ended.
+            reason = ev.stale_reason(rule.inputs - ended, at) or reason
         _, sources = _observed(ev, rule.inputs, pd.Timestamp(as_of))
         # The newest observation behind the rule's latest point (its `on:` series, else any
         # input), as its alerts date it -- not the oldest input (DFF, kept for decades).
@@ -413,9 +419,7 @@ def _milestone_checks(ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: da
         has_value = rule.value is not None or rule.when.comparison is not None
         stale = None
         if reason is None and has_value and value != value:
-            at = pd.Timestamp(as_of)
-            live = rule.inputs - ended_inputs(ruleset, at)
-            stale = ev.stale_reason(live, at) or ev.stale_reason(rule.inputs, at)
+            stale = ev.stale_reason(rule.inputs - ended, at) or ev.stale_reason(rule.inputs, at)
         checks.append(
             Check(
                 rule.id,
