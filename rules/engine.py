@@ -229,8 +229,17 @@ class Evaluator:
         return sorted(n for n in names if self.inputs[n].values.empty)
 
     def stale_reasons(self, names: frozenset[str], at: pd.Timestamp) -> list[str]:
-        """Every reason an input among `names` says nothing at `at` (no data, not yet, stale)."""
-        found = (self.inputs[name].reason_at(at) for name in sorted(names))
+        """Every reason an input among `names` says nothing at `at` (no data, not yet, stale);
+        a source that has ended (`until:` before `at`) last, after the inputs awaited."""
+        day = at.date()
+        series = self.ruleset.series
+
+        def ended(name: str) -> bool:
+            until = series[name].until
+            return until is not None and day > until
+
+        found = (self.inputs[name].reason_at(at)
+                 for name in sorted(names, key=lambda n: (ended(n), n)))
         return [reason for reason in found if reason]
 
     def stale_reason(self, names: frozenset[str], at: pd.Timestamp) -> str | None:
