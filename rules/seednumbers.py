@@ -20,6 +20,7 @@ from rules.model import RuleSpec
 TARGET_UPPER, TARGET_OLD = "DFEDTARU", "DFEDTAR"  # the range's upper bound; the target to 2008
 TREASURIES, RESERVES, MARKETABLE = "TREAST", "WRESBAL", "mspd_marketable"
 GOLD, YIELD_10Y, CPI = "GOLD", "DGS10", "CPIAUCSL"
+FOMC = "fomc_decision"  # the statements: -1 cut, 0 hold, +1 hike, dated the decision day
 # Publication lags of series the rules may not declare (a declared `lag:` wins).
 DEFAULT_LAGS = {MARKETABLE: "7d", GOLD: "1m", CPI: "45d"}
 MOVE_BEFORE, MOVE_AFTER = 14, 1  # days a rule's event may trail (2-week change) or lead a move
@@ -90,11 +91,12 @@ def moves(target: pd.Series) -> list[Move]:
             for i in range(1, len(levels)) if abs(steps[i]) > 1e-9]
 
 
-def move_near(found: list[Move], day: date) -> Move | None:
+def move_near(found: list[Move], day: date, statement: bool = False) -> Move | None:
     """The move behind an event on `day`: the latest within the two weeks before (a 2-week
-    change fires after it) or the day after (a statement comes before FRED's effective day)."""
-    near = [m for m in found
-            if day - timedelta(days=MOVE_BEFORE) <= m.date <= day + timedelta(days=MOVE_AFTER)]
+    change fires after it), or the day after when an FOMC statement on `day` announced it
+    (FRED dates the target at its effective day)."""
+    after = day + timedelta(days=MOVE_AFTER if statement else 0)
+    near = [m for m in found if day - timedelta(days=MOVE_BEFORE) <= m.date <= after]
     return near[-1] if near else None
 
 
@@ -215,12 +217,15 @@ class SeedNumbers:
     issuance: IssuanceShare | None
     issuance_missing: tuple[str, ...]  # series ids the share needs that the data lack
     gold: GoldVsBonds | None
+    qt_over: tuple[date, date] | None = None  # (QT ended, that gave way): nothing to count
 
 
 def seed_numbers(data: Mapping[str, pd.Series], as_of: date, qt_ended: date | None,
-                 lags: Mapping[str, str | None] | None = None) -> SeedNumbers:
+                 lags: Mapping[str, str | None] | None = None,
+                 qt_over: tuple[date, date] | None = None) -> SeedNumbers:
     """The seed's numbers on `as_of`; `qt_ended` is when QT last ended (None: it has not, or
-    it resumed), and the issuance share runs from then (else over the last 12 months)."""
+    that end gave way, `qt_over`: to QE or to QT again), and the issuance share runs from then
+    (else over the last 12 months)."""
     target = policy_target(data, as_of)
     since = qt_ended or (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
     missing = tuple(s for s in (MARKETABLE, TREASURIES) if data.get(s) is None)
@@ -229,7 +234,7 @@ def seed_numbers(data: Mapping[str, pd.Series], as_of: date, qt_ended: date | No
         since_qt_end(data, qt_ended, as_of) if qt_ended else None,
         pace(target, as_of, 6), pace(target, as_of, 12),
         None if missing else issuance_share(data, since, as_of, lags), missing,
-        gold_vs_bonds(data, as_of, lags),
+        gold_vs_bonds(data, as_of, lags), None if qt_ended else qt_over,
     )
 
 
@@ -247,7 +252,9 @@ def event_move(data: Mapping[str, pd.Series], day: date, as_of: date) -> EventMo
     start, or a statement FRED does not show yet)."""
     target = policy_target(data, as_of)
     found = moves(target)
-    move = move_near(found, day)
+    decisions = known(data, FOMC, as_of)
+    stated = decisions[decisions.index == pd.Timestamp(day)]
+    move = move_near(found, day, statement=bool((stated != 0).any()))
     if move is None:
         return None
     later = any(m.date > move.date and (m.change > 0) == (move.change > 0) for m in found)

@@ -74,6 +74,9 @@ def _money(value: float | None, lang: str) -> str:
 
 def _qt_line(found: SeedNumbers, lang: str) -> str:
     qt = found.since_qt
+    if qt is None and found.qt_over is not None:
+        ended, until = found.qt_over
+        return text(lang, "seed_qt_over", ended=ended.isoformat(), until=until.isoformat())
     if qt is None:
         return text(lang, "seed_qt_not_ended")
     values = {"ended": qt.ended.isoformat(), "treasuries": _money(qt.treasuries, lang),

@@ -238,12 +238,14 @@ class Insight:
         the last firing of `qt_ends` while it still holds."""
 
         def compute() -> SeedNumbers:
-            ended = None
+            ended, over = None, None
             last = self.last_events(as_of).get(QT_ENDS)
             if last is not None and last.state == Transition.FIRING:
                 ended = last.date
+            elif last is not None and last.since is not None:  # that end gave way
+                over = (last.since, last.date)
             lags = {item.id: item.spec.lag for item in self.ruleset.inputs}
-            return seed_numbers(self.data()[1], as_of, ended, lags)
+            return seed_numbers(self.data()[1], as_of, ended, lags, over)
 
         result = self.cached(("seed", as_of), compute)
         assert isinstance(result, SeedNumbers)

@@ -101,3 +101,16 @@ def test_the_move_behind_an_event(data: Mapping[str, pd.Series]) -> None:
     assert start is not None and not start.latest and start.move.change == -0.5
     assert start.pace is not None and start.pace.cuts == 3
     assert event_move(data, date(2022, 7, 6), date(2025, 12, 31)) is None  # QT, not a hike
+    # QT's start the day before a hike is not that hike; a statement the day before is.
+    assert event_move(data, date(2017, 12, 13), date(2018, 1, 31)) is None
+    stated = {**data, "fomc_decision": pd.Series([1.0], index=[pd.Timestamp("2017-12-13")])}
+    hike = event_move(stated, date(2017, 12, 13), date(2018, 1, 31))
+    assert hike is not None and (hike.move.date, hike.move.level) == (date(2017, 12, 14), 1.5)
+
+
+def test_an_end_of_qt_that_gave_way_is_not_counted(history: Mapping[str, pd.Series]) -> None:
+    over = (date(2019, 8, 28), date(2020, 3, 25))
+    found = seed_numbers(history, date(2021, 12, 31), None, qt_over=over)
+    assert found.since_qt is None and found.qt_over == over
+    assert seed_numbers(history, date(2026, 6, 30), date(2025, 12, 17), qt_over=over).qt_over \
+        is None  # a later end counts
