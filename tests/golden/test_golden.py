@@ -52,8 +52,8 @@ def _messages(case: str, ruleset: RuleSet, history: Mapping[str, pd.Series],
         alerts = [AlertPayload.from_event(e) for e in found]
         lines = dict.fromkeys(line for a in alerts for line in numbers(a, lang))
         return render_group(alerts, lang, numbers=list(lines))
-    if case == "bubble_conditions_resolved_2023-04-01":
-        (event,) = _events(ruleset, history, date(2023, 4, 1), ["bubble_conditions"],
+    if case == "bubble_conditions_resolved_2022-04-27":
+        (event,) = _events(ruleset, history, date(2022, 4, 27), ["bubble_conditions"],
                            Transition.RESOLVED)
         return render_alert(AlertPayload.from_event(event), lang)
     day = date.fromisoformat(case.rsplit("_", 1)[1])
@@ -81,7 +81,7 @@ def _renderings(message: Message) -> dict[str, str]:
     }
 
 
-CASES = ("qt_ends_2025-12-17", "rate_cut_2024-09-19", "bubble_conditions_resolved_2023-04-01",
+CASES = ("qt_ends_2025-12-17", "rate_cut_2024-09-19", "bubble_conditions_resolved_2022-04-27",
          "regime_2021-12-31", "regime_stale_2026-11-30", "regime_2026-06-30")
 
 
