@@ -18,7 +18,7 @@ from bot.alerts.mutenotice import active_mutes
 from bot.chat import views
 from bot.chat.parse import ascii_hint, parse_day, parse_duration, parse_line, shown
 from bot.chat.registry import COMMANDS, Call, CommandContext, command
-from bot.chat.seedtext import regime_facts
+from bot.chat.seedtext import event_texts, regime_facts
 from bot.chat.types import Caller, Reply
 from bot.i18n import LANGUAGES, text, when
 from bot.store.schema import events
@@ -180,9 +180,11 @@ async def rules(ctx: CommandContext, call: Call) -> Reply:
     """List every rule with its current state."""
     if ctx.insight is None or not await asyncio.to_thread(ctx.insight.has_data):
         return Reply(call.t("no_data"))
-    found = await asyncio.to_thread(ctx.insight.rules, today(ctx, call), call.lang)
+    day = today(ctx, call)
+    found = await asyncio.to_thread(ctx.insight.rules, day, call.lang)
+    happened = await asyncio.to_thread(event_texts, ctx.insight, day, call.lang)
     inputs = input_titles(ctx.insight.ruleset.file, call.lang)
-    return Reply(views.rules_text(found, call.lang, inputs))
+    return Reply(views.rules_text(found, call.lang, inputs, happened))
 
 
 def _recent_events(ctx: CommandContext, limit: int) -> list[sa.Row[Any]]:

@@ -298,13 +298,21 @@ def why(insight: Insight, rule_id: str, as_of: date, lang: str) -> WhyAnswer:
     return WhyAnswer("\n".join(lines), chart)
 
 
-def rules_text(found: list[RuleView], lang: str, inputs: Inputs | None = None) -> str:
-    """The /rules answer: one line per rule (stale inputs by their titles from `inputs`)."""
+def rules_text(found: list[RuleView], lang: str, inputs: Inputs | None = None,
+               events: Mapping[str, str] | None = None) -> str:
+    """The /rules answer: one line per rule (stale inputs by their titles from `inputs`); a
+    one-off rule's line says its last event (`events`, by rule id) unless it fires now."""
     lines = [text(lang, "rules_title")]
     for view in found:
-        lines.append(text(lang, "rule_line", mark=_STATE_MARK.get(view.state, "•"),
-                          id=view.id, title=view.title,
-                          state=rule_state_text(view, lang, inputs)))
+        state = rule_state_text(view, lang, inputs)
+        mark = _STATE_MARK.get(view.state, "•")
+        if events and view.id in events and view.state != RuleStatus.FIRING:
+            state, mark = events[view.id], "🔹"
+            if view.state == "skipped":
+                state = text(lang, "event_and_skip", event=state,
+                             reason=skip_reason(view.reason, lang, inputs))
+        lines.append(text(lang, "rule_line", mark=mark, id=view.id, title=view.title,
+                          state=state))
     return "\n".join(lines)
 
 

@@ -103,3 +103,9 @@ async def test_a_delivered_alert_carries_the_numbers_that_bear_on_it(
     assert "种子文本关注的数字\n• 缩表结束(2025-12-17)以来新增:国债 +154亿美元" in \
         sent["zh-chat"].body
     assert "Policy rate" not in sent["en-chat"].body  # only the numbers of its kind
+
+
+async def test_rules_lists_a_cut_by_what_happened(full: CommandContext) -> None:
+    reply = (await handle(full, private(), "/rules")).text
+    (line,) = [line for line in reply.splitlines() if "rate_cut" in line]
+    assert line.startswith("🔹 rate_cut — ") and "last cut " in line and "not firing" not in line
