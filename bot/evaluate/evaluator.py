@@ -10,14 +10,14 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 
-from bot.evaluate.frames import StoredFrames
+from bot.evaluate.frames import StoredFrames, earliest
 from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
@@ -26,6 +26,9 @@ from rules import Event, RuleSet, RuleStatus, Skipped, evaluate
 from rules.lifecycle import KnownAt
 
 log = logging.getLogger("cyclewatch.evaluate")
+# An observation fetched before the calendar expected it was known when fetched; only recent
+# ones can be (the longest publication lag is GDP's ~120 days).
+RECENT_DAYS = 400
 # Each observation's release instant (UTC ns by observation date) for the data it is given.
 Released = Callable[[RuleSet, Mapping[str, pd.Series]], Mapping[str, pd.Series]]
 
@@ -110,8 +113,8 @@ class LiveEvaluator:
         started = time.monotonic()
         data = self.frames.frame(series.id for series in ruleset.inputs)
         previous = load_states(self.store)
-        at = Moment(now.astimezone(self.zone).date(), pd.Timestamp(now), self.timezone,
-                    self._known(ruleset))
+        today = now.astimezone(self.zone).date()
+        at = Moment(today, pd.Timestamp(now), self.timezone, self._known(ruleset, today))
         try:
             events, states, skipped = at.evaluate(ruleset, data, previous)
             failed: list[tuple[str, str]] = []
@@ -122,11 +125,19 @@ class LiveEvaluator:
         return Found(tuple(events), states, tuple(skipped), time.monotonic() - started,
                      tuple(failed))
 
-    def _known(self, ruleset: RuleSet) -> KnownAt | None:
+    def _known(self, ruleset: RuleSet, today: date) -> KnownAt | None:
+        """Release instants by the calendar, or the first fetch where it came sooner."""
         released = self.released
         if released is None:
             return None
-        return lambda data: released(ruleset, data)
+        seen = self.frames.first_seen((i.id for i in ruleset.inputs),
+                                      today - timedelta(days=RECENT_DAYS))
+
+        def known(data: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
+            return {s: earliest(times, seen.get(s))
+                    for s, times in released(ruleset, data).items()}
+
+        return known
 
     def keep(self, found: Found, recorded: int, now: datetime) -> EvaluationResult:
         """Save the new states (after the events are safe) and say what changed."""

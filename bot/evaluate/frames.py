@@ -1,10 +1,14 @@
 """The stored series the live rules read, kept between evaluations: only a series with rows
-written since the last read (by the store's row ids, which only grow) is read again."""
+written since the last read (by the store's row ids, which only grow) is read again. And
+when the newest observations were first fetched: what is in the store was known by then,
+whatever the release calendar expected."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -36,3 +40,37 @@ class StoredFrames:
                 self.reads += 1
         self._seen_id = max(self._seen_id, newest)
         return {s: self._kept[s] for s in wanted if not self._kept[s].empty}
+
+    def first_seen(self, ids: Iterable[str], since: date) -> dict[str, pd.Series]:
+        """For observations dated from `since`: when each was first fetched (UTC ns by
+        observation date), by series id."""
+        query = (
+            sa.select(observations.c.series, observations.c.obs_date,
+                      sa.func.min(observations.c.fetched_at))
+            .where(observations.c.obs_date >= since,
+                   observations.c.series.in_(sorted(set(ids))))
+            .group_by(observations.c.series, observations.c.obs_date)
+        )
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        found: dict[str, pd.Series] = {}
+        if not rows:
+            return found
+        frame = pd.DataFrame(rows, columns=["series", "day", "fetched"])
+        frame["day"] = pd.to_datetime(frame["day"])
+        fetched = pd.to_datetime(frame["fetched"], utc=True).dt.as_unit("ns")
+        frame["fetched"] = fetched.astype("int64")
+        for series_id, part in frame.groupby("series"):
+            found[str(series_id)] = pd.Series(part["fetched"].to_numpy(dtype=np.int64),
+                                              index=pd.DatetimeIndex(part["day"]))
+        return found
+
+
+def earliest(released: pd.Series, seen: pd.Series | None) -> pd.Series:
+    """Each observation's release instant, or when it was first fetched if that was sooner."""
+    if seen is None or seen.empty:
+        return released
+    fetched = seen.reindex(released.index).to_numpy(dtype="float64")
+    own = released.to_numpy(dtype="float64")
+    sooner = np.where(np.isnan(fetched), own, np.minimum(own, fetched))
+    return pd.Series(sooner.astype("int64"), index=released.index)
