@@ -115,6 +115,13 @@ class CsvSource:
             return []
         return [] if path is None else [path]
 
+    def read_as(self, series_id: str) -> str:
+        """The series' options in the rules (another column of the same file is news)."""
+        try:
+            return self.options_of(series_id).model_dump_json()
+        except SourceError:
+            return ""
+
     def last_updated(self, series_id: str) -> datetime | None:
         """A file's modification time (a rewritten file is a new release); None for URLs."""
         path = self.file_of(self.options_of(series_id))

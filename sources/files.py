@@ -34,10 +34,12 @@ class Stat:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """The files behind a series as they were read: their `Stat` and a hash of the bytes."""
+    """The files behind a series as they were read: their `Stat`, a hash of the bytes and a
+    hash of how they were read (`FileBacked.read_as`)."""
 
     stat: Stat
     sha256: str
+    reading: str = ""
 
 
 @runtime_checkable
@@ -47,6 +49,16 @@ class FileBacked(Protocol):
     def files(self, series_id: str) -> list[Path]:
         """The files `series_id` is read from, in a fixed order (empty: not from files)."""
         ...
+
+    def read_as(self, series_id: str) -> str:
+        """How the files are read (e.g. the columns the rules name): when it changes, the
+        same files are read again."""
+        ...
+
+
+def reading_of(read_as: str) -> str:
+    """The stored form of `FileBacked.read_as`: empty for a fixed format, else a SHA-256."""
+    return hashlib.sha256(read_as.encode()).hexdigest() if read_as else ""
 
 
 def stat_of(paths: Sequence[Path]) -> Stat | None:
@@ -58,8 +70,9 @@ def stat_of(paths: Sequence[Path]) -> Stat | None:
     return Stat(sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0))
 
 
-def fingerprint(paths: Sequence[Path]) -> Fingerprint | None:
-    """`stat_of(paths)` and a SHA-256 over each file's name and bytes (None if unreadable).
+def fingerprint(paths: Sequence[Path], reading: str = "") -> Fingerprint | None:
+    """`stat_of(paths)` and a SHA-256 over each file's name and bytes (None if unreadable),
+    with `reading` (see `reading_of`).
 
     Taken before the files are read: should one change in between, the next poll sees a
     fingerprint unlike the stored one and reads it again (never the other way round)."""
@@ -75,7 +88,7 @@ def fingerprint(paths: Sequence[Path]) -> Fingerprint | None:
                     digest.update(chunk)
     except OSError:
         return None
-    return Fingerprint(stat, digest.hexdigest())
+    return Fingerprint(stat, digest.hexdigest(), reading)
 
 
 class FileSource:
@@ -100,6 +113,10 @@ class FileSource:
         """The file(s) `series_id` is read from (empty when the directory has none)."""
         path = self.path_of(series_id)
         return [path] if path is not None else self.treasury.paths_of(series_id)
+
+    def read_as(self, series_id: str) -> str:
+        """Empty: the directory's formats are fixed."""
+        return ""
 
     def series_ids(self) -> list[str]:
         """Every series id the directory holds, sorted."""

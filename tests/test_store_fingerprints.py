@@ -25,7 +25,7 @@ def test_a_fingerprint_is_kept_and_replaced(db_url: str, now: datetime) -> None:
     store = Store(db_url)  # a restart reads what the last run kept
     assert store.file_fingerprint("files", "SYNTH") == first
     assert store.file_fingerprint("csv", "SYNTH") is None  # per source
-    later = Fingerprint(Stat(1300, 1_800_000_000_000_000_001), "cd" * 32)
+    later = Fingerprint(Stat(1300, 1_800_000_000_000_000_001), "cd" * 32, "ef" * 32)
     store.keep_fingerprint("files", "SYNTH", later, now)
     assert store.file_fingerprint("files", "SYNTH") == later
     store.close()

@@ -21,7 +21,7 @@ from bot.runtime.latch import OutageLatch
 from bot.store import Store
 from bot.store.schema import observations
 from sources.base import Source, SourceError, VintageSource
-from sources.files import FileBacked, Fingerprint, fingerprint, stat_of
+from sources.files import FileBacked, Fingerprint, fingerprint, reading_of, stat_of
 
 log = logging.getLogger("cyclewatch.fetch")
 Outcome = Literal["updated", "unchanged", "failed", "skipped"]
@@ -136,14 +136,18 @@ class Fetcher:
         return SeriesResult(series_id, "updated", new_rows, last_obs)
 
     def _files_now(self, series_id: str, files: list[Path]) -> tuple[bool, Fingerprint | None]:
-        """(whether the files are those last recorded, their fingerprint taken now, before
-        they are read). The same size and mtime: not read at all; touched but the same bytes:
-        nothing is parsed, the new mtime is kept. The fingerprint is None for a file that
-        cannot be read (the fetch then says why)."""
+        """(whether the files are those last recorded, read the same way, and their
+        fingerprint taken now, before they are read). The same size and mtime: not read at
+        all; touched but the same bytes: nothing is parsed, the new mtime is kept. The
+        fingerprint is None for a file that cannot be read (the fetch then says why)."""
+        assert isinstance(self.source, FileBacked)
+        reading = reading_of(self.source.read_as(series_id))
         known = self.store.file_fingerprint(self.source.name, series_id)
+        if known is not None and known.reading != reading:
+            known = None  # read another way (other columns): news, whatever the bytes
         if known is not None and stat_of(files) == known.stat:
             return True, known
-        found = fingerprint(files)
+        found = fingerprint(files, reading)
         if known is not None and found is not None and found.sha256 == known.sha256:
             self.store.keep_fingerprint(self.source.name, series_id, found, self.clock())
             return True, found

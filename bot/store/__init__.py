@@ -292,9 +292,11 @@ class Store:
         """The fingerprint of the files `series` was last recorded from (None: never)."""
         table = file_fingerprints
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(table.c.size, table.c.mtime_ns, table.c.sha256).where(
+            row = conn.execute(sa.select(table.c.size, table.c.mtime_ns, table.c.sha256,
+                                         table.c.reading).where(
                 table.c.source == source, table.c.series == series)).first()
-        return None if row is None else Fingerprint(Stat(row.size, row.mtime_ns), row.sha256)
+        return None if row is None else Fingerprint(Stat(row.size, row.mtime_ns), row.sha256,
+                                                    row.reading)
 
     def keep_fingerprint(
         self, source: str, series: str, found: Fingerprint, now: datetime
@@ -302,7 +304,7 @@ class Store:
         """Remember the fingerprint of the files `series` was just recorded from."""
         table = file_fingerprints
         values = {"size": found.stat.size, "mtime_ns": found.stat.mtime_ns,
-                  "sha256": found.sha256, "recorded_at": now}
+                  "sha256": found.sha256, "reading": found.reading, "recorded_at": now}
         with self.engine.begin() as conn:
             updated = conn.execute(table.update().where(
                 table.c.source == source, table.c.series == series).values(**values))

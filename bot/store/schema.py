@@ -178,9 +178,10 @@ releases = Table(
 )
 
 # The files a series was last read from (an offline data directory, a csv file): their
-# total size, newest modification time and content hash when the read was recorded. A file
-# whose size and mtime match is not read again; one touched but identical (same hash) is not
-# parsed again; kept in the store so that a restart skips them too.
+# total size, newest modification time and content hash when the read was recorded, and a
+# hash of how they were read (a csv series' options; empty for fixed formats). A file whose
+# size and mtime match is not read again; one touched but identical (same hash) is not parsed
+# again; kept in the store so that a restart skips them too.
 file_fingerprints = Table(
     "file_fingerprints",
     metadata,
@@ -190,6 +191,7 @@ file_fingerprints = Table(
     Column("mtime_ns", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("reading", String(64), nullable=False, server_default=""),
 )
 
 # Small key/value facts the service keeps (last run, last digest, rules hash, ...).

@@ -152,13 +152,20 @@ def test_a_csv_series_from_a_local_file_is_fingerprinted_too(
     runs: list[Run], db_url: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "gold.csv"
-    path.write_text("Date,Price\n2026-01,100\n2026-02,110\n")
+    path.write_text("Date,Price,Other\n2026-01,100,1\n2026-02,110,2\n")
     options = {"url": str(path), "date": "Date", "value": "Price"}
     with httpx.Client() as http:
         run = start(runs, db_url, CsvSource(http, lambda _id: options))
         assert outcomes(run.poll(["GOLD"])) == ["updated"]
         touch(path)
         assert outcomes(run.poll(["GOLD"])) == ["unchanged"]
-        path.write_text("Date,Price\n2026-01,100\n2026-02,110\n2026-03,120\n")
+        path.write_text("Date,Price,Other\n2026-01,100,1\n2026-02,110,2\n2026-03,120,3\n")
         result = run.poll(["GOLD"])
         assert outcomes(result) == ["updated"] and result.new_rows == 1
+        # The rules now read another column of the same, unchanged file: it is read again.
+        options["value"] = "Other"
+        run.now = NOW + timedelta(days=1)
+        result = run.poll(["GOLD"])
+        assert outcomes(result) == ["updated"] and result.new_rows == 3
+        assert run.store.series("GOLD").tolist() == [1.0, 2.0, 3.0]
+        assert outcomes(run.poll(["GOLD"])) == ["unchanged"]
