@@ -201,6 +201,7 @@ class Evaluator:
             for name, spec in ruleset.series.items()
         }
         self._memo: dict[str, Value] = {}
+        self.calls: dict[str, Value] = {}  # each distinct function call's value (rules.expr)
         self._clock: pd.DatetimeIndex | None = None
 
     def lookup(self, name: str) -> Value:

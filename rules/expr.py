@@ -226,11 +226,24 @@ class _Compiler:
             self.argument(arg, kind, name) for arg, kind in zip(args, sig.kinds, strict=False)
         ]
 
-        def run(env: Env) -> Value:
+        def compute(env: Env) -> Value:
             args = [c(env) if callable(c) else c for c in compiled]
             if sig.clock:
                 return sig.impl(*args, clock=env.clock_index())
             return sig.impl(*args)
+
+        # The same call written in several rules (`change(real_10y, '13w')` six times in the
+        # default file) is computed once per evaluation, where the environment keeps `calls`.
+        key = ast.unparse(node)
+
+        def run(env: Env) -> Value:
+            calls = getattr(env, "calls", None)
+            if not isinstance(calls, dict):
+                return compute(env)
+            if key not in calls:
+                calls[key] = compute(env)
+            found: Value = calls[key]
+            return found
 
         return run
 
