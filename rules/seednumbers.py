@@ -218,6 +218,7 @@ class SeedNumbers:
     issuance_missing: tuple[str, ...]  # series ids the share needs that the data lack
     gold: GoldVsBonds | None
     qt_over: tuple[date, date] | None = None  # (QT ended, that gave way): nothing to count
+    issuance_since: date | None = None  # where the share's window starts
 
 
 def seed_numbers(data: Mapping[str, pd.Series], as_of: date, qt_ended: date | None,
@@ -234,7 +235,7 @@ def seed_numbers(data: Mapping[str, pd.Series], as_of: date, qt_ended: date | No
         since_qt_end(data, qt_ended, as_of) if qt_ended else None,
         pace(target, as_of, 6), pace(target, as_of, 12),
         None if missing else issuance_share(data, since, as_of, lags), missing,
-        gold_vs_bonds(data, as_of, lags), None if qt_ended else qt_over,
+        gold_vs_bonds(data, as_of, lags), None if qt_ended else qt_over, since,
     )
 
 

@@ -140,8 +140,9 @@ def _share_line(found: SeedNumbers, lang: str) -> str:
             text(lang, f"seed_series_{s}") for s in found.issuance_missing))
     share = found.issuance
     if share is None:
-        since = found.since_qt.ended if found.since_qt else found.as_of
-        return text(lang, "seed_share_wait", since=since.isoformat())
+        since = found.issuance_since or found.as_of
+        return text(lang, "seed_share_wait", since=since.isoformat(),
+                    as_of=found.as_of.isoformat())
     values = {"fed": _money(share.fed, lang), "issued": _money(share.issued, lang),
               "start": share.start.isoformat(), "end": share.end.isoformat()}
     if share.share is None:
