@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, time
 
+import holidays
 import numpy as np
 import pandas as pd
 
-from bot.ingest.calendar import EASTERN, RELEASE_TIMES, ReleaseCalendar
+from bot.ingest.calendar import EASTERN, RELEASE_TIMES, ReleaseCalendar, is_fed_business_day
 from rules import RuleSet
 from rules.functions import period_offset
 from rules.model import duration_days
@@ -42,12 +43,23 @@ def _kind(index: pd.DatetimeIndex) -> str | None:
 _YEARS: dict[tuple[str, int], list[date]] = {}  # h41 and daily days depend on holidays only
 
 
+def _fed_business_days(year: int) -> list[date]:
+    """The Fed's business days of `year`: weekdays but the holidays the Fed closes on (the
+    calendar's own rule decides each holiday; every other weekday is a business day)."""
+    closed = {day for day in holidays.country_holidays("US", years=year, observed=True)
+              if not is_fed_business_day(day)}
+    weekdays = pd.bdate_range(date(year, 1, 1), date(year, 12, 31))
+    return [day for day in weekdays.date if day not in closed]
+
+
 def _release_days(calendar: ReleaseCalendar, kind: str, first: int, last: int) -> pd.DatetimeIndex:
     """The release days of `kind` in whole years [first, last], each year computed once."""
     days: list[date] = []
     for year in range(first, last + 1):
         if (kind, year) not in _YEARS:
-            _YEARS[(kind, year)] = calendar.days(kind, date(year, 1, 1), date(year, 12, 31))
+            _YEARS[(kind, year)] = (
+                _fed_business_days(year) if kind == "daily"
+                else calendar.days(kind, date(year, 1, 1), date(year, 12, 31)))
         days += _YEARS[(kind, year)]
     return pd.DatetimeIndex(days).as_unit("ns")
 
