@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import date
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bot.alerts.outbox import DeliveryWorker
@@ -16,8 +19,11 @@ from bot.chat.views import alert_numbers
 from bot.evaluate.insight import Insight
 from bot.store import Store
 from bot.store.chats import Subscriptions
+from rules import load_rules
+from sources.files import FileSource
 from tests.chat.conftest import FakeClock, private
 from tests.chat.recording import RecordingNotifier
+from tests.conftest import RULES_FILE
 
 
 @pytest.fixture
@@ -109,3 +115,30 @@ async def test_rules_lists_a_cut_by_what_happened(full: CommandContext) -> None:
     reply = (await handle(full, private(), "/rules")).text
     (line,) = [line for line in reply.splitlines() if "rate_cut" in line]
     assert line.startswith("🔹 rate_cut — ") and "last cut " in line and "not firing" not in line
+
+
+MARKETABLE_LINE = (
+    "  marketable_debt: {source: treasury, id: mspd_marketable, lag: 7d, "
+    "title: {en: Total marketable Treasury debt, zh: 可流通国债总额}, unit: $ mn}\n")
+
+
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("en", "• The Fed's share of net marketable Treasury issuance: 37.8 % (+$271 bn of "
+           "+$716 bn, 2025-11-30 to 2026-05-31)"),
+    ("zh", "• 美联储在可流通国债净发行中的占比:37.8 %(美联储 +2,707亿美元,净发行 +7,160亿美元,"
+           "2025-11-30 至 2026-05-31)"),
+])
+async def test_the_fed_share_of_issuance_once_the_rules_read_marketable_debt(
+        chat_store: Store, clock: FakeClock, history: Mapping[str, pd.Series],
+        history_dir: Path, lang: str, expected: str) -> None:
+    source = RULES_FILE.read_text(encoding="utf-8")
+    if "mspd_marketable" not in source:  # the series the share needs, as rules.yaml would
+        source = source.replace("\nseries:\n", "\nseries:\n" + MARKETABLE_LINE, 1)
+    ruleset = load_rules(source, "rules.yaml")
+    data = {**history, "mspd_marketable": FileSource(history_dir).fetch("mspd_marketable").values}
+    ctx = CommandContext(store=chat_store, clock=clock, insight=Insight(ruleset, lambda: data),
+                         admins=frozenset(), charts=False,
+                         limiter=TokenBucket(capacity=1000, per_second=100,
+                                             clock=clock.monotonic))
+    reply = (await handle(ctx, private(lang=lang), "/regime 2026-06-30")).text
+    assert expected in reply.splitlines(), reply
