@@ -105,7 +105,7 @@ async def test_to_chats_sends_to_the_live_subscribers_marked_as_a_replay(
     live.close()
 
 
-FIVE = [
+ALERTS = [
     "2025-11-05 16:30 EST  Milestone crossed: The yield curve has un-inverted",
     "2025-12-01 16:30 EST  No longer holds: Real yields are falling in a bubble",
     "2025-12-11 16:30 EST  Milestone crossed: The Fed cut its policy rate",
@@ -115,7 +115,7 @@ FIVE = [
 ]
 
 
-async def test_three_months_announce_five_alerts_at_their_release_times(
+async def test_three_months_announce_their_alerts_at_their_release_times(
     history_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = load_settings(CYCLEWATCH_DB_URL=f"sqlite:///{tmp_path / 'live.db'}",
@@ -123,12 +123,27 @@ async def test_three_months_announce_five_alerts_at_their_release_times(
     replay = Replay(settings, history_dir, f"sqlite:///{tmp_path / 'replay.db'}", False)
     assert await replay.run(date(2025, 11, 1), date(2026, 1, 31)) == 0
     out = capsys.readouterr().out
-    summary = out[out.index("5 alert(s) replayed:"):]
-    assert [line.strip() for line in summary.splitlines()[1:] if line.strip()] == FIVE
-    # each at the instant its last input was public: the 10y TIPS yield of Monday Dec 1 at
-    # 4:30 pm (the stepwise loop of old judged that day at 8:30 am on Friday's yield and
-    # announced the end three days late)
-    assert "Ended on 2025-12-01, after holding 3 months (since 2025-09-10)." in out
+    summary = out[out.index(f"{len(ALERTS)} alert(s) replayed:"):]
+    # each at the instant its newest input was public: H.4.1 Thursdays and daily rates at
+    # 4:30 pm ET
+    assert [line.strip() for line in summary.splitlines()[1:] if line.strip()] == ALERTS
+    # the 10y TIPS yield of Monday Dec 1 is public at 4:30 pm: the stepwise loop of old judged
+    # that day at 8:30 am on Friday's yield and announced the end three days late, on Dec 4
+    assert "Ended on 2025-12-01, after holding 2 months (since 2025-09-17)." in out
     assert "Change in the 10y TIPS yield over 13 weeks is now 0.03 pp" in out
     assert "Observation date 2025-12-17." in out  # QT's end: the Wednesday level, out Thursday
-    assert out.count("(a replay of history, not a live alert)") == 5
+    assert out.count("(a replay of history, not a live alert)") == len(ALERTS)
+
+
+def test_daily_releases_follow_the_fed_calendar_in_every_year() -> None:
+    calendar = ReleaseCalendar()
+    days = pd.bdate_range("1990-01-01", "2027-12-31")
+    released = published_at(pd.DatetimeIndex(days), None, calendar)
+    for day, when in zip(days.date, released, strict=True):
+        if day in (date(2025, 12, 25), date(2024, 11, 28), date(2026, 10, 12)):
+            assert when.date() > day  # Christmas, Thanksgiving, Columbus Day: the next day
+    business = {d for d in days.date if d.weekday() < 5}
+    expected = calendar.days("daily", date(1990, 1, 1), date(2027, 12, 31))
+    # a weekday's value is out on its own day when the Fed is open, else on the next open day
+    assert {w.date() for w in released} <= set(expected) | business
+    assert [d for d, w in zip(days.date, released, strict=True) if w.date() == d] == expected
