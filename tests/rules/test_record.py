@@ -119,7 +119,7 @@ def test_qt_ends_gives_way_to_qe4_rather_than_firing_through_it(
     [
         # QT2 ended 2025-12-01: securities grow again within weeks (bills bought with MBS
         # paydowns, then reserve-management purchases from 2025-12-12).
-        (date(2025, 12, 1), date(2026, 1, 5)),
+        (date(2025, 12, 1), date(2025, 12, 29)),
         # QT1's Treasury runoff ended 2019-08-01, but MBS paydowns kept total securities
         # falling until the bill purchases of 2019-10-11: "shrinking" is true until then.
         (date(2019, 8, 1), date(2019, 10, 18)),
@@ -135,6 +135,7 @@ def test_the_tightening_gauge_stops_saying_qt_once_securities_stop_shrinking(
                            pd.Timestamp(qt_over) - pd.Timedelta(weeks=2), freq="W-FRI")
     running = on_clock(ev.lookup("running_off"), weeks)
     assert (running == 0).all(), list(zip(weeks.date, running, strict=True))
+    assert (on_clock(ev.lookup("tightening_now"), weeks) == 0).all()
     assert (on_clock(ev.lookup("running_off"), before) == 1).all()  # it did say so in QT
 
 
