@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 DATA ?=
-# pytest-xdist workers: two per core, since the slow tests mostly wait on the processes they
-# start (WORKERS=1 runs everything in one process, as before).
-WORKERS ?= $(shell $(PYTHON) -c 'import os; print(2 * (os.cpu_count() or 1))')
+# pytest-xdist workers: one per core (the suite is bound by CPU, its processes' included; more
+# workers only crowd a busy machine). WORKERS=1 runs everything in one process, as before.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
 PYTEST := NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/python -m pytest \
 	-q -p no:cacheprovider $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist worksteal)
 

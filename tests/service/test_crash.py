@@ -24,7 +24,8 @@ from tests.fakes.webhook import FakeWebhook
 from tests.service.conftest import BotProcess
 from tests.service.seeding import TESTX_RULES, seed_subscribers
 
-pytestmark = pytest.mark.slow
+# 20 starts of a bot process: minutes on a busy machine; the timeout only catches a hang.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 StartBot = Callable[..., BotProcess]
 CHATS = [f"hook-{i}" for i in range(1000)]
 CRASHES = int(os.environ.get("CYCLEWATCH_CRASHES") or 20)  # `make crash` runs 50
