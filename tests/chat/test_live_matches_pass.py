@@ -78,6 +78,16 @@ rules:
 """
 
 
+def synthetic_live(store: Store, tmp_path: Path) -> LiveEvaluator:
+    """The live evaluator of one synthetic rule over `store`, with the release calendar."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(SYNTHETIC_RULES)
+    holder = RulesHolder(rules)
+    holder.load()
+    return LiveEvaluator(store, holder, metrics=Metrics(), timezone=ZONE,
+                         released=partial(known_at, calendar=ReleaseCalendar()))
+
+
 def _daily(last: str, values: list[float]) -> pd.Series:
     return pd.Series(values, index=pd.bdate_range(end=last, periods=len(values)))
 
@@ -85,13 +95,8 @@ def _daily(last: str, values: list[float]) -> pd.Series:
 def test_a_value_fetched_before_its_release_time_is_announced_when_fetched(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(SYNTHETIC_RULES)
-    holder = RulesHolder(rules)
-    holder.load()
     store = Store(sqlite_url)
-    live = LiveEvaluator(store, holder, metrics=Metrics(), timezone=ZONE,
-                         released=partial(known_at, calendar=ReleaseCalendar()))
+    live = synthetic_live(store, tmp_path)
     evening = datetime(2026, 6, 16, 22, 0, tzinfo=UTC)  # after the 4:30 pm ET release
     store.record("fred", Fetched("TESTD", _daily("2026-06-16", [5.0] * 30)), evening)
     live.keep(live.find(evening), 0, evening)
@@ -104,13 +109,8 @@ def test_a_value_fetched_before_its_release_time_is_announced_when_fetched(
 
 
 def test_a_value_is_not_judged_before_its_release_time(sqlite_url: str, tmp_path: Path) -> None:
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(SYNTHETIC_RULES)
-    holder = RulesHolder(rules)
-    holder.load()
     store = Store(sqlite_url)
-    live = LiveEvaluator(store, holder, metrics=Metrics(), timezone=ZONE,
-                         released=partial(known_at, calendar=ReleaseCalendar()))
+    live = synthetic_live(store, tmp_path)
     loaded = datetime(2026, 11, 1, tzinfo=UTC)  # a store holding what came later too
     store.record("fred", Fetched("TESTD", _daily("2026-06-17", [5.0] * 30 + [11.0])), loaded)
     base = datetime(2026, 6, 16, 22, 0, tzinfo=UTC)
