@@ -2,8 +2,10 @@
 
     ruleset = load_rules(text, "rules.yaml")      # RulesError lists every problem
     ruleset.inputs                                # [InputSeries(name, source, id)]: to fetch
-    backtest(ruleset, data, since, until)         # every transition over history
-    evaluate(ruleset, data, states, as_of)        # live: (new events, new states, skipped)
+    backtest(ruleset, data, since, until, known=, zone=)  # the one pass: every transition,
+                                                  # each with the instant it was announced
+    evaluate(ruleset, data, states, as_of, now=, known=)  # live: (new events, new states,
+                                                  # skipped), over a bounded window
     classify_regime(ruleset, data, as_of)         # Regime(regime, as_of, checks, ...)
     regime_history(ruleset, data, dates)          # the same for many dates, one pass
 
