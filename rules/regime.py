@@ -243,9 +243,15 @@ class _Reader:
                 self.all_legs.setdefault(leg, values)
                 self.leg_inputs.setdefault(leg, leg_inputs(ruleset, leg))
 
-    def _unknown_legs(self, pos: int) -> list[str]:
-        return [leg for leg, values in self.all_legs.items()
-                if pos >= 0 and values[pos] != values[pos]]
+    def _unknown_legs(self, pos: int, gauge_inputs: frozenset[str] | None = None) -> list[str]:
+        unknown = [leg for leg, values in self.all_legs.items()
+                   if pos >= 0 and values[pos] != values[pos]]
+        if gauge_inputs is None:
+            return unknown
+        own = {leg for g in self.ruleset.gauges if g.inputs == gauge_inputs
+               for leg in g.spec.legs}
+        mine = [leg for leg in unknown if leg in own]
+        return mine or unknown
 
     def deciding(self, gauge_inputs: frozenset[str], pos: int, at: pd.Timestamp
                  ) -> tuple[list[str], list[str]]:
@@ -253,7 +259,9 @@ class _Reader:
         (an interchangeable input that is fresh leaves its leg known), ended sources left
         out. Returns (live inputs, ended inputs), both only those with a reason."""
         ended = ended_inputs(self.ruleset, at)
-        legs = self._unknown_legs(pos)
+        # The gauge's own unknown legs first; another gauge's legs (the bubble weighs the
+        # downturn's) only when all of its own are known.
+        legs = self._unknown_legs(pos, gauge_inputs)
         live: set[str] = set()
         gone: set[str] = set()
         for leg in legs:

@@ -45,10 +45,8 @@ def test_weekly_runs_shorter_than_three_weeks_at_most_half_a_year(record: Sweep)
 
 def test_a_regime_change_holds_three_weeks_unless_a_decision_caused_it(record: Sweep) -> None:
     # A run shorter than three weeks begins or ends at an FOMC move, a programme's start or
-    # end, or the end of the six months a move is read as policy. One exception is allowed
-    # per twenty years: two gauges settling a week apart (July 2010: conditions turn mixed a
-    # week before QE1's last settlements leave the 13-week window).
-    assert len(record.short_undecided) <= record.years / 20, record.short_undecided
+    # end, or the end of the six months a move is read as policy.
+    assert not record.short_undecided, record.short_undecided
 
 
 def test_no_bubble_inside_a_recession(record: Sweep) -> None:
