@@ -34,7 +34,8 @@ def described(events: list[Event]) -> list[tuple[Any, ...]]:
                   for e in events)
 
 
-@pytest.mark.slow  # 93 live evaluations of every rule over the real data (~40 s)
+@pytest.mark.slow  # 93 live evaluations of every rule over the real data (~40 s idle)
+@pytest.mark.timeout(1200)  # a hang guard with room for a saturated machine
 def test_a_day_by_day_live_loop_finds_what_the_pass_announces(
     sqlite_url: str, ruleset: RuleSet, history: Mapping[str, pd.Series]
 ) -> None:
