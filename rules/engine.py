@@ -17,12 +17,6 @@ from rules.ruleset import Rule, RuleSet
 SLACK_DAYS = {1: 9, 7: 9, 31: 20, 92: 30}
 
 
-def infer_step_days(index: pd.DatetimeIndex) -> int:
-    """The series' frequency in days: 1, 7, 31 or 92 (from the median spacing)."""
-    steps = step_days_each(index)
-    return int(steps[-1]) if len(steps) else 31
-
-
 def _step_of(median: np.ndarray) -> np.ndarray:
     steps = np.full(len(median), 366, dtype="int64")
     for step in (92, 31, 7, 1):
@@ -52,12 +46,6 @@ def freshness_each(spec: SeriesSpec, index: pd.DatetimeIndex) -> np.ndarray:
     slack = np.array([SLACK_DAYS.get(int(step), 60) for step in (1, 7, 31, 92, 366)])
     kinds = np.searchsorted(np.array([1, 7, 31, 92, 366]), steps)
     return np.asarray(steps + lag + slack[kinds], dtype="int64")
-
-
-def freshness_days(spec: SeriesSpec, index: pd.DatetimeIndex) -> int:
-    """How old (in days after its observation date) the newest value may be before it is stale."""
-    each = freshness_each(spec, index)
-    return int(each[-1]) if len(each) else 0
 
 
 def day_starts(dates: pd.DatetimeIndex, zone: str) -> np.ndarray:

@@ -33,11 +33,13 @@ def rules_reach(ruleset: RuleSet, rules: Iterable[Rule]) -> Reach:
     return total_reach(roots, reaches_of)
 
 
-def _lag_days(ruleset: RuleSet) -> dict[str, int]:
-    lags: dict[str, int] = {}
+def longest_lags(ruleset: RuleSet) -> dict[str, str]:
+    """Series id -> its publication lag as the rules declare it (the longest, if several)."""
+    lags: dict[str, str] = {}
     for item in ruleset.inputs:
-        days = duration_days(item.spec.lag) if item.spec.lag else 0
-        lags[item.id] = max(days, lags.get(item.id, 0))
+        lag = item.spec.lag
+        if lag and (item.id not in lags or duration_days(lag) > duration_days(lags[item.id])):
+            lags[item.id] = lag
     return lags
 
 
@@ -47,7 +49,7 @@ def window_data(
     """Each series cut to what an evaluation of points after `since` can read."""
     if reach.unbounded:
         return dict(data)
-    lags = _lag_days(ruleset)
+    lags = {s: duration_days(lag) for s, lag in longest_lags(ruleset).items()}
     out: dict[str, pd.Series] = {}
     for series_id, values in data.items():
         index = values.index

@@ -19,7 +19,7 @@ import pandas as pd
 from bot.ingest.calendar import EASTERN, RELEASE_TIMES, ReleaseCalendar, is_fed_business_day
 from rules import RuleSet
 from rules.functions import period_offset
-from rules.model import duration_days
+from rules.window import longest_lags
 
 LAGGED_RELEASE = time(8, 30)  # most monthly statistics come out at 8:30 am Eastern
 Known = dict[str, pd.Series]  # series id -> release instant (UTC ns) by observation date
@@ -83,20 +83,10 @@ def release_instants(index: pd.DatetimeIndex, lag: str | None,
     return _at(on, RELEASE_TIMES[kind])
 
 
-def series_lags(ruleset: RuleSet) -> dict[str, str]:
-    """Series id -> its publication lag as the rules declare it (the longest, if several)."""
-    lags: dict[str, str] = {}
-    for item in ruleset.inputs:
-        lag = item.spec.lag
-        if lag and (item.id not in lags or duration_days(lag) > duration_days(lags[item.id])):
-            lags[item.id] = lag
-    return lags
-
-
 def known_at(ruleset: RuleSet, data: Mapping[str, pd.Series],
              calendar: ReleaseCalendar) -> Known:
     """The release instant of every observation in `data`, by series id."""
-    lags = series_lags(ruleset)
+    lags = longest_lags(ruleset)
     out: Known = {}
     for series_id, values in data.items():
         index = pd.DatetimeIndex(values.index)
