@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from bot.evaluate.frames import StoredFrames, earliest
+from bot.evaluate.frames import StoredFrames, earliest, published_on
 from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
@@ -126,7 +126,8 @@ class LiveEvaluator:
                      tuple(failed))
 
     def _known(self, ruleset: RuleSet, today: date) -> KnownAt | None:
-        """Release instants by the calendar, or the first fetch where it came sooner."""
+        """Release instants by the publisher's date, else the calendar; or the first fetch
+        where it came sooner."""
         released = self.released
         if released is None:
             return None
@@ -134,7 +135,7 @@ class LiveEvaluator:
                                       today - timedelta(days=RECENT_DAYS))
 
         def known(data: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
-            return {s: earliest(times, seen.get(s))
+            return {s: earliest(published_on(times, seen.published.get(s)), seen.fetched.get(s))
                     for s, times in released(ruleset, data).items()}
 
         return known

@@ -6,6 +6,7 @@ whatever the release calendar expected."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -14,6 +15,17 @@ import sqlalchemy as sa
 
 from bot.store import Store
 from bot.store.schema import observations
+
+PUBLISHERS_ZONE = "America/New_York"  # the Fed's, BLS's and Treasury's release clocks
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the store says of recent observations: first fetch instants (UTC ns) and the
+    publisher's release days (ALFRED realtime starts), each by series id."""
+
+    fetched: dict[str, pd.Series]
+    published: dict[str, pd.Series]
 
 
 class StoredFrames:
@@ -41,29 +53,39 @@ class StoredFrames:
         self._seen_id = max(self._seen_id, newest)
         return {s: self._kept[s] for s in wanted if not self._kept[s].empty}
 
-    def first_seen(self, ids: Iterable[str], since: date) -> dict[str, pd.Series]:
-        """For observations dated from `since`: when each was first fetched (UTC ns by
-        observation date), by series id."""
+    def first_seen(self, ids: Iterable[str], since: date) -> Seen:
+        """For observations dated from `since`: when each was first fetched (UTC ns), and the
+        publisher's date where a vintage gave one, by series id and observation date."""
         query = (
             sa.select(observations.c.series, observations.c.obs_date,
-                      sa.func.min(observations.c.fetched_at))
+                      sa.func.min(observations.c.fetched_at),
+                      sa.func.min(observations.c.realtime_start))
             .where(observations.c.obs_date >= since,
                    observations.c.series.in_(sorted(set(ids))))
             .group_by(observations.c.series, observations.c.obs_date)
         )
         with self.store.engine.connect() as conn:
             rows = conn.execute(query).all()
-        found: dict[str, pd.Series] = {}
+        seen = Seen({}, {})
         if not rows:
-            return found
-        frame = pd.DataFrame(rows, columns=["series", "day", "fetched"])
+            return seen
+        frame = pd.DataFrame(rows, columns=["series", "day", "fetched", "start"])
         frame["day"] = pd.to_datetime(frame["day"])
         fetched = pd.to_datetime(frame["fetched"], utc=True).dt.as_unit("ns")
         frame["fetched"] = fetched.astype("int64")
+        frame["start"] = pd.to_datetime(frame["start"])
+        # A realtime start before the day of the first fetch came from the publisher (a fetch
+        # without vintages stores its own date there).
+        frame["given"] = frame["start"] < fetched.dt.tz_localize(None).dt.normalize()
         for series_id, part in frame.groupby("series"):
-            found[str(series_id)] = pd.Series(part["fetched"].to_numpy(dtype=np.int64),
-                                              index=pd.DatetimeIndex(part["day"]))
-        return found
+            key = str(series_id)
+            days = pd.DatetimeIndex(part["day"])
+            seen.fetched[key] = pd.Series(part["fetched"].to_numpy(dtype=np.int64), index=days)
+            given = part["given"].to_numpy(dtype=bool)
+            if given.any():
+                seen.published[key] = pd.Series(part["start"].to_numpy()[given],
+                                                index=days[given])
+        return seen
 
 
 def earliest(released: pd.Series, seen: pd.Series | None) -> pd.Series:
@@ -74,3 +96,23 @@ def earliest(released: pd.Series, seen: pd.Series | None) -> pd.Series:
     own = released.to_numpy(dtype="float64")
     sooner = np.where(np.isnan(fetched), own, np.minimum(own, fetched))
     return pd.Series(sooner.astype("int64"), index=released.index)
+
+
+def published_on(released: pd.Series, published: pd.Series | None) -> pd.Series:
+    """Release instants with the publisher's own dates where it gave them (ALFRED's realtime
+    start), at the release's time of day: a delayed release is known when it came out, not when
+    the calendar expected it. `published` holds days (datetime64) by observation date."""
+    if published is None or published.empty:
+        return released
+    days = published.reindex(released.index)
+    given = days.notna().to_numpy()
+    if not given.any():
+        return released
+    expected = pd.DatetimeIndex(pd.to_datetime(released.to_numpy()[given], utc=True))
+    local = expected.tz_convert(PUBLISHERS_ZONE)
+    clock = local - local.normalize()
+    on_day = (pd.DatetimeIndex(days.to_numpy()[given]).normalize() + clock).tz_localize(
+        PUBLISHERS_ZONE, ambiguous=False, nonexistent="shift_forward")
+    out = released.to_numpy().copy()
+    out[given] = on_day.tz_convert("UTC").as_unit("ns").asi8
+    return pd.Series(out, index=released.index, dtype="int64")

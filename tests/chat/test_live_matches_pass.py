@@ -22,7 +22,7 @@ from bot.ingest.knownat import known_at
 from bot.runtime.metrics import Metrics
 from bot.store import Store
 from rules import Event, RuleSet, backtest
-from sources.base import Fetched
+from sources.base import Fetched, Vintage
 from tests.conftest import RULES_FILE
 
 ZONE = "America/New_York"
@@ -120,4 +120,28 @@ def test_a_value_is_not_judged_before_its_release_time(sqlite_url: str, tmp_path
     assert live.find(noon).events == ()
     release = datetime(2026, 6, 17, 20, 30, tzinfo=UTC)  # 4:30 pm EDT
     assert [e.announced for e in live.find(release).events] == [release]
+    store.close()
+
+
+def test_a_release_the_publisher_dates_later_is_judged_when_it_came_out(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """ALFRED's realtime start is the known-at: a delayed release (as in the 2025 shutdown) is
+    judged on the day the publisher gives, at the calendar's hour, not when it was expected."""
+    store = Store(sqlite_url)
+    live = synthetic_live(store, tmp_path)
+    before = _daily("2026-06-16", [5.0] * 30)
+    after = _daily("2026-06-17", [5.0] * 30 + [11.0])
+    vintages = (Vintage(date(2026, 6, 16), before), Vintage(date(2026, 6, 19), after))
+    loaded = datetime(2026, 11, 1, tzinfo=UTC)  # backfilled later, with its vintages
+    store.record("fred", Fetched("TESTD", after, realtime_start=date(2026, 6, 19),
+                                 vintages=vintages), loaded)
+    base = datetime(2026, 6, 16, 22, 0, tzinfo=UTC)
+    live.keep(live.find(base), 0, base)
+    expected = datetime(2026, 6, 17, 20, 30, tzinfo=UTC)  # the calendar's 4:30 pm EDT
+    assert live.find(expected).events == ()
+    came_out = datetime(2026, 6, 19, 20, 30, tzinfo=UTC)
+    assert live.find(came_out - timedelta(minutes=1)).events == ()
+    assert [(e.date, e.announced) for e in live.find(came_out).events] == [
+        (date(2026, 6, 17), came_out)]
     store.close()
