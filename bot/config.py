@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     @classmethod
     def _format_any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+    # Apprise URLs, whitespace-separated, each optionally `filter=` first (docs/operations.md).
+    apprise_urls: SecretStr | None = Field(None, alias="CYCLEWATCH_APPRISE_URLS")
 
     @field_validator("timezone")
     @classmethod

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.config import Settings
-from bot.platforms import console, slack, telegram
+from bot.platforms import apprise, console, slack, telegram
 from bot.platforms.base import Platform
 
-PLATFORMS: tuple[Platform, ...] = (telegram.PLATFORM, slack.PLATFORM, console.PLATFORM)
+PLATFORMS: tuple[Platform, ...] = (
+    telegram.PLATFORM, slack.PLATFORM, apprise.PLATFORM, console.PLATFORM)
 
 
 def configured(settings: Settings, platforms: Sequence[Platform] = PLATFORMS) -> list[Platform]:

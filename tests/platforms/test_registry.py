@@ -97,7 +97,7 @@ def store(sqlite_url: str) -> Iterator[Store]:
 
 
 def test_the_registry_lists_telegram_and_slack_and_picks_by_settings() -> None:
-    assert [p.name for p in PLATFORMS] == ["telegram", "slack", "console"]
+    assert [p.name for p in PLATFORMS] == ["telegram", "slack", "apprise", "console"]
     assert configured(settings()) == []  # the console only for `cyclewatch chat`
     assert [p.name for p in configured(settings(console_chat=True))] == ["console"]
     assert [p.name for p in configured(settings(slack_bot_token="xoxb-1"))] == ["slack"]
