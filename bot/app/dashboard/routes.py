@@ -116,6 +116,8 @@ class DashboardRoutes:
             "/api/series/{series}": self.api_series,
             "/api/freshness": self.api_freshness,
             "/chart/rule/{rule}.png": self.png_rule,
+            "/feed.atom": self.feed,
+            "/releases.ics": self.releases,
             "/static/{path:.+}": self.static,
         }
         return {path: self._guard(handler) for path, handler in table.items()}
@@ -256,6 +258,26 @@ class DashboardRoutes:
         if body is None:
             raise web.HTTPNotFound(text="no chart")
         return _secure(web.Response(body=body, content_type="image/png"))
+
+    async def feed(self, request: web.Request) -> web.StreamResponse:
+        """Every alert as an Atom feed, newest first (bot/app/dashboard/feeds.py)."""
+        from bot.app.dashboard.feeds import alerts_atom
+
+        lang, model, base = _lang(request), self.model, f"{request.scheme}://{request.host}"
+        body = await self._run(request, lambda: model.cached(
+            ("feed", lang, base), lambda: alerts_atom(model._events(), lang, base)))
+        return _secure(web.Response(body=body, content_type="application/atom+xml"))
+
+    async def releases(self, request: web.Request) -> web.StreamResponse:
+        """The coming releases and what each checks, as iCalendar."""
+        from bot.app.dashboard.feeds import releases_ics
+        from bot.chat.settings import checks_by_release
+        from bot.ingest.calendar import ReleaseCalendar
+
+        lang, model = _lang(request), self.model
+        body = await self._run(request, lambda: releases_ics(
+            ReleaseCalendar(), checks_by_release(model.insight.ruleset), model.today(), lang))
+        return _secure(web.Response(body=body, content_type="text/calendar"))
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         """A bundled asset (the charting library, the script, the style sheet)."""
