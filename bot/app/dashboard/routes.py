@@ -119,6 +119,8 @@ class DashboardRoutes:
             "/feed.atom": self.feed,
             "/releases.ics": self.releases,
             "/static/{path:.+}": self.static,
+            "/openapi.json": self.openapi,
+            "/api/{path:.*}": self.api_unknown,  # last: only what no route above takes
         }
         return {path: self._guard(handler) for path, handler in table.items()}
 
@@ -136,8 +138,10 @@ class DashboardRoutes:
                 response = _error(request, str(err), err.status)
                 response.headers["Retry-After"] = str(err.retry_after)
                 return response
-            except web.HTTPException:
-                raise
+            except web.HTTPException as err:
+                if err.status < 400 or not request.path.startswith("/api/"):
+                    raise
+                return _error(request, err.text or err.reason, err.status)
             except Exception:  # the page never shows an internal error; the log does
                 log.exception("dashboard: %s failed", request.path)
                 return _json({"error": "internal error"}, status=500)
@@ -278,6 +282,17 @@ class DashboardRoutes:
         body = await self._run(request, lambda: releases_ics(
             ReleaseCalendar(), checks_by_release(model.insight.ruleset), model.today(), lang))
         return _secure(web.Response(body=body, content_type="text/calendar"))
+
+    async def openapi(self, request: web.Request) -> web.StreamResponse:
+        """The OpenAPI description of /api/ (bot/app/dashboard/openapi.py)."""
+        from bot.app.dashboard.openapi import describe
+        from bot.config import package_version
+
+        return _json(describe(package_version()))
+
+    async def api_unknown(self, request: web.Request) -> web.StreamResponse:
+        """A JSON 404 for a path under /api/ that no route takes."""
+        raise web.HTTPNotFound(text="no such path")
 
     async def static(self, request: web.Request) -> web.StreamResponse:
         """A bundled asset (the charting library, the script, the style sheet)."""
