@@ -2,18 +2,23 @@
 and recording each delivery's outcome. Plain synchronous SQL: async callers run every method
 with `asyncio.to_thread`, so the event loop never waits on the database.
 
-Claim -> send -> mark: a crash can at most repeat the one message in flight, because a claim
-older than `claim_timeout` is taken over by the next claimer. On PostgreSQL several processes
-claim with `FOR UPDATE SKIP LOCKED`; every claim is also a compare-and-set UPDATE, so two
-claimers never both own a row (on SQLite too).
+Claim -> send -> note -> (next claim) record: one claim is one `UPDATE … RETURNING` in one
+write transaction that also records the sends noted since the last one and renews the lease,
+so a batch costs one statement and one commit, whatever its size. On PostgreSQL several
+processes claim with `FOR UPDATE SKIP LOCKED` (no claimer ever waits on another's rows); on
+SQLite the transaction begins IMMEDIATE (`bot.store.tx`), so several workers never deadlock.
 
-Writes after a send are retried through transient database faults (`bot.store.faults`); a
-"sent" that still cannot be written is kept in memory and written before the next claim, so a
-read-only spell does not send anything twice.
+A crash repeats at most the message in flight: each send is journaled (`bot.alerts.journal`)
+the moment it returns, and whoever takes the dead process's claims back on this host records
+its journal first. A claim belongs to its owner's lease, renewed while it runs; once the lease
+lapses (the process died, on this host or another) the claims are anyone's to take. Sends
+noted during a database fault wait in memory and in the journal for the next claim; claimed
+rows left unsent by a fault go back to pending with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -22,15 +27,19 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from bot.alerts.journal import SentJournal, drop_journal, journal_owners, read_journal
 from bot.notifiers.base import Sent
 from bot.store.chats import Subscriptions
-from bot.store.faults import retrying
+from bot.store.faults import DEFAULT_RETRY, Retry
+from bot.store.leases import drop_lease, live_owners, renew_lease
 from bot.store.schema import OutboxStatus, events, outbox
+from bot.store.tx import write_transaction
 from rules import Transition
 
 log = logging.getLogger("cyclewatch.outbox")
@@ -67,69 +76,145 @@ class Job:
     # When its evaluation recorded it: rows of one evaluation share it (the pipeline writes
     # them in one transaction with one `now`), which is how they are grouped for a chat.
     created_at: datetime | None = None
+    held: bool = False  # quiet hours held it until now: it goes out in the chat's digest
+    happened: datetime | None = None  # when its event was recorded (a held row's digest says)
 
 
 class OutboxRows:
     """Every read and write of outbox rows, on behalf of one claimer (`owner`)."""
 
     def __init__(
-        self, engine: Engine, owner: str, *, claim_timeout: timedelta = timedelta(minutes=5)
+        self, engine: Engine, owner: str, *, claim_timeout: timedelta = timedelta(minutes=5),
+        lease: timedelta = timedelta(seconds=20), journal: Path | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.engine = engine
         self.owner = owner
         self.claim_timeout = claim_timeout
+        self.lease = lease
+        self.retry = retry
         self.subs = Subscriptions(engine)
-        self.unmarked: list[tuple[list[int], Sent, datetime]] = []  # sent, not yet recorded
+        self.journal_dir = journal
+        self.journal = SentJournal(journal, owner)
+        self.unmarked: list[tuple[int, tuple[str, ...], datetime]] = []  # sent, not recorded
+        self.claimed: set[int] = set()  # rows claimed since `begin_batch`
+        self.abandoned: set[int] = set()  # claimed, left unsent by a fault: back at next claim
+        self._events: dict[int, tuple[dict[str, Any], datetime | None]] = {}
+        self._renewed: datetime | None = None
 
     # --- claiming ---------------------------------------------------------------------------
 
     def due(self, now: datetime) -> sa.ColumnElement[bool]:
-        """Rows to send now: pending and due, or claimed by someone who has gone silent."""
+        """Rows to send now: pending and due, or claimed by someone who lost the lease (died,
+        hangs) or whose claim is older than the claim timeout."""
         return sa.or_(
             sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now),
             sa.and_(outbox.c.status == OutboxStatus.SENDING,
-                    outbox.c.claimed_at < now - self.claim_timeout),
+                    sa.or_(outbox.c.claimed_at < now - self.claim_timeout,
+                           outbox.c.claimed_by.not_in(live_owners(now)))),
         )
 
     def claim(
         self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None,
         created_at: datetime | None = None,
     ) -> list[Job]:
-        """Take up to `limit` due rows (of one (platform, chat), and of one evaluation, when
-        given), oldest first."""
-        while self.unmarked:  # first record what went out during a fault (raise if still down)
-            ids, sent, at = self.unmarked[0]
-            self._mark_sent(ids, sent, at)
-            self.unmarked.pop(0)
-        candidates = sa.select(outbox.c.id).where(self.due(now))
-        if chat is not None:
-            candidates = candidates.where(outbox.c.platform == chat[0],
-                                          outbox.c.chat_id == chat[1])
-        if created_at is not None:
-            candidates = candidates.where(outbox.c.created_at == created_at)
-        candidates = candidates.order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit)
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True)
-            claimed = [row_id for row_id in conn.execute(candidates).scalars()
-                       if self._take(conn, row_id, now)]
-            rows = conn.execute(
-                sa.select(outbox, events.c.payload)
-                .join(events, events.c.id == outbox.c.event_id)
-                .where(outbox.c.id.in_(claimed))
-                .order_by(outbox.c.id)
-            ).all()
-        return [Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts, dict(r.payload),
-                    r.created_at) for r in rows]
+        """Take the due rows of the oldest `limit` due rows' chats and evaluations (of one
+        (platform, chat), and of one evaluation, when given), with every row of those
+        evaluations, in one statement; the sends noted since the last claim are recorded and
+        the lease renewed in the same transaction (raise if the database still refuses)."""
+        renew = self._renewed is None or not now - self.lease / 4 < self._renewed <= now
 
-    def _take(self, conn: Connection, row_id: int, now: datetime) -> bool:
-        """Compare-and-set: the row is ours only if it is still due when we write."""
-        return bool(conn.execute(
-            outbox.update()
-            .where(outbox.c.id == row_id, self.due(now))
+        def write() -> tuple[int, set[int], Sequence[Any], dict[int, Any]]:
+            with write_transaction(self.engine) as conn:
+                marked = self._write_marks(conn)
+                released = self._release_abandoned(conn, now)
+                if renew:
+                    renew_lease(conn, self.owner, now, self.lease)
+                rows = conn.execute(self._claiming(conn.dialect.name, now, limit, chat,
+                                                   created_at)).all()
+                found = self._event_rows(conn, {int(r.event_id) for r in rows})
+            return marked, released, rows, found
+        marked, released, rows, found = self.retry.run(write)
+        self._renewed = now if renew else self._renewed
+        self._recorded(marked)
+        self.abandoned -= released
+        jobs = sorted((Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts,
+                           dict(found[r.event_id][0]), r.created_at, bool(r.held),
+                           found[r.event_id][1]) for r in rows), key=lambda j: j.id)
+        self.claimed.update(job.id for job in jobs)
+        return jobs
+
+    def _claiming(
+        self, dialect: str, now: datetime, limit: int | None, chat: tuple[str, str] | None,
+        created_at: datetime | None,
+    ) -> sa.Update:
+        """UPDATE … RETURNING of the claim. On PostgreSQL the rows are chosen FOR UPDATE SKIP
+        LOCKED (never waiting on another claimer, so claims cannot deadlock); on SQLite the
+        immediate transaction is the only writer."""
+        def due_rows(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
+            query = sa.select(*columns).where(self.due(now))
+            if chat is not None:
+                query = query.where(outbox.c.platform == chat[0], outbox.c.chat_id == chat[1])
+            if created_at is not None:
+                query = query.where(outbox.c.created_at == created_at)
+            return query
+
+        locking = dialect == "postgresql"
+        ids = due_rows(outbox.c.id)
+        if limit is not None:  # whole evaluations of a chat: one message for them all
+            evaluation = (outbox.c.platform, outbox.c.chat_id, outbox.c.created_at)
+            first = due_rows(*evaluation).order_by(outbox.c.next_attempt_at, outbox.c.id)
+            first = first.limit(limit)
+            if locking:
+                first = first.with_for_update(skip_locked=True)
+            # Materialized: chosen once (PostgreSQL may otherwise run a locking subquery again
+            # for each row and so pass the limit).
+            chosen = first.cte("chosen").prefix_with("MATERIALIZED")
+            ids = ids.where(sa.tuple_(*evaluation).in_(sa.select(*chosen.c)))
+        if locking:
+            ids = ids.with_for_update(skip_locked=True)
+        taken = ids.cte("taken").prefix_with("MATERIALIZED")
+        return (
+            outbox.update().where(outbox.c.id.in_(sa.select(taken.c.id)), self.due(now))
             .values(status=OutboxStatus.SENDING, claimed_by=self.owner, claimed_at=now,
                     attempts=outbox.c.attempts + 1)
-        ).rowcount)
+            .returning(outbox.c.id, outbox.c.event_id, outbox.c.platform, outbox.c.chat_id,
+                       outbox.c.attempts, outbox.c.created_at, outbox.c.held)
+        )
+
+    def _event_rows(
+        self, conn: Connection, wanted: set[int]
+    ) -> dict[int, tuple[dict[str, Any], datetime | None]]:
+        """The events' payloads and record times; an event never changes, so each is read
+        once (a fan-out of one alert reads it once, not once per chat)."""
+        missing = wanted - self._events.keys()
+        if len(self._events) + len(missing) > 4096:
+            self._events.clear()
+            missing = set(wanted)
+        if missing:
+            for row in conn.execute(sa.select(events.c.id, events.c.payload, events.c.created_at)
+                                    .where(events.c.id.in_(missing))):
+                self._events[int(row.id)] = (dict(row.payload), row.created_at)
+        return {event_id: self._events[event_id] for event_id in wanted}
+
+    def begin_batch(self) -> None:
+        """A new batch of the worker: the rows it claims from now on are tracked anew."""
+        self.claimed.clear()
+
+    def abandon(self) -> None:
+        """The batch stopped on an error: its rows not sent go back to pending at the next
+        claim (the claim's attempt not counted), not after the claim timeout."""
+        sent = {row_id for row_id, _ids, _at in self.unmarked}
+        self.abandoned |= self.claimed - sent
+        self.claimed.clear()
+
+    def _release_abandoned(self, conn: Connection, now: datetime) -> set[int]:
+        if not self.abandoned:
+            return set()
+        conn.execute(outbox.update().where(self._mine(*self.abandoned)).values(
+            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now,
+            attempts=outbox.c.attempts - 1))
+        return set(self.abandoned)
 
     def crowded(self, now: datetime) -> list[tuple[str, str]]:
         """(platform, chat) of every chat with at least two rows due (the digest's chats)."""
@@ -144,28 +229,54 @@ class OutboxRows:
     # --- handing claims back ------------------------------------------------------------------
 
     def release(self, now: datetime, ids: Sequence[int] | None = None) -> int:
-        """Put our claims (all, or these rows) back to pending, due now; how many."""
+        """Put our claims (all, or these rows) back to pending, due now; how many. Without
+        `ids` (a clean stop) the sends noted are recorded first and the lease given up."""
         where = [outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by == self.owner]
         if ids is not None:
             where.append(outbox.c.id.in_(ids))
-        with self.engine.begin() as conn:
-            return self._back(conn, sa.and_(*where), now)
+        else:
+            self.flush_marks()
+        with write_transaction(self.engine) as conn:
+            count = self._back(conn, sa.and_(*where), now)
+            if ids is None:
+                drop_lease(conn, self.owner)
+        if ids is None:
+            self._renewed = None
+            self.journal.close(remove=not self.unmarked)
+        return count
+
+    def keep_lease(self, now: datetime) -> None:
+        """Renew this claimer's lease (a periodic job: a long send must not let it lapse)."""
+        with write_transaction(self.engine) as conn:
+            renew_lease(conn, self.owner, now, self.lease)
+        self._renewed = now
 
     def release_dead(self, now: datetime) -> int:
         """Claims of a process of this host that no longer runs (it crashed) go back to
-        pending now, instead of after the claim timeout; other hosts' claims are left alone."""
+        pending now, instead of when its lease lapses; the sends it journaled are recorded
+        as sent first, so they are not repeated. Other hosts' claims are left alone."""
         host = socket.gethostname()
-        with self.engine.begin() as conn:
-            owners = conn.execute(
+        with write_transaction(self.engine) as conn:
+            owners = set(conn.execute(
                 sa.select(outbox.c.claimed_by).distinct().where(
                     outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.like(f"{host}:%"))
-            ).scalars().all()
-            dead = [o for o in owners if o and _owner_is_dead(o, host)]
+            ).scalars())
+            dead = sorted(o for o in owners | set(journal_owners(self.journal_dir))
+                          if o and o.startswith(f"{host}:") and _owner_is_dead(o, host))
             if not dead:
                 return 0
+            recorded = 0
+            for owner in dead:
+                sent = read_journal(self.journal_dir, owner)
+                recorded += len(sent)
+                _write_sent(conn, owner, [(i, ids, now) for i, ids in sent])
             count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
                                              outbox.c.claimed_by.in_(dead)), now)
-        log.info("took back %d delivery claim(s) of a stopped process", count)
+        for owner in dead:
+            drop_journal(self.journal_dir, owner)
+        if count or recorded:
+            log.info("took back %d delivery claim(s) of a stopped process (%d it had sent)",
+                     count, recorded)
         return count
 
     @staticmethod
@@ -180,41 +291,64 @@ class OutboxRows:
         return sa.and_(outbox.c.id.in_(ids), outbox.c.status == OutboxStatus.SENDING,
                        outbox.c.claimed_by == self.owner)
 
-    def mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
-        """These rows went out as `sent` (one message, or one digest of them all); through a
-        lasting fault the mark waits in memory for the next claim."""
-        try:
-            retrying(lambda: self._mark_sent(ids, sent, now))
-        except sa.exc.DBAPIError as err:
-            log.warning("cannot record %d sent delivery(s) yet: %s", len(ids), err.orig)
-            self.unmarked.append((list(ids), sent, now))
+    def note_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
+        """These rows went out as `sent`: journaled now, recorded in the database with the
+        next claim (one commit per batch)."""
+        self.journal.note([(row_id, sent.message_ids) for row_id in ids])
+        self.unmarked.extend((row_id, sent.message_ids, now) for row_id in ids)
 
-    def _mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(outbox.update().where(self._mine(*ids)).values(
-                status=OutboxStatus.SENT, message_ids=list(sent.message_ids), sent_at=now,
-                last_error=None))
+    def mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
+        """These rows went out as `sent`: recorded now (with what was noted before); through
+        a lasting fault the marks wait for the next claim."""
+        self.note_sent(ids, sent, now)
+        try:
+            self.flush_marks()
+        except sa.exc.DBAPIError as err:
+            log.warning("cannot record %d sent delivery(s) yet: %s", len(self.unmarked),
+                        err.orig)
+
+    def flush_marks(self) -> None:
+        """Record the sends noted so far (retried through transient faults; raise if the
+        database still refuses: they stay noted)."""
+        if not self.unmarked:
+            return
+
+        def write() -> int:
+            with write_transaction(self.engine) as conn:
+                return self._write_marks(conn)
+        self._recorded(self.retry.run(write))
+
+    def _write_marks(self, conn: Connection) -> int:
+        """Write the noted sends (one statement); how many, for `_recorded` after the commit."""
+        _write_sent(conn, self.owner, self.unmarked)
+        return len(self.unmarked)
+
+    def _recorded(self, count: int) -> None:
+        if count:
+            del self.unmarked[:count]
+            if not self.unmarked:
+                self.journal.clear()
 
     def finish(self, job: Job, status: OutboxStatus, error: str) -> None:
         """End the row as failed / blocked / migrated, keeping the error."""
         def write() -> None:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(outbox.update().where(self._mine(job.id)).values(
                     status=status, last_error=error))
-        retrying(write)
+        self.retry.run(write)
 
     def retry_at(self, job: Job, at: datetime, *, attempts: int, error: str) -> None:
         """Back to pending until `at`, with the attempts counted so far."""
         def write() -> None:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(outbox.update().where(self._mine(job.id)).values(
                     status=OutboxStatus.PENDING, attempts=attempts, last_error=error,
                     claimed_by=None, next_attempt_at=at))
-        retrying(write)
+        self.retry.run(write)
 
     def block_chat(self, job: Job, chat_id: str, error: str) -> None:
         """The chat blocked or left us: deactivate it, and stop its pending rows and this one."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             self.subs.deactivate_chat(conn, job.platform, chat_id)
             conn.execute(
                 outbox.update()
@@ -231,7 +365,7 @@ class OutboxRows:
         moved: list[Job] = []
         if not jobs:
             return moved
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             self.subs.migrate_chat(conn, jobs[0].platform, old, new)
             for job in jobs:
                 if _has_row(conn, job.event_id, job.platform, new):
@@ -243,7 +377,10 @@ class OutboxRows:
         return moved
 
     def firing_message_ids(self, job: Job, rule_id: str) -> tuple[str, ...]:
-        """For a resolve: the message ids of this chat's copy of the rule's last firing alert."""
+        """For a resolve: the message ids of this chat's copy of the rule's last firing alert
+        (sends noted but not yet recorded are recorded first, when the database lets us)."""
+        with contextlib.suppress(sa.exc.DBAPIError):
+            self.flush_marks()
         with self.engine.connect() as conn:
             found = conn.execute(
                 sa.select(outbox.c.message_ids)
@@ -260,6 +397,24 @@ class OutboxRows:
                 .limit(1)
             ).scalar()
         return tuple(str(i) for i in found or ())
+
+
+def _write_sent(
+    conn: Connection, owner: str, sent: Sequence[tuple[int, tuple[str, ...], datetime]]
+) -> None:
+    """Record sends of `owner`'s claims: one executemany UPDATE (rows another claimer took
+    over meanwhile are left to it)."""
+    if not sent:
+        return
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id == sa.bindparam("row"), outbox.c.status == OutboxStatus.SENDING,
+               outbox.c.claimed_by == owner)
+        .values(status=OutboxStatus.SENT, last_error=None,
+                message_ids=sa.bindparam("ids", type_=outbox.c.message_ids.type),
+                sent_at=sa.bindparam("at", type_=outbox.c.sent_at.type)),
+        [{"row": row_id, "ids": list(ids), "at": at} for row_id, ids, at in sent],
+    )
 
 
 def _has_row(conn: Connection, event_id: int, platform: str, chat_id: str) -> bool:

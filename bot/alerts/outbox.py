@@ -2,8 +2,10 @@
 -> mark (Alertmanager's notify stages are the model), each stage a module of its own:
 `bot.alerts.claims` (claim, and every outbox write), `routing`, `compose` (render, quiet hours),
 `sending`, `outcomes` (mark), and `migration` (a chat that moved). This module is the loop: it
-claims batches, groups one chat's rows of one evaluation (or its held rows) into one message,
-and carries each message through the stages; a stage that ends a delivery early records why.
+claims batches (one statement and one commit each, sized to the notifiers' rates), reads the
+batch's chats at once, groups one chat's rows of one evaluation (or its held rows) into one
+message, and carries each message through the stages; a stage that ends a delivery early
+records why. A batch that stops on an error (a database fault) hands its unsent rows back.
 
 Guarantees (see `bot.alerts.claims`): a crash repeats at most the one message in flight;
 flood control waits `retry_after` without counting as a failure; other transient errors back
@@ -17,25 +19,61 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
 
 from bot.alerts.claims import Job, OutboxRows
 from bot.alerts.compose import ChartFor, Compose, Composer, NumbersFor, OneByOne
+from bot.alerts.journal import journal_dir
 from bot.alerts.mutenotice import announce_expired_mutes
 from bot.alerts.outcomes import Outcome, Outcomes
-from bot.alerts.quiet import held_rows
 from bot.alerts.routing import Router
 from bot.alerts.sending import send
+from bot.config import state_dir
 from bot.notifiers.base import Notifier
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
 from bot.store import Store
-from bot.store.chats import Subscriptions
+from bot.store.chats import Chat, Subscriptions
+from bot.store.faults import DEFAULT_RETRY, Retry
 from bot.store.schema import OutboxStatus
 
-__all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus"]
+__all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus", "batch_for"]
+# A batch is about this long at the fastest notifier's rate, within these bounds: one commit
+# per batch, and not so many rows claimed that a stalled batch holds much back.
+BATCH_SECONDS = 0.25
+BATCH_BOUNDS = (20, 500)
+
+
+def batch_for(notifiers: Iterable[Notifier]) -> int:
+    """Rows per claim: a quarter second at the fastest declared rate (`rate_per_second`,
+    e.g. Telegram's 30/s, or 1,000/s with paid broadcast), within `BATCH_BOUNDS`."""
+    rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
+    low, high = BATCH_BOUNDS
+    return max(low, min(high, int(max(rates, default=0.0) * BATCH_SECONDS)))
+
+
+class BatchChats(Subscriptions):
+    """`find` answered from one read of a batch's chats (each answer used once, so a chat
+    that changes during the batch is read again); other chats are read as ever."""
+
+    def __init__(self, subs: Subscriptions) -> None:
+        super().__init__(subs.engine)
+        self._known: dict[tuple[str, str], Chat | None] = {}
+
+    def prefetch(self, jobs: Iterable[Job]) -> None:
+        """Read the chats of these rows in one statement."""
+        keys = {(job.platform, job.chat_id) for job in jobs}
+        found = self.find_many(keys) if keys else {}
+        self._known = {key: found.get(key) for key in keys}
+
+    def find(self, platform: str, chat_id: str) -> Chat | None:
+        """The chat (from the batch's read when it holds it)."""
+        key = (platform, chat_id)
+        if key in self._known:
+            return self._known.pop(key)
+        return super().find(platform, chat_id)
 
 
 class DeliveryWorker:
@@ -50,20 +88,24 @@ class DeliveryWorker:
         worker_id: str = "worker",
         backoff: Backoff | None = None,
         claim_timeout: timedelta = timedelta(minutes=5),
-        batch: int = 20,
+        lease: timedelta = timedelta(seconds=20),
+        batch: int | None = None,
         rng: random.Random | None = None,
         chart_for: ChartFor | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.worker_id = worker_id
-        self.batch = batch
-        self.rows = OutboxRows(store.engine, worker_id, claim_timeout=claim_timeout)
+        self.batch = batch or batch_for(self.notifiers.values())
+        self.rows = OutboxRows(store.engine, worker_id, claim_timeout=claim_timeout,
+                               lease=lease, journal=journal_dir(store.url, state_dir()),
+                               retry=retry)
         self.outcomes = Outcomes(self.rows, clock, backoff or Backoff(5.0, 3600.0, max_attempts=8),
                                  rng or random.Random())
-        self.router = Router(self.rows, Subscriptions(store.engine), self.notifiers,
-                             self.outcomes)
+        self.chats = BatchChats(Subscriptions(store.engine))
+        self.router = Router(self.rows, self.chats, self.notifiers, self.outcomes)
         self.composer = Composer(self.rows, self.outcomes, clock, chart_for)
 
     @property
@@ -96,26 +138,43 @@ class DeliveryWorker:
         """Take back the claims of this host's processes that no longer run."""
         return self.rows.release_dead(self.clock())
 
+    def keep_lease(self) -> None:
+        """Renew this worker's lease on its claims, and take back those of this host's dead
+        processes (a periodic job, so a long send never lets the lease lapse)."""
+        self.rows.keep_lease(self.clock())
+        self.rows.release_dead(self.clock())
+
     async def run_once(self) -> int:
-        """Claim one batch and deliver it; how many rows were handled."""
+        """Claim one batch and deliver it; how many rows were handled. When it stops on an
+        error, the rows it did not send go back to pending with the next claim."""
+        self.rows.begin_batch()
+        try:
+            return await self._run_batch()
+        except BaseException:
+            self.rows.abandon()
+            raise
+
+    async def _run_batch(self) -> int:
         jobs = await asyncio.to_thread(self.claim)
-        held = await asyncio.to_thread(held_rows, self.store.engine, [j.id for j in jobs])
+        if jobs:
+            await asyncio.to_thread(self.chats.prefetch, jobs)
         evaluation = lambda job: (job.platform, job.chat_id, job.created_at)  # noqa: E731
-        fresh = [j for j in jobs if j.id not in held]
-        extra = 0  # rows of the same evaluations claimed beyond the batch
-        for key, same in groupby(sorted(fresh, key=lambda j: (j.platform, j.chat_id,
-                                                              str(j.created_at), j.id)),
-                                 key=evaluation):
-            extra += await self.deliver_evaluation(list(same), key[2])
+        for _key, same in groupby(sorted((j for j in jobs if not j.held),
+                                         key=lambda j: (j.platform, j.chat_id,
+                                                        str(j.created_at), j.id)),
+                                  key=evaluation):
+            await self.deliver_evaluation(list(same))
         chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
-        for chat, group in groupby(sorted((j for j in jobs if j.id in held), key=chat_of),
+        extra = 0  # a held chat's other due rows, claimed beyond the batch
+        for chat, group in groupby(sorted((j for j in jobs if j.held), key=chat_of),
                                    key=chat_of):
             more = await asyncio.to_thread(self.rows.claim, self.clock(), limit=None, chat=chat)
-            held |= await asyncio.to_thread(held_rows, self.store.engine, [j.id for j in more])
+            extra += len(more)
             for job in more:
-                if job.id not in held:
+                if not job.held:
                     await self.deliver(job)
-            await self.deliver_held([*group, *(j for j in more if j.id in held)], held)
+            held = [*group, *(j for j in more if j.held)]
+            await self.deliver_held(held, {j.id: j.happened or self.clock() for j in held})
         await announce_expired_mutes(self.store, self.notifiers, self.clock())
         return len(jobs) + extra
 
@@ -129,21 +188,13 @@ class DeliveryWorker:
             handled += count
         return handled
 
-    async def deliver_evaluation(self, jobs: list[Job], created_at: datetime | None) -> int:
-        """One chat's rows of one evaluation: claim the rest of them (a batch may have cut
-        them off), then one message for all, or the usual one when there is only one; how
-        many more rows were claimed."""
-        more: list[Job] = []
-        if created_at is not None:
-            more = await asyncio.to_thread(self.rows.claim, self.clock(), limit=None,
-                                           chat=(jobs[0].platform, jobs[0].chat_id),
-                                           created_at=created_at)
-        jobs = [*jobs, *more]
+    async def deliver_evaluation(self, jobs: list[Job]) -> None:
+        """One chat's rows of one evaluation (the claim takes an evaluation whole): one message
+        for all, or the usual one when there is only one."""
         if len(jobs) == 1:
             await self.deliver(jobs[0])
         else:
             await self.deliver_group(jobs)
-        return len(more)
 
     async def deliver(self, job: Job) -> None:
         """Send one claimed row and record the outcome (never drops it silently)."""

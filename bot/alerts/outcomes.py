@@ -43,9 +43,8 @@ class Outcomes:
     async def record(self, outcome: Outcome) -> None:
         """Sent (every row with the one message's ids), retry later, blocked, or failed."""
         result = outcome.result
-        if isinstance(result, Sent):
-            await asyncio.to_thread(self.rows.mark_sent, [j.id for j in outcome.jobs], result,
-                                    self.clock())
+        if isinstance(result, Sent):  # noted at once (no await before): recorded with the batch
+            self.rows.note_sent([j.id for j in outcome.jobs], result, self.clock())
             return
         for job in outcome.jobs:
             if not isinstance(result, DeliveryError):

@@ -97,6 +97,13 @@ class Subscriptions:
             ).first()
         return None if row is None else _chat(row)
 
+    def find_many(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Chat]:
+        """Several chats by (platform, chat id) in one statement; unknown ones are left out."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(chats).where(
+                sa.tuple_(chats.c.platform, chats.c.chat_id).in_(sorted(keys)))).all()
+        return {(row.platform, row.chat_id): _chat(row) for row in rows}
+
     def language(self, platform: str, chat_id: str) -> str:
         """The chat's language ('en' for an unknown chat): the one lookup every sender uses."""
         found = self.find(platform, chat_id)

@@ -1,20 +1,31 @@
-"""Transient database faults: which errors to retry, the retry, and recycling the pool."""
+"""Transient database faults: which errors to retry, the retry, and recycling the pool.
+
+A read-only, full, locked or vanished database is retried with doubling waits; the first
+fault of a spell is logged once and its end once (`OutageLatch`), so a long spell does not
+flood the log. What still fails after the retries is raised: the caller's own job backs off
+and tries again later, and nothing needs a restart once the database is writable again
+(`recycle_on_fault` drops the connections opened during the spell).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.runtime.latch import OutageLatch
+
 log = logging.getLogger("cyclewatch.store")
 T = TypeVar("T")
-# Words of the transient faults: a read-only, locked, busy or vanished database.
-_TRANSIENT = ("readonly", "read-only", "read only", "locked", "busy", "disk i/o",
-              "server closed", "connection", "terminating", "could not connect")
+# Words of the transient faults: a read-only, full, locked, busy or vanished database.
+_TRANSIENT = ("readonly", "read-only", "read only", "locked", "busy", "disk i/o", "full",
+              "no space", "server closed", "connection", "terminating", "could not connect")
+_latch = OutageLatch("the database", log)
 
 
 def transient(err: BaseException) -> bool:
@@ -25,19 +36,38 @@ def transient(err: BaseException) -> bool:
         word in str(err.orig if hasattr(err, "orig") else err).lower() for word in _TRANSIENT)
 
 
+@dataclass(frozen=True)
+class Retry:
+    """How a write is retried through transient faults: `attempts` tries with doubling waits
+    from `first_wait` (0.1 s … 3.2 s: ~6 s in all, short enough for a stop to wait for)."""
+
+    attempts: int = 6
+    first_wait: float = 0.1
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, fn: Callable[[], T]) -> T:
+        """`fn()`, again after a transient fault; the last fault is raised."""
+        for attempt in range(self.attempts):
+            try:
+                result = fn()
+            except sa.exc.DBAPIError as err:
+                if not transient(err) or attempt == self.attempts - 1:
+                    raise
+                _latch.failed(str(err.orig).splitlines()[0][:120])
+                self.sleep(self.first_wait * 2**attempt)
+                continue
+            _latch.recovered()
+            return result
+        raise AssertionError("unreachable")
+
+
+DEFAULT_RETRY = Retry()
+
+
 def retrying(fn: Callable[[], T], *, attempts: int = 6, first_wait: float = 0.1,
              sleep: Callable[[float], None] = time.sleep) -> T:
-    """`fn()`, again after a transient fault with doubling waits (0.1 s … 3.2 s: ~6 s in all,
-    short enough for a stop to wait for); the last fault is raised."""
-    for attempt in range(attempts):
-        try:
-            return fn()
-        except sa.exc.DBAPIError as err:
-            if not transient(err) or attempt == attempts - 1:
-                raise
-            log.warning("database fault (%s); retrying", str(err.orig).splitlines()[0][:120])
-            sleep(first_wait * 2**attempt)
-    raise AssertionError("unreachable")
+    """`fn()` through transient faults (see `Retry`)."""
+    return Retry(attempts, first_wait, sleep).run(fn)
 
 
 def recycle_on_fault(engine: Engine) -> None:

@@ -161,6 +161,15 @@ outbox = Table(
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 
+# Each delivering process's lease on its outbox claims, renewed while it runs: once
+# `expires_at` has passed (the process died or hangs), its claims are anyone's to take.
+outbox_leases = Table(
+    "outbox_leases",
+    metadata,
+    Column("owner", String(64), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
 # Releases that are not numeric series: FOMC statements, refunding statements.
 releases = Table(
     "releases",
