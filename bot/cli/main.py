@@ -40,6 +40,7 @@ HANDLERS = {
     "test": "bot.cli.rules:test_command",
     "backtest": "bot.cli.backtest:backtest_command",
     "regime": "bot.cli.regime:regime_command",
+    "briefing": "bot.cli.briefing:briefing_command",
     "dashboard": "bot.cli.dashboard:dashboard_command",
     "completion": "bot.cli.completion:completion_command",
 }
