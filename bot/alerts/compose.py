@@ -17,7 +17,7 @@ from datetime import datetime
 from bot.alerts.claims import Job, OutboxRows
 from bot.alerts.digest import compose_held, readable
 from bot.alerts.outcomes import Outcomes
-from bot.alerts.payload import AlertPayload
+from bot.alerts.payload import BRIEFING, AlertPayload
 from bot.alerts.quiet import chat_zone, hold
 from bot.alerts.render import render_alert, render_group
 from bot.alerts.routing import Target
@@ -77,7 +77,7 @@ class Composer:
         numbers = await self._numbers([alert], target.lang) if alert.state is \
             Transition.FIRING else []
         message = render_alert(alert, target.lang, replaces=replaces, chart_png=chart,
-                               numbers=numbers)
+                               numbers=numbers, zone=target.chat.tz if target.chat else None)
         chat = target.chat
         if chat is not None and chat.quiet is not None:
             silent = chat.quiet.quiets(alert.severity, self.clock(), chat_zone(chat))
@@ -88,7 +88,8 @@ class Composer:
         """Several rows of one evaluation as one message (oldest observation first, the first
         one's chart); inside quiet hours, or with fewer than two alerts, one by one."""
         alerts = await self._readable(jobs)
-        if (target.chat is not None and target.chat.quiet is not None) or len(alerts) < 2:
+        if ((target.chat is not None and target.chat.quiet is not None) or len(alerts) < 2
+                or any(a.rule == BRIEFING for _, a in alerts)):  # the briefing goes alone
             return OneByOne(tuple(job for job, _ in alerts))
         chart = await self._chart(alerts[0][1], target.lang)
         firing = [a for _, a in alerts if a.state is Transition.FIRING]

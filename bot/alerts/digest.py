@@ -52,7 +52,7 @@ def compose_held(
     ordered = sorted(alerts, key=lambda pair: pair[1])
     parts = []
     for alert, at in ordered:
-        message = render_alert(alert, lang)
+        message = render_alert(alert, lang, zone=tz.key)
         parts.append(f"{text(lang, 'held_at', when=when(lang, at, tz))}\n"
                      f"{message.title}\n{message.body}")
     title = (text(lang, "held_title_one") if len(ordered) == 1 else

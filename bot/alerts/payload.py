@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.i18n import LANGUAGES
 from rules import Event, Transition
 
+BRIEFING = "briefing"  # the rule id under which the weekly briefing is stored and sent
+
 
 def event_payload(event: Event) -> dict[str, Any]:
     """What the outbox needs to render the alert later, in every language we speak."""
@@ -57,6 +59,8 @@ class AlertPayload(BaseModel):
     since: dt.date | None = None
     announced: dt.datetime | None = None  # when the data behind it became public
     texts: dict[str, AlertText] = Field(default_factory=dict)
+    # Texts that depend on the reader's time zone (the briefing's release times): {zone: {lang}}.
+    zones: dict[str, dict[str, AlertText]] = Field(default_factory=dict)
 
     @classmethod
     def from_payload(cls, raw: object) -> AlertPayload:
@@ -75,9 +79,11 @@ class AlertPayload(BaseModel):
         """The typed alert of a fresh event, exactly as it reads back from the store."""
         return cls.from_payload(event_payload(event))
 
-    def text_in(self, lang: str) -> AlertText:
-        """The texts in `lang`, else English, else empty."""
-        return self.texts.get(lang) or self.texts.get("en") or AlertText()
+    def text_in(self, lang: str, zone: str | None = None) -> AlertText:
+        """The texts in `lang` (as written for `zone` when they depend on it), else English,
+        else empty."""
+        by_zone = self.zones.get(zone or "", {})
+        return by_zone.get(lang) or self.texts.get(lang) or self.texts.get("en") or AlertText()
 
     @property
     def chart_date(self) -> dt.date:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -69,16 +70,26 @@ def drop_muted(
 
 def store_event(conn: Connection, event: Event, now: datetime) -> int | None:
     """Stage 3 (dedup): insert the event once per rule/state/date; None when already known."""
+    return store_payload(conn, event.rule_id, event.state, event.date, event.severity,
+                         event_payload(event), now, value=event.value)
+
+
+def store_payload(
+    conn: Connection, rule_id: str, state: str, obs_date: date, severity: str,
+    payload: dict[str, Any], now: datetime, *, value: float | None = None,
+) -> int | None:
+    """An event row once per rule/state/date (an alert, or the weekly briefing under its own
+    id); its id, or None when it was already stored."""
     added = insert_ignoring_duplicates(
         conn,
         events,
         {
-            "rule_id": event.rule_id,
-            "state": event.state,
-            "obs_date": event.date,
-            "value": event.value,
-            "severity": event.severity,
-            "payload": event_payload(event),
+            "rule_id": rule_id,
+            "state": state,
+            "obs_date": obs_date,
+            "value": value,
+            "severity": severity,
+            "payload": payload,
             "created_at": now,
         },
     )
@@ -87,9 +98,9 @@ def store_event(conn: Connection, event: Event, now: datetime) -> int | None:
     return int(
         conn.execute(
             sa.select(events.c.id).where(
-                events.c.rule_id == event.rule_id,
-                events.c.state == event.state,
-                events.c.obs_date == event.date,
+                events.c.rule_id == rule_id,
+                events.c.state == state,
+                events.c.obs_date == obs_date,
             )
         ).scalar_one()
     )

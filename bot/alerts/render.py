@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.alerts.payload import AlertPayload
+from bot.alerts.payload import BRIEFING, AlertPayload
 from bot.i18n import text
 from bot.notifiers.base import Button, Message
 from rules import Transition
@@ -47,10 +47,16 @@ def render_alert(
     chart_png: bytes | None = None,
     plain: bool = False,
     numbers: Sequence[str] = (),
+    zone: str | None = None,
 ) -> Message:
     """The alert for one chat: localized title and explanation, the seed's `numbers` that
-    bear on it (bot/chat/seedtext.py), severity, buttons."""
-    chosen = alert.text_in(lang)
+    bear on it (bot/chat/seedtext.py), severity, buttons; the weekly briefing as written, in
+    the chat's `zone`."""
+    chosen = alert.text_in(lang, zone)
+    if alert.rule == BRIEFING:
+        return Message(title=chosen.title, body=chosen.text, chart_png=chart_png, plain=plain,
+                       tags={"rule": BRIEFING, "date": alert.date.isoformat(),
+                             "severity": alert.severity})
     firing = alert.state is Transition.FIRING
     severity = alert.severity
     headline = text(lang, "alert_resolved")

@@ -34,6 +34,7 @@ class Producer:
         state: ServiceState, metrics: Metrics, tell_admins: TellAdmins,
         wake_delivery: Callable[[], None], is_leader: Callable[[], bool],
         chat_busy: Callable[[], bool] = lambda: False,
+        briefings: Callable[[datetime], int] | None = None,
     ) -> None:
         self.holder = holder
         self.evaluator = evaluator
@@ -44,6 +45,7 @@ class Producer:
         self.wake_delivery = wake_delivery
         self.is_leader = is_leader
         self.chat_busy = chat_busy
+        self.briefings = briefings  # records the weekly briefing once an H.4.1 is evaluated
         self._one_at_a_time = asyncio.Lock()
         self._polled: set[str] = set()
         self._first_round = False  # every source polled once since start
@@ -78,6 +80,8 @@ class Producer:
                 found = await in_daemon_thread(self.evaluator.find, now, budget=EVAL_BUDGET)
                 recorded = await asyncio.to_thread(self.pipeline.record, found.events, now)
                 result = await asyncio.to_thread(self.evaluator.keep, found, recorded, now)
+                if self.briefings is not None:
+                    recorded += await asyncio.to_thread(self.briefings, now)
             except Exception as err:
                 return self._failed(err)
         await self._report(result, now)

@@ -20,6 +20,7 @@ from bot.app.chatside import ChatSide
 from bot.app.health import ServiceState, outbox_backlog
 from bot.app.produce import Producer
 from bot.app.sources import planned_sources, rules_options, source_context
+from bot.briefing.deliver import Briefings
 from bot.config import Settings
 from bot.evaluate.evaluator import LiveEvaluator
 from bot.evaluate.reload import ReloadResult, RulesHolder, watch_rules
@@ -256,6 +257,23 @@ class Wiring:
 
     # --- evaluation ----------------------------------------------------------------------
 
+    def _briefings(self) -> Briefings:
+        """The weekly briefing, read from the store with the running rules."""
+        from bot.evaluate.insight import Insight
+
+        cache: dict[int, Insight] = {}
+
+        def insight() -> Insight | None:
+            ruleset = self.holder.current
+            if ruleset is None:
+                return None
+            if id(ruleset) not in cache:
+                cache.clear()
+                cache[id(ruleset)] = Insight.from_store(ruleset, self.store)
+            return cache[id(ruleset)]
+
+        return Briefings(self.store, insight, default_zone=self.settings.timezone)
+
     def _add_producer(self) -> None:
         implicit = [Recipient(p, c) for p, c in self.chat.implicit_recipients()]
         self.producer = Producer(
@@ -268,6 +286,7 @@ class Wiring:
             wake_delivery=lambda: self.jobs["deliver"].run_soon(),
             is_leader=lambda: self.leadership.is_leader,
             chat_busy=lambda: self.chat.answering > 0,
+            briefings=self._briefings().record_due,
         )
         # Besides after each poll with news, the rules run on a timer (inputs go stale as
         # time passes) and after a reload; the first timed run waits one interval.

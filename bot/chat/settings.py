@@ -140,3 +140,20 @@ async def next_(ctx: CommandContext, call: Call) -> Reply:
     lines = [call.t("next_title", zone=chat_zone(ctx, call).key)]
     lines += next_lines(ctx, call, ctx.clock())
     return Reply("\n".join(lines))
+
+
+@command("briefing", admin_only=True)
+async def briefing(ctx: CommandContext, call: Call) -> Reply:
+    """The weekly briefing after each H.4.1 (the week in $ and bp): /briefing weekly|off."""
+    choice = call.args[0].lower() if call.args else ""
+    state = call.t(f"briefing_state_{call.chat.briefing or 'off'}")
+    if choice not in ("weekly", "off"):
+        return Reply(call.t("usage_briefing", state=state), ephemeral=True)
+    c = call.caller
+    await asyncio.to_thread(ctx.subs.set_briefing, c.platform, c.chat_id,
+                            None if choice == "off" else choice)
+    if choice == "off":
+        return Reply(call.t("briefing_off"))
+    release = next_release(ctx.calendar, "h41", ctx.clock())
+    at = when(call.lang, release.at, chat_zone(ctx, call)) if release else call.t("next_unknown")
+    return Reply(call.t("briefing_on", when=at))

@@ -29,11 +29,12 @@ class Chat:
     migrated_to: str | None = None  # a Telegram group that became a supergroup
     tz: str | None = None  # IANA zone; None: the service's CYCLEWATCH_TZ
     quiet: QuietHours | None = None
+    briefing: str | None = None  # "weekly", or None: no briefing
 
 
 def _chat(row: Any) -> Chat:
     return Chat(row.platform, row.chat_id, row.kind, row.lang or "en", bool(row.active),
-                row.migrated_to, row.tz, QuietHours.from_spec(row.quiet))
+                row.migrated_to, row.tz, QuietHours.from_spec(row.quiet), row.briefing)
 
 
 def insert_ignoring_duplicates(
@@ -121,6 +122,16 @@ class Subscriptions:
     def set_zone(self, platform: str, chat_id: str, tz: str) -> None:
         """Set the chat's IANA time zone."""
         self._set(platform, chat_id, tz=tz)
+
+    def set_briefing(self, platform: str, chat_id: str, every: str | None) -> None:
+        """Set how often the chat gets the briefing ("weekly"), or None for never."""
+        self._set(platform, chat_id, briefing=every)
+
+    def briefing_chats(self, conn: Connection) -> list[Chat]:
+        """The active chats that get the weekly briefing."""
+        rows = conn.execute(sa.select(chats).where(chats.c.active,
+                                                   chats.c.briefing == "weekly"))
+        return [_chat(row) for row in rows]
 
     def set_quiet(self, platform: str, chat_id: str, quiet: QuietHours | None,
                   now: datetime) -> int:

@@ -110,6 +110,7 @@ chats = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("tz", String(64)),  # IANA zone; NULL: the service's CYCLEWATCH_TZ
     Column("quiet", String(64)),  # quiet hours as `QuietHours.spec` ("23:00-07:00 hold ...")
+    Column("briefing", String(16)),  # "weekly": the briefing after each H.4.1; NULL: none
 )
 
 # What a chat wants: `target` is a rule id, a severity, or "all".
