@@ -37,6 +37,7 @@ test: $(DEV_STAMP)
 	@# zh charts need a CJK font (bot/chat/chartstyle.py CJK_FONTS gives the fallback order)
 	@fc-list :lang=zh family 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq fonts-noto-cjk >/dev/null; } || echo "no CJK font: install fonts-noto-cjk" >&2
 	./scripts/ensure-browser.sh
+	./scripts/ensure-promtool.sh
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(PYTEST)
