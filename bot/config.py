@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     rules_path: Path = Field(Path("rules.yaml"), alias="CYCLEWATCH_RULES")
     data_dir: Path | None = Field(None, alias="CYCLEWATCH_DATA")
     http_addr: str = Field("127.0.0.1:9464", alias="CYCLEWATCH_HTTP_ADDR")
+    # Every listening port (the HTTP server, Telegram's webhook): a request's head and then its
+    # body must each arrive within the read timeout; an idle connection closes after the idle
+    # timeout; connections at once per port (default: from the open-file limit).
+    http_read_timeout: float = Field(5.0, gt=0, alias="CYCLEWATCH_HTTP_READ_TIMEOUT_SECONDS")
+    http_idle_timeout: float = Field(10.0, gt=0, alias="CYCLEWATCH_HTTP_IDLE_TIMEOUT_SECONDS")
+    http_max_connections: int | None = Field(None, gt=0,
+                                             alias="CYCLEWATCH_HTTP_MAX_CONNECTIONS")
     # The web dashboard asks for it (bearer header, or ?token= once) when set.
     dashboard_token: SecretStr | None = Field(None, alias="CYCLEWATCH_DASHBOARD_TOKEN")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

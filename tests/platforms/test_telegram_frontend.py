@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -83,27 +82,20 @@ async def test_plain_text_is_ignored(
     assert [t for _, t in recorder.calls] == ["/help"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def test_webhook_accepts_the_secret_and_refuses_others(
     fake_telegram: FakeTelegram,
 ) -> None:
     recorder = Recorder()
-    port = _free_port()
     front = TelegramFrontEnd(
         build_application(fake_telegram.token, fake_telegram.base_url), recorder,
         webhook_url="https://bot.example/tg/hook-path", webhook_secret="s3cret",
-        webhook_listen=("127.0.0.1", port))
+        webhook_listen=("127.0.0.1", 0))  # the system picks the port: no bind-release race
     await front.start()
     try:
         assert fake_telegram.webhook["secret_token"] == "s3cret"
+        assert fake_telegram.webhook["url"] == "https://bot.example/tg/hook-path"
         update = fake_telegram.push_message(504, "/status")
-        url = f"http://127.0.0.1:{port}/tg/hook-path"
+        url = f"http://127.0.0.1:{front.webhook_port}/tg/hook-path"
         async with httpx.AsyncClient() as client:
             bad = await client.post(url, json=update, headers={
                 "X-Telegram-Bot-Api-Secret-Token": "wrong"})

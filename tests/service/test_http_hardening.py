@@ -12,7 +12,8 @@ import aiohttp
 import pytest
 
 from bot.app.health import Health
-from bot.app.http import HttpLimits, HttpServer, build_app, connection_cap, raise_file_limit
+from bot.app.http import build_app
+from bot.runtime.httpserver import HttpLimits, HttpServer, connection_cap, raise_file_limit
 from bot.runtime.metrics import Metrics
 
 IDLE = 2000
@@ -70,7 +71,7 @@ async def test_healthz_answers_under_2000_idle_connections(
 async def test_at_the_cap_idle_connections_make_room_and_refusals_are_summarised(
     idle_flood: list[asyncio.StreamWriter], caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="bot.app.http")
+    caplog.set_level(logging.WARNING, logger="bot.runtime.httpserver")
     server, metrics = await _serve(HttpLimits(max_connections=200))
     try:
         assert server.bound_port is not None
@@ -85,8 +86,8 @@ async def test_at_the_cap_idle_connections_make_room_and_refusals_are_summarised
         await server.stop()
 
 
-async def test_a_half_sent_request_is_cut_after_the_header_timeout() -> None:
-    server, metrics = await _serve(HttpLimits(header_timeout=1.0))
+async def test_a_half_sent_request_is_cut_after_the_read_timeout() -> None:
+    server, metrics = await _serve(HttpLimits(read_timeout=1.0))
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
@@ -113,7 +114,8 @@ async def test_oversized_heads_and_bodies_are_refused() -> None:
 
 
 def test_the_connection_cap_stays_below_the_file_limit() -> None:
-    assert connection_cap(1024) < 1024 - 128
+    # both ports full, each with its accept bursts, leave a quarter of the files
+    assert 2 * (connection_cap(1024) + 4 * 32) <= 1024 - 256
     assert connection_cap(65536) == 4096
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     assert raise_file_limit() >= min(soft, 65536)

@@ -1,9 +1,10 @@
 """The Telegram front end: python-telegram-bot Application (long polling, or a webhook with a
-secret token) that turns commands and button presses into `handle(caller, text)` calls and
-sends the Reply with the notifier's escaping, splitting and photo handling.
+secret token served by bot.platforms.telegram.webhook) that turns commands and button presses
+into `handle(caller, text)` calls and sends the Reply with the notifier's escaping, splitting
+and photo handling.
 
-Intake cannot be blocked: an update python-telegram-bot cannot read is replaced by an empty
-one (so its offset is acknowledged), logged once and counted; a user over the rate limit gets
+Intake cannot be blocked: an update python-telegram-bot cannot read is acknowledged (in
+polling replaced by an empty one), logged once and counted; a user over the rate limit gets
 one notice per window and is then ignored before taking a concurrency slot; polling errors
 back off; `stop()` abandons answers still running after `stop_grace` seconds."""
 
@@ -38,6 +39,8 @@ from bot.notifiers.base import DeliveryError, Message
 from bot.platforms.base import OnRejected, TokenRejected
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.platforms.telegram.updates import READERS, UpdateReader
+from bot.platforms.telegram.webhook import WebhookIntake
+from bot.runtime.httpserver import HttpLimits, HttpServer
 from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -73,6 +76,7 @@ class TelegramFrontEnd:
         limiter: TelegramRateLimiter | None = None,
         gate: CommandGate | None = None,
         stop_grace: float = STOP_GRACE,
+        webhook_limits: HttpLimits | None = None,
     ) -> None:
         if webhook_url and not webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET as well")
@@ -82,6 +86,8 @@ class TelegramFrontEnd:
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.webhook_listen = webhook_listen
+        self.webhook_limits = webhook_limits or HttpLimits()
+        self.webhook_server: HttpServer | None = None
         self._admin_cache: dict[tuple[int, int], tuple[float, asyncio.Future[bool | None]]] = {}
         self._admin_ttl = admin_cache_seconds
         self._clock = clock
@@ -115,6 +121,7 @@ class TelegramFrontEnd:
             webhook_url=settings.telegram_webhook_url,
             webhook_secret=secret.get_secret_value() if secret else None,
             webhook_listen=host_port(settings.telegram_webhook_listen),
+            webhook_limits=HttpLimits.from_settings(settings),
         )
 
     async def start(self) -> None:
@@ -126,18 +133,38 @@ class TelegramFrontEnd:
             await self.app.bot.shutdown()  # its connections; initialize() opens them again
             raise REJECTED from err
         await self.app.start()
-        updater = self.app.updater
-        if updater is None:
-            return
         if self.webhook_url:
-            host, port = self.webhook_listen
-            path = urlparse(self.webhook_url).path.strip("/")
-            await updater.start_webhook(
-                listen=host, port=port, url_path=path, webhook_url=self.webhook_url,
-                secret_token=self.webhook_secret, drop_pending_updates=False)
-        else:
-            await updater.start_polling(poll_interval=0.0, timeout=10,
-                                        error_callback=self._poll_failed)
+            await self._serve_webhook(self.webhook_url, self.webhook_secret or "")
+        elif self.app.updater is not None:
+            await self.app.updater.start_polling(poll_interval=0.0, timeout=10,
+                                                 error_callback=self._poll_failed)
+
+    async def _serve_webhook(self, url: str, secret: str) -> None:
+        """Listen first, then tell Telegram where to send updates."""
+        intake = WebhookIntake(self.app, path=urlparse(url).path, secret=secret,
+                               on_skip=self._count_skip)
+        host, port = self.webhook_listen
+        server = HttpServer(intake.web_app(self.metrics, self.webhook_limits.max_body),
+                            f"{host}:{port}", limits=self.webhook_limits,
+                            name="Telegram webhook")
+        await server.start()
+        self.webhook_server = server
+        try:
+            await self.app.bot.set_webhook(url=url, secret_token=secret,
+                                           drop_pending_updates=False)
+        except BaseException:
+            await self._stop_webhook()
+            raise
+
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook listens on (the one the system chose for port 0)."""
+        return self.webhook_server.bound_port if self.webhook_server is not None else None
+
+    async def _stop_webhook(self) -> None:
+        if self.webhook_server is not None:
+            server, self.webhook_server = self.webhook_server, None
+            await server.stop()
 
     def use_metrics(self, metrics: Metrics) -> None:
         """Count skipped updates and rate-limited commands in these metrics."""
@@ -158,6 +185,7 @@ class TelegramFrontEnd:
 
     async def stop(self) -> None:
         """Stop polling/webhook, give answers in flight `stop_grace` s, then shut down."""
+        await self._stop_webhook()
         if self.app.updater is not None and self.app.updater.running:
             try:
                 await self.app.updater.stop()

@@ -1,14 +1,16 @@
-"""Reading getUpdates answers so that one unreadable update cannot block Telegram intake."""
+"""Reading updates (getUpdates answers, webhook requests) so that one unreadable update
+cannot block Telegram intake: it is logged once, counted and acknowledged."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import weakref
 from collections.abc import Callable
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -67,12 +69,29 @@ class UpdateReader(HTTPXRequest):
             if not isinstance(update_id, int):
                 raise TelegramError("update without an update_id") from err
             self.skipped += 1
-            log.warning("telegram update %d skipped: the client library cannot read it "
-                        "(%s: %s); its offset is acknowledged", update_id,
-                        type(err).__name__, json.dumps(str(err))[:120])
+            log_skipped(update_id, err)
             if self.on_skip is not None:
                 self.on_skip()
             return {"update_id": update_id}
+
+
+def log_skipped(update_id: object, err: Exception) -> None:
+    """The one line for an update the client library cannot read (polling or webhook)."""
+    log.warning("telegram update %s skipped: the client library cannot read it (%s: %s); it "
+                "is acknowledged", update_id, type(err).__name__, json.dumps(str(err))[:120])
+
+
+def webhook_update(body: bytes, bot: Bot) -> Update | None:
+    """The update a webhook request carries; None (logged once) when it cannot be read, so
+    the request is still acknowledged and Telegram does not send it again."""
+    try:
+        data = json.loads(body)
+        update = Update.de_json(data, bot)
+    except Exception as err:  # anything the library cannot read is skipped, as in polling
+        found = re.search(rb'"update_id"\s*:\s*(\d+)', body[:4096])
+        log_skipped(int(found[1]) if found else "without an update_id", err)
+        return None
+    return update
 
 
 READERS: weakref.WeakKeyDictionary[Any, UpdateReader] = weakref.WeakKeyDictionary()
