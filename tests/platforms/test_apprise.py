@@ -7,25 +7,31 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from apprise.plugins.discord import NotifyDiscord
 
+from bot.alerts.pipeline import Pipeline
+from bot.app.chatside import ChatSide
 from bot.cli.replay import Replay
 from bot.config import load_settings
+from bot.evaluate.insight import Insight
 from bot.notifiers.base import DeliveryError, Message
 from bot.platforms.apprise import PLATFORM
 from bot.platforms.apprise.notifier import AppriseNotifier
 from bot.platforms.apprise.render import markdown_escape, render_body
 from bot.platforms.apprise.targets import TargetError, chat_id_of, parse_targets
+from bot.runtime.metrics import Metrics
 from bot.store import Store
 from bot.store.chats import Subscriptions
+from rules import Event, Transition
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.webhook import FakeWebhook, Scripted
 
 REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2025, 12, 18, 22, 0, tzinfo=UTC)
 PNG = b"\x89PNG\r\n\x1a\nchart"
 ALERT = Message(title="Milestone crossed: The Fed cut its policy rate",
                 body="Rates *fell* to 3.75_4.00 %.\n- first line\n\nSeverity: milestone",
@@ -150,3 +156,28 @@ async def test_a_replay_reaches_json_and_discord_once_per_alert(
     texts = [p.payload["content"] for p in discord.posted if p.payload.get("content")]
     assert len(texts) == len(set(texts)) == 5
     assert all(t.startswith("[REPLAY ") for t in texts)
+
+
+async def test_the_service_delivers_a_subscribed_alert_with_its_chart(
+    tmp_path: Path, json_hook: FakeWebhook, files_insight: Insight
+) -> None:
+    db = f"sqlite:///{tmp_path / 'live.db'}"
+    store = Store(db)
+    settings = load_settings(CYCLEWATCH_DB_URL=db, CYCLEWATCH_APPRISE_URLS=(
+        f"qt_ends,lang:zh={json_url(json_hook)} warning={json_url(json_hook)}?other=1"))
+    chat = ChatSide(settings, store, Metrics(), lambda: NOW)
+    assert chat.chat_on and chat.implicit_recipients() == []  # apprise is a chat platform
+    chat.build_front_ends()
+    await chat.start(leader=True)
+    chat.use_rules(files_insight.ruleset)  # draws alert charts, as for any chat platform
+    qt_ends = files_insight.ruleset.rule("qt_ends")
+    Pipeline(store).record([Event(rule=qt_ends, state=Transition.FIRING,
+                                  date=date(2025, 12, 17), value=0.3)], NOW)
+    assert await chat.deliver()
+    await chat.stop()
+    store.close()
+    [doc] = json_hook.received  # the warning-only URL gets nothing
+    assert doc["title"] == "已越过里程碑: 量化紧缩(QT)已结束"  # in the URL's language
+    [attached] = doc["attachments"]
+    assert base64.b64decode(attached["base64"]).startswith(b"\x89PNG")
+    assert chat.metrics.deliveries.labels("apprise", "sent")._value.get() == 1
