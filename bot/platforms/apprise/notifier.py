@@ -47,6 +47,9 @@ class AppriseNotifier:
     platform = PLATFORM_NAME
 
     def __init__(self, targets: Sequence[AppriseTarget]) -> None:
+        # Apprise's DEBUG lines carry each service's full URL, token included.
+        logging.getLogger("apprise").setLevel(max(logging.INFO,
+                                                  logging.getLogger("apprise").level))
         self.services = {t.chat_id: build_service(t.url) for t in targets}
         self.latches = {
             chat_id: OutageLatch(f"Apprise {service.url(privacy=True)}", log)  # type: ignore[no-untyped-call]
