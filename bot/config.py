@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     # The terminal as a chat platform: `cyclewatch chat` turns it on, `run` leaves stdin alone.
     console_chat: bool = Field(False, alias="CYCLEWATCH_CONSOLE_CHAT")
     console_chart_dir: Path | None = Field(None, alias="CYCLEWATCH_CHART_DIR")
+    # Apprise URLs, whitespace-separated, each optionally `filter=` first (docs/operations.md).
+    apprise_urls: SecretStr | None = Field(None, alias="CYCLEWATCH_APPRISE_URLS")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -125,8 +127,6 @@ class Settings(BaseSettings):
     @classmethod
     def _format_any_case(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
-    # Apprise URLs, whitespace-separated, each optionally `filter=` first (docs/operations.md).
-    apprise_urls: SecretStr | None = Field(None, alias="CYCLEWATCH_APPRISE_URLS")
 
     @field_validator("timezone")
     @classmethod
