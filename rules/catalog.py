@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rules.column import Val
 from rules.functions import (
-    Value,
     absolute,
     change,
     count,
@@ -42,7 +42,7 @@ class Signature:
 
     kinds: tuple[str, ...]
     optional: int
-    impl: Callable[..., Value]
+    impl: Callable[..., Val]
     help: str
     clock: bool = False  # the implementation also takes the evaluation clock (keyword)
 

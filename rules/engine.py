@@ -10,8 +10,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from rules.functions import Value, as_series, period_offset, union_index
+from rules.column import Col, Val, asof, to_value, union
+from rules.functions import Value, period_offset
 from rules.model import SeriesSpec, duration_days
+from rules.operators import truth
 from rules.ruleset import Rule, RuleSet
 
 SLACK_DAYS = {1: 9, 7: 9, 31: 20, 92: 30}
@@ -71,6 +73,7 @@ class Prepared:
     available: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
     fresh_each: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
     known: np.ndarray = field(default_factory=lambda: np.array([], dtype="int64"))
+    col: Col = field(default_factory=lambda: Col(np.array([], dtype="int64"), np.array([])))
 
     def position(self, clock: pd.DatetimeIndex) -> np.ndarray:
         """For each clock date, the newest real observation known then (-1: none yet)."""
@@ -161,15 +164,17 @@ def prepare_input(
     stamps = np.concatenate([available.asi8, expiry[gap]])
     numbers = np.concatenate([values.to_numpy(), np.full(int(gap.sum()), np.nan)])
     order = np.argsort(stamps, kind="stable")
-    shifted = pd.Series(numbers[order], index=pd.DatetimeIndex(stamps[order].view("M8[ns]")))
-    shifted.name = name
+    stamps, numbers = stamps[order], numbers[order]
     if as_of is not None:
-        shifted = shifted[shifted.index <= as_of]
-        keep = np.asarray(available <= as_of)
+        cut = pd.Timestamp(as_of).value
+        stamps, numbers = stamps[stamps <= cut], numbers[stamps <= cut]
+        keep = np.asarray(available.asi8 <= cut)
         observed, available, fresh = observed[keep], available[keep], fresh[keep]
         released = released[keep]
+    shifted = pd.Series(numbers, index=pd.DatetimeIndex(stamps.view("M8[ns]")), name=name)
     last_fresh = int(fresh[-1]) if len(fresh) else 0
-    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh, released)
+    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh, released,
+                    Col(stamps, numbers))
 
 
 class Evaluator:
@@ -188,30 +193,55 @@ class Evaluator:
                                 released.get(spec.id), zone)
             for name, spec in ruleset.series.items()
         }
-        self._memo: dict[str, Value] = {}
-        self.calls: dict[str, Value] = {}  # each distinct function call's value (rules.expr)
-        self._clock: pd.DatetimeIndex | None = None
+        self._memo: dict[str, Val] = {}
+        self._shown: dict[str, Value] = {}
+        self.calls: dict[str, Val] = {}  # each distinct function call's value (rules.expr)
+        self._clock: np.ndarray | None = None
+        self._day_starts: np.ndarray | None = None
 
-    def lookup(self, name: str) -> Value:
-        """The value of a series, metric or rule condition over its history."""
+    def column(self, name: str) -> Val:
+        """The value of a series, metric or rule condition over its history, as arrays."""
         if name not in self._memo:
             if name in self.inputs:
-                self._memo[name] = self.inputs[name].values
+                self._memo[name] = self.inputs[name].col
             else:
                 expr = self.ruleset.expression_of(name)
                 if expr is None:
                     raise KeyError(name)
-                self._memo[name] = expr.run(self)
+                self._memo[name] = expr.compute(self)
         return self._memo[name]
+
+    def lookup(self, name: str) -> Value:
+        """The value of a series, metric or rule condition over its history."""
+        if name not in self._shown:
+            found = self.inputs[name].values if name in self.inputs else None
+            self._shown[name] = to_value(self.column(name)) if found is None else found
+        return self._shown[name]
+
+    def clock_dates(self) -> np.ndarray:
+        """Every date (int64 ns) on which any input changes (a new value, or going stale)."""
+        if self._clock is None:
+            dates = np.array([], dtype="int64")
+            for item in self.inputs.values():
+                dates = union(dates, item.col.dates)
+            self._clock = dates
+        return self._clock
 
     def clock_index(self) -> pd.DatetimeIndex:
         """Every date on which any input changes (a new value, or going stale)."""
-        if self._clock is None:
-            index = pd.DatetimeIndex([], dtype="datetime64[ns]")
-            for item in self.inputs.values():
-                index = union_index(index, item.values.index)
-            self._clock = index
-        return self._clock
+        return pd.DatetimeIndex(self.clock_dates().view("M8[ns]"))
+
+    def day_starts(self, clock: pd.DatetimeIndex) -> np.ndarray:
+        """`day_starts` of clock dates in the evaluator's zone (worked out once per clock)."""
+        if self._day_starts is None:
+            self._day_starts = day_starts(self.clock_index(), self.zone)
+        dates = clock.as_unit("ns").asi8
+        every = self.clock_dates()
+        pos = np.searchsorted(every, dates)
+        inside = pos < len(every)
+        if inside.all() and np.array_equal(every[np.minimum(pos, len(every) - 1)], dates):
+            return self._day_starts[pos]
+        return day_starts(clock, self.zone)
 
     def missing(self, names: frozenset[str]) -> list[str]:
         """The inputs among `names` with no data at all."""
@@ -240,7 +270,7 @@ class Evaluator:
         """For each clock date, the instant (UTC ns) everything `names` say about it was
         public: its own day's start, or the newest input's release if later, never earlier
         than the point before (a state machine announces in order)."""
-        out = day_starts(clock, self.zone)
+        out = self.day_starts(clock)
         for name in names:
             out = np.maximum(out, self.inputs[name].known_at(clock))
         return np.maximum.accumulate(out) if len(out) else out
@@ -261,14 +291,16 @@ class Evaluator:
     def clock(self, rule: Rule) -> pd.DatetimeIndex:
         """The dates on which the rule is evaluated: its `on` series, or all its inputs' dates."""
         names = [rule.spec.on] if rule.spec.on else sorted(rule.inputs)
-        index = pd.DatetimeIndex([], dtype="datetime64[ns]")
+        dates = np.array([], dtype="int64")
         for name in names:
-            index = union_index(index, self.inputs[name].values.index)
-        return index
+            dates = union(dates, self.inputs[name].col.dates)
+        return pd.DatetimeIndex(dates.view("M8[ns]"))
 
 
-def on_clock(value: Value, clock: pd.DatetimeIndex) -> np.ndarray:
+def on_clock(value: Value | Col, clock: pd.DatetimeIndex) -> np.ndarray:
     """A value carried forward onto the clock dates (as-of), as a float array."""
+    if isinstance(value, Col):
+        return np.array(asof(value, clock.as_unit("ns").asi8), dtype="float64", copy=True)
     if not isinstance(value, pd.Series):
         return np.full(len(clock), float(value))
     if value.empty:
@@ -296,21 +328,21 @@ def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     clock = ev.clock(rule)
     # Staleness is per input (a NaN row where it goes stale) and the logic is three-valued,
     # so only a condition that really depends on a stale input is unknown here.
-    condition = on_clock(ev_truth(rule.when.run(ev)), clock)
+    condition = on_clock(truth(rule.when.compute(ev)), clock)
     if rule.clear_when is not None:
-        clearing = on_clock(ev_truth(rule.clear_when.run(ev)), clock)
+        clearing = on_clock(truth(rule.clear_when.compute(ev)), clock)
         clearing[np.isnan(condition)] = np.nan
     else:
         clearing = 1.0 - condition
     threshold = rule.spec.threshold
     if rule.value is not None:
-        value = on_clock(rule.value.run(ev), clock)
+        value = on_clock(rule.value.compute(ev), clock)
     elif rule.when.comparison is not None:
         value = on_clock(rule.when.comparison[0](ev), clock)
         threshold = rule.when.comparison[1] if threshold is None else threshold
     else:
         value = np.full(len(clock), np.nan)
-    extras = {name: on_clock(expr.run(ev), clock) for name, expr in rule.values.items()}
+    extras = {name: on_clock(expr.compute(ev), clock) for name, expr in rule.values.items()}
     observed = ev.observed_dates([rule.spec.on] if rule.spec.on else sorted(rule.inputs), clock)
     announce = ev.announced(read_by(rule), clock)
     return Trace(clock, condition, clearing, value, threshold, extras, observed, announce)
@@ -321,16 +353,9 @@ def read_by(rule: Rule) -> frozenset[str]:
     return rule.inputs | {rule.spec.on} if rule.spec.on else rule.inputs
 
 
-def ev_truth(value: Value) -> Value:
-    """1.0/0.0/NaN truth of a value."""
-    if isinstance(value, pd.Series):
-        return (value != 0).astype("float64").where(value.notna())
-    return float("nan") if np.isnan(value) else float(value != 0)
-
-
 def to_date(stamp: pd.Timestamp) -> date:
     """A pandas timestamp as a plain date."""
     return date(stamp.year, stamp.month, stamp.day)
 
 
-__all__ = ["Evaluator", "Trace", "as_series", "on_clock", "trace_rule"]
+__all__ = ["Evaluator", "Trace", "on_clock", "trace_rule"]

@@ -1,5 +1,5 @@
 """The rule expression language: Python syntax parsed with `ast`, walked against a whitelist,
-compiled to a function over whole pandas Series (never `eval`)."""
+compiled to a function over whole columns of numpy arrays (never `eval`)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from rules import functions as fn
 from rules.catalog import FUNCTIONS, METHODS
+from rules.column import Col, Val, to_col, to_value
 from rules.functions import Value
 from rules.limits import literal_problem, period_problem
 from rules.model import parse_duration
-from rules.operators import BINARY, COMPARE, _and, _not, _or
+from rules.operators import BINARY, COMPARE, _and, _not, _or, negate
 from rules.reach import Reach, name_reaches
 
 MAX_NODES = 400
@@ -25,7 +27,9 @@ MAX_EXPONENT = 8
 
 
 class Env(Protocol):
-    """Where a compiled expression looks up names (series, metrics, other rules)."""
+    """Where a compiled expression looks up names (series, metrics, other rules). An
+    environment may also offer `column(name) -> Col | float` and `clock_dates() -> int64 ns
+    array`, the same without a pandas round trip (the evaluator does)."""
 
     def lookup(self, name: str) -> Value:
         """The value of `name` over its whole history."""
@@ -36,7 +40,21 @@ class Env(Protocol):
         ...
 
 
-Compiled = Callable[[Env], Value]
+Compiled = Callable[[Env], Val]
+
+
+def read(env: Env, name: str) -> Val:
+    """The value of `name` as a column (or a number)."""
+    column = getattr(env, "column", None)
+    return column(name) if column is not None else to_col(env.lookup(name))
+
+
+def clock_of(env: Env) -> np.ndarray:
+    """The environment's clock as int64 ns dates."""
+    dates = getattr(env, "clock_dates", None)
+    if dates is not None:
+        return dates()  # type: ignore[no-any-return]
+    return np.asarray(pd.DatetimeIndex(env.clock_index()).as_unit("ns").asi8, dtype="int64")
 
 
 class ExprError(Exception):
@@ -55,9 +73,13 @@ class Expression:
 
     text: str
     names: frozenset[str]
-    run: Compiled = field(compare=False)
+    compute: Compiled = field(compare=False)  # to a column or a number (inside an evaluation)
     comparison: tuple[Compiled, float] | None = field(default=None, compare=False)
     reaches: dict[str, Reach] = field(default_factory=dict, compare=False)  # look-back per name
+
+    def run(self, env: Env) -> Value:
+        """The value over the whole history, as a Series (or a number)."""
+        return to_value(self.compute(env))
 
 
 def suggest(name: str, known: Collection[str]) -> str:
@@ -94,6 +116,9 @@ class _NoEnv:
     def clock_index(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex([], dtype="datetime64[ns]")
 
+    def clock_dates(self) -> np.ndarray:
+        return np.array([], dtype="int64")
+
 
 def _reads_nothing(node: ast.expr) -> bool:
     return not any(isinstance(n, ast.Name) for n in ast.walk(node))
@@ -111,7 +136,7 @@ class _Compiler:
             value = run(_NoEnv())
         except (ArithmeticError, TypeError, ValueError, KeyError) as err:
             raise self.fail(node, f"this constant part cannot be computed: {err}") from None
-        if isinstance(value, pd.Series):
+        if isinstance(value, Col):
             return run
         if math.isinf(value):  # NaN (x / 0) stays "unknown", as it does over series
             raise self.fail(node, "this constant part overflows (it is not a finite number)")
@@ -141,7 +166,7 @@ class _Compiler:
             parts = [self.compile(v) for v in node.values]
             combine = _and if isinstance(node.op, ast.And) else _or
 
-            def boolop(env: Env) -> Value:
+            def boolop(env: Env) -> Val:
                 result = parts[0](env)
                 for part in parts[1:]:
                     result = combine(result, part(env))
@@ -153,7 +178,7 @@ class _Compiler:
             if isinstance(node.op, ast.Not):
                 return lambda env: _not(inner(env))
             if isinstance(node.op, ast.USub):
-                return lambda env: -inner(env)
+                return lambda env: negate(inner(env))
             if isinstance(node.op, ast.UAdd):
                 return inner
             raise self.fail(node, "operator ~ is not allowed")
@@ -174,7 +199,7 @@ class _Compiler:
             hint = suggest(name, [*self.known, *FUNCTIONS])
             raise self.fail(node, f'unknown series "{name}"{hint}')
         self.names.add(name)
-        return lambda env: env.lookup(name)
+        return lambda env: read(env, name)
 
     def binop(self, node: ast.BinOp) -> Compiled:
         op = BINARY.get(type(node.op))
@@ -195,9 +220,9 @@ class _Compiler:
         operands = [self.compile(node.left), *(self.compile(c) for c in node.comparators)]
         ops = [COMPARE[type(o)] for o in node.ops]
 
-        def chain(env: Env) -> Value:
+        def chain(env: Env) -> Val:
             values = [operand(env) for operand in operands]
-            result: Value = ops[0](values[0], values[1])
+            result: Val = ops[0](values[0], values[1])
             for i, op in enumerate(ops[1:], start=1):
                 result = _and(result, op(values[i], values[i + 1]))
             return result
@@ -226,23 +251,23 @@ class _Compiler:
             self.argument(arg, kind, name) for arg, kind in zip(args, sig.kinds, strict=False)
         ]
 
-        def compute(env: Env) -> Value:
+        def compute(env: Env) -> Val:
             args = [c(env) if callable(c) else c for c in compiled]
             if sig.clock:
-                return sig.impl(*args, clock=env.clock_index())
+                return sig.impl(*args, clock=clock_of(env))
             return sig.impl(*args)
 
         # The same call written in several rules (`change(real_10y, '13w')` six times in the
         # default file) is computed once per evaluation, where the environment keeps `calls`.
         key = ast.unparse(node)
 
-        def run(env: Env) -> Value:
+        def run(env: Env) -> Val:
             calls = getattr(env, "calls", None)
             if not isinstance(calls, dict):
                 return compute(env)
             if key not in calls:
                 calls[key] = compute(env)
-            found: Value = calls[key]
+            found: Val = calls[key]
             return found
 
         return run
@@ -302,4 +327,5 @@ def compile_expression(text: str, known: Collection[str]) -> Expression:
     return Expression(text, frozenset(compiler.names), run, comparison, reaches)
 
 
-__all__ = ["Compiled", "Env", "ExprError", "Expression", "compile_expression", "fn", "suggest"]
+__all__ = ["Compiled", "Env", "ExprError", "Expression", "compile_expression", "fn", "read",
+           "suggest"]

@@ -1,6 +1,6 @@
-"""The operators of the rule language over whole pandas Series: three-valued truth (NaN is
-unknown), comparisons, and arithmetic whose overflow is unknown over series and an error on
-plain numbers (which come only from constant parts, folded at compile time)."""
+"""The operators of the rule language over whole columns: three-valued truth (NaN is unknown),
+comparisons, and arithmetic whose overflow is unknown over columns and an error on plain
+numbers (which come only from constant parts, folded at compile time)."""
 
 from __future__ import annotations
 
@@ -11,65 +11,70 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from rules.functions import Value, align, as_series, clean
-
-
-def _truth(values: Value) -> Value:
-    """Truthiness keeping unknown as NaN."""
-    if isinstance(values, pd.Series):
-        return (values != 0).astype("float64").where(values.notna())
-    return float("nan") if np.isnan(values) else float(values != 0)
+from rules.column import Col, Val, align, clean, pair
 
 
-def _compare(op: Callable[[Any, Any], Any]) -> Callable[[Value, Value], Value]:
-    def run(a: Value, b: Value) -> Value:
-        a, b = align(a, b)
-        if isinstance(a, pd.Series) or isinstance(b, pd.Series):
-            left = as_series(a, b if isinstance(b, pd.Series) else None)
-            right = as_series(b, left)
-            result: pd.Series = op(left, right)
-            return result.astype("float64").where(left.notna() & right.notna())
-        if np.isnan(a) or np.isnan(b):
-            return float("nan")
-        return float(bool(op(a, b)))
+def truth(value: Val) -> Val:
+    """1.0/0.0/NaN truth of a value: unknown stays NaN."""
+    if isinstance(value, Col):
+        vals = value.vals
+        return value.like(np.where(np.isnan(vals), np.nan, (vals != 0).astype("float64")))
+    return float("nan") if np.isnan(value) else float(value != 0)
+
+
+def _compare(op: Callable[[Any, Any], Any]) -> Callable[[Val, Val], Val]:
+    def run(a: Val, b: Val) -> Val:
+        both = pair(a, b)
+        if both is None:
+            assert not isinstance(a, Col) and not isinstance(b, Col)
+            if np.isnan(a) or np.isnan(b):
+                return float("nan")
+            return float(bool(op(a, b)))
+        left, right = both
+        found = op(left.vals, right.vals).astype("float64")
+        return left.like(np.where(left.known() & right.known(), found, np.nan))
 
     return run
 
 
-def _and(a: Value, b: Value) -> Value:
-    a, b = align(_truth(a), _truth(b))
-    if isinstance(a, pd.Series) or isinstance(b, pd.Series):
-        left = as_series(a, b if isinstance(b, pd.Series) else None)
-        right = as_series(b, left)
-        false = (left == 0) | (right == 0)
-        unknown = left.isna() | right.isna()
-        return pd.Series(np.where(false, 0.0, np.where(unknown, np.nan, 1.0)), index=left.index)
-    if a == 0 or b == 0:
-        return 0.0
-    return float("nan") if np.isnan(a) or np.isnan(b) else 1.0
+def _and(a: Val, b: Val) -> Val:
+    a, b = truth(a), truth(b)
+    both = pair(a, b)
+    if both is None:
+        assert not isinstance(a, Col) and not isinstance(b, Col)
+        if a == 0 or b == 0:
+            return 0.0
+        return float("nan") if np.isnan(a) or np.isnan(b) else 1.0
+    left, right = both
+    false = (left.vals == 0) | (right.vals == 0)
+    unknown = np.isnan(left.vals) | np.isnan(right.vals)
+    return left.like(np.where(false, 0.0, np.where(unknown, np.nan, 1.0)))
 
 
-def _or(a: Value, b: Value) -> Value:
+def _or(a: Val, b: Val) -> Val:
     return _not(_and(_not(a), _not(b)))
 
 
-def _not(a: Value) -> Value:
-    t = _truth(a)
-    return 1.0 - t
+def _not(a: Val) -> Val:
+    t = truth(a)
+    return t.like(1.0 - t.vals) if isinstance(t, Col) else 1.0 - t
 
 
-def _arith(op: Callable[[Value, Value], Value]) -> Callable[[Value, Value], Value]:
-    def run(a: Value, b: Value) -> Value:
+def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Val, Val], Val]:
+    def run(a: Val, b: Val) -> Val:
         a, b = align(a, b)
-        if isinstance(a, pd.Series) or isinstance(b, pd.Series):
+        if isinstance(a, Col) or isinstance(b, Col):
+            like = a if isinstance(a, Col) else b
+            assert isinstance(like, Col)
+            left = a.vals if isinstance(a, Col) else a
+            right = b.vals if isinstance(b, Col) else b
             with np.errstate(all="ignore"):  # an overflow is inf, then unknown (clean)
-                return clean(op(a, b))  # type: ignore[arg-type]
+                return like.like(clean(np.asarray(op(left, right), dtype="float64")))
         # Plain numbers come only from constant parts, folded (and checked) at compile time;
         # should one slip through, it is an error of this rule, never a crash of the run.
         try:
-            result = float(op(a, b))  # type: ignore[arg-type]
+            result = float(op(a, b))
         except (ArithmeticError, TypeError) as err:
             raise ArithmeticError(f"numeric overflow: {err}") from None
         if math.isinf(result):
@@ -79,20 +84,25 @@ def _arith(op: Callable[[Value, Value], Value]) -> Callable[[Value, Value], Valu
     return run
 
 
-def _div(a: Value, b: Value) -> Value:
-    if not isinstance(a, pd.Series) and not isinstance(b, pd.Series):
+def _div(a: Val, b: Val) -> Val:
+    if not isinstance(a, Col) and not isinstance(b, Col):
         return a / b if b != 0 else float("nan")
     return _arith(operator.truediv)(a, b)
 
 
-BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
+def negate(a: Val) -> Val:
+    """-a."""
+    return a.like(-a.vals) if isinstance(a, Col) else -a
+
+
+BINARY: dict[type[ast.operator], Callable[[Val, Val], Val]] = {
     ast.Add: _arith(operator.add),
     ast.Sub: _arith(operator.sub),
     ast.Mult: _arith(operator.mul),
     ast.Div: _div,
     ast.Pow: _arith(operator.pow),
 }
-COMPARE: dict[type[ast.cmpop], Callable[[Value, Value], Value]] = {
+COMPARE: dict[type[ast.cmpop], Callable[[Val, Val], Val]] = {
     ast.Lt: _compare(operator.lt),
     ast.LtE: _compare(operator.le),
     ast.Gt: _compare(operator.gt),

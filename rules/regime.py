@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from rules.alerttext import input_titles
+from rules.column import Val
 from rules.engine import Evaluator, on_clock, to_date
 from rules.explain import number
-from rules.functions import Value
 from rules.lifecycle import states_at
 from rules.model import pick_language
 from rules.regime_frame import UNDETERMINED, RegimeFrame, regime_frame
@@ -202,7 +202,7 @@ class _Reader:
         self.values: dict[str, np.ndarray] = {}
         for g in ruleset.gauges:
             if g.value is not None:
-                found: Value = g.value.run(ev)
+                found: Val = g.value.compute(ev)
             elif g.when.comparison is not None:
                 found = g.when.comparison[0](ev)
             else:
@@ -229,7 +229,7 @@ class _Reader:
             self.observed[g.spec.id] = (np.maximum.reduce(arrays) if arrays
                                         else np.full(len(grid), -1))
             self.sources[g.spec.id] = _observed(ev, g.inputs, pd.Timestamp(0))[1]
-            self.legs[g.spec.id] = [(leg, on_clock(ev.lookup(leg), grid)) for leg in g.spec.legs]
+            self.legs[g.spec.id] = [(leg, on_clock(ev.column(leg), grid)) for leg in g.spec.legs]
         self.gauge_names = {
             k: expr.names & {g.spec.id for g in ruleset.gauges}
             for k, (_, expr) in enumerate(ruleset.choices)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rules.engine import Evaluator, ev_truth, on_clock
+from rules.column import Col, Val
+from rules.engine import Evaluator, on_clock
 from rules.functions import Value
+from rules.operators import truth
 from rules.ruleset import RuleSet
 
 UNDETERMINED = "undetermined"
@@ -23,16 +25,26 @@ class _GridEnv:
 
     def __init__(self, ev: Evaluator, grid: pd.DatetimeIndex, gauges: dict[str, np.ndarray]):
         self.ev = ev
-        self.gauges = {k: pd.Series(v, index=grid, dtype="float64") for k, v in gauges.items()}
+        dates = grid.as_unit("ns").asi8
+        self.gauges = {k: Col(dates, v) for k, v in gauges.items()}
 
-    def lookup(self, name: str) -> Value:
+    def column(self, name: str) -> Val:
         """A gauge's truth, or any other name's value, over the whole history."""
         found = self.gauges.get(name)
-        return found if found is not None else self.ev.lookup(name)
+        return found if found is not None else self.ev.column(name)
+
+    def lookup(self, name: str) -> Value:
+        """The same as a Series."""
+        found = self.gauges.get(name)
+        return found.series() if found is not None else self.ev.lookup(name)
 
     def clock_index(self) -> pd.DatetimeIndex:
         """The evaluator's clock."""
         return self.ev.clock_index()
+
+    def clock_dates(self) -> np.ndarray:
+        """The evaluator's clock (int64 ns)."""
+        return self.ev.clock_dates()
 
 
 @dataclass(frozen=True)
@@ -63,11 +75,11 @@ def _choose(
     blocking = np.full(n, -1, dtype="int64")
     open_ = np.ones(n, dtype=bool)  # every earlier choice known false
     for k, (regime_id, expr) in enumerate(ruleset.choices):
-        truth = on_clock(ev_truth(expr.run(env)), grid)
-        chosen[open_ & (truth == 1.0)] = regime_id
-        unknown = open_ & np.isnan(truth)
+        verdict = on_clock(truth(expr.compute(env)), grid)
+        chosen[open_ & (verdict == 1.0)] = regime_id
+        unknown = open_ & np.isnan(verdict)
         blocking[unknown] = k
-        open_ &= truth == 0.0
+        open_ &= verdict == 0.0
     chosen[open_] = ruleset.default_regime
     return chosen, blocking
 
@@ -93,7 +105,7 @@ def _runs(grid: pd.DatetimeIndex, regime: np.ndarray) -> tuple[np.ndarray, ...]:
 def regime_frame(ruleset: RuleSet, ev: Evaluator) -> RegimeFrame:
     """The regime at every date the evaluator's inputs change, in one pass."""
     grid = ev.clock_index()
-    gauges = {g.spec.id: on_clock(ev_truth(g.when.run(ev)), grid) for g in ruleset.gauges}
+    gauges = {g.spec.id: on_clock(truth(g.when.compute(ev)), grid) for g in ruleset.gauges}
     regime, blocking = _choose(ruleset, _GridEnv(ev, grid, gauges), grid)
     # The provisional reading: each unknown gauge at its last known value, said as such.
     carried = {k: pd.Series(v).ffill().to_numpy() for k, v in gauges.items()}

@@ -17,11 +17,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 from matplotlib import font_manager, rc_context
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.image import imsave
 
 WIDTH_IN, DPI = 6.4, 200  # 1280 px
 SMALL, BODY, TITLE = 14.5, 15.5, 17.5  # points: 40, 43 and 49 px (12+ px on a phone)
@@ -111,7 +114,13 @@ def figure(height_in: float) -> Figure:
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes, at the width the platforms show."""
+    """The figure as PNG bytes, at the width the platforms show.
+
+    One draw, laid out once (`savefig` lays a constrained figure out twice: a draw to place
+    it, then the draw it prints).
+    """
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    imsave(buffer, np.asarray(canvas.buffer_rgba()), format="png")  # type: ignore[no-untyped-call]
     return buffer.getvalue()
