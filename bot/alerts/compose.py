@@ -105,6 +105,12 @@ class Composer:
                    if not await self._hold_if_quiet(job, target, alert.severity)]
             if not due:
                 return None
+            if len(due) == 1 and due[0][1].rule == BRIEFING:  # held alone: sent as itself
+                job, alert = due[0]
+                return Composed(render_alert(alert, target.lang,
+                                             chart_png=await self._chart(alert, target.lang),
+                                             zone=target.chat.tz if target.chat else None),
+                                (job,))
             message = compose_held([(a, happened[j.id]) for j, a in due], target.lang,
                                    chat_zone(target.chat))
             return Composed(message, tuple(job for job, _ in due))

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.alerts.mutenotice import active_mutes
+from bot.alerts.payload import BRIEFING
 from bot.chat import views
 from bot.chat.parse import ascii_hint, parse_day, parse_duration, parse_line, shown
 from bot.chat.registry import COMMANDS, Call, CommandContext, command
@@ -188,7 +189,8 @@ async def rules(ctx: CommandContext, call: Call) -> Reply:
 
 
 def _recent_events(ctx: CommandContext, limit: int) -> list[sa.Row[Any]]:
-    query = sa.select(events).order_by(events.c.obs_date.desc(), events.c.id.desc()).limit(limit)
+    query = (sa.select(events).where(events.c.rule_id != BRIEFING)  # briefings are no alerts
+             .order_by(events.c.obs_date.desc(), events.c.id.desc()).limit(limit))
     with ctx.store.engine.connect() as conn:
         return list(conn.execute(query).all())
 

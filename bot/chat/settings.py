@@ -55,8 +55,11 @@ def quiet_text(quiet: QuietHours | None, tz: ZoneInfo, lang: str) -> str:
 def settings_lines(ctx: CommandContext, call: Call) -> list[str]:
     """This chat's settings for /status: language, zone and quiet hours."""
     tz = chat_zone(ctx, call)
-    return [text(call.lang, "settings_line", language=call.lang, zone=tz.key),
-            quiet_text(call.chat.quiet, tz, call.lang)]
+    lines = [text(call.lang, "settings_line", language=call.lang, zone=tz.key),
+             quiet_text(call.chat.quiet, tz, call.lang)]
+    if call.chat.briefing:
+        lines.append(text(call.lang, "briefing_status"))
+    return lines
 
 
 @command("tz", admin_only=True)

@@ -27,6 +27,7 @@ from bot.cli.replaykit import SimClock
 from bot.evaluate.insight import Insight
 from bot.store import Store
 from bot.store.chats import Subscriptions
+from bot.store.quiet import QuietHours
 from rules.units import format_signed
 from tests.chat.recording import RecordingNotifier
 
@@ -85,49 +86,92 @@ def test_briefing_command_sets_and_clears_the_chat_setting(tmp_path: Path) -> No
     caller = Caller("telegram", "7", "7")
     reply = asyncio.run(handle(ctx, caller, "/briefing weekly"))
     assert "Thu 2026-01-08 16:30 EST" in reply.text  # the next H.4.1
-    assert Subscriptions(store.engine).find("telegram", "7").briefing == "weekly"
+    chat = Subscriptions(store.engine).find("telegram", "7")
+    assert chat is not None and chat.briefing == "weekly"
     asyncio.run(handle(ctx, caller, "/briefing off"))
-    assert Subscriptions(store.engine).find("telegram", "7").briefing is None
+    chat = Subscriptions(store.engine).find("telegram", "7")
+    assert chat is not None and chat.briefing is None
+    asyncio.run(handle(ctx, caller, "/briefing weekly"))
+    assert "Weekly briefing: on" in asyncio.run(handle(ctx, caller, "/status")).text
+    asyncio.run(handle(ctx, caller, "/briefing off"))
     assert "/briefing weekly|off" in asyncio.run(handle(ctx, caller, "/briefing")).text
     store.close()
 
 
-def _replay_january(store: Store, insight: Insight, notifier: RecordingNotifier,
-                    start: datetime) -> None:
-    """Every half hour from `start` to the end of January: record what is due, deliver."""
+# The H.4.1s of January 2026's Wednesdays come out Thursdays at 4:30 pm ET (21:30 UTC).
+THURSDAYS = [datetime(2026, 1, d, 21, 30, tzinfo=UTC) for d in (8, 15, 22, 29)]
+
+
+def _replay(store: Store, insight: Insight, notifier: RecordingNotifier, start: datetime,
+            end: datetime = datetime(2026, 2, 1, tzinfo=UTC),
+            extra: tuple[datetime, ...] = ()) -> list[datetime]:
+    """Every six hours from `start` to `end`, at each H.4.1's release and at `extra`: record
+    what is due, deliver what is due; when each message went out."""
+    steps = {start + timedelta(hours=6 * k) for k in range(int((end - start) / timedelta(hours=6)))}
+    steps |= {at for at in (*THURSDAYS, *extra) if start <= at < end}
     clock = SimClock(start)
     briefings = Briefings(store, lambda: insight, default_zone="America/New_York")
     worker = DeliveryWorker(store, {"telegram": notifier}, clock=clock, worker_id="test")
     worker.chart_for = alert_chart(insight)
+    sent_at: list[datetime] = []
 
     async def run() -> None:
-        while clock.now < datetime(2026, 2, 1, tzinfo=UTC):
-            if briefings.record_due(clock.now):
-                await worker.drain()
-            clock.now += timedelta(minutes=30)
+        for step in sorted(steps):
+            clock.now = step
+            briefings.record_due(clock.now)
+            before = len(notifier.sent)
+            await worker.drain()
+            sent_at.extend([clock.now] * (len(notifier.sent) - before))
 
     asyncio.run(run())
+    return sent_at
+
+
+def _chat(store: Store, *words: str) -> None:
+    subs = Subscriptions(store.engine)
+    subs.ensure_chat("telegram", "42", is_group=False, language_code="en",
+                     now=datetime(2026, 1, 1, tzinfo=UTC))
+    subs.set_zone("telegram", "42", "Asia/Shanghai")
+    subs.set_briefing("telegram", "42", "weekly")
+    if words:
+        subs.set_quiet("telegram", "42", QuietHours.parse(list(words)),
+                       datetime(2026, 1, 1, tzinfo=UTC))
 
 
 def test_one_briefing_per_h41_in_january_2026_and_none_twice_after_a_restart(
     tmp_path: Path, insight: Insight
 ) -> None:
     store = _store(tmp_path)
-    subs = Subscriptions(store.engine)
-    subs.ensure_chat("telegram", "42", is_group=False, language_code="en",
-                     now=datetime(2026, 1, 1, tzinfo=UTC))
-    subs.set_zone("telegram", "42", "Asia/Shanghai")
-    subs.set_briefing("telegram", "42", "weekly")
+    _chat(store)
     notifier = RecordingNotifier()
     # From two days after the H.4.1 of 2025-12-31 (out 2026-01-02): the four of January's
-    # Wednesdays, each on its Thursday.
-    _replay_january(store, insight, notifier, datetime(2026, 1, 4, tzinfo=UTC))
+    # Wednesdays, each on its Thursday at 4:30 pm ET.
+    sent_at = _replay(store, insight, notifier, datetime(2026, 1, 4, tzinfo=UTC))
     titles = [m.title for _, m in notifier.sent]
     assert titles == [f"Weekly briefing: the H.4.1 of 2026-01-{d:02d}" for d in (7, 14, 21, 28)]
+    assert sent_at == THURSDAYS  # each at its release
     first = notifier.sent[0][1]
     assert "Fri 2026-01-09 05:30 CST (Asia/Shanghai)" in first.body  # the chat's zone
     assert first.chart_png and first.chart_png.startswith(b"\x89PNG")
+    assert not first.buttons
     # A restart replays the month again on the same store: nothing is sent twice.
-    _replay_january(store, insight, notifier, datetime(2026, 1, 4, tzinfo=UTC))
+    _replay(store, insight, notifier, datetime(2026, 1, 4, tzinfo=UTC))
     assert len(notifier.sent) == 4
+    store.close()
+
+
+def test_quiet_hours_that_hold_deliver_the_briefing_at_their_end(
+    tmp_path: Path, insight: Insight
+) -> None:
+    store = _store(tmp_path)
+    _chat(store, "23:00-07:00", "hold")  # Shanghai nights: the H.4.1 comes out at 05:30
+    notifier = RecordingNotifier()
+    window_end = datetime(2026, 1, 8, 23, 0, tzinfo=UTC)
+    sent_at = _replay(store, insight, notifier, datetime(2026, 1, 8, tzinfo=UTC),
+                      datetime(2026, 1, 10, tzinfo=UTC), (window_end - timedelta(minutes=1),
+                                                           window_end))
+    assert sent_at == [window_end]  # 07:00 in Shanghai, not before
+    [(_, message)] = notifier.sent
+    assert message.title == "Weekly briefing: the H.4.1 of 2026-01-07"
+    assert message.chart_png is not None
     store.close()
