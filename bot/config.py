@@ -100,6 +100,16 @@ class Settings(BaseSettings):
     treasury_press_url: str = Field(
         "https://home.treasury.gov/news/press-releases/feed", alias="TREASURY_PRESS_URL"
     )
+    # Caps on what one fetch of a rules-file source may read (sources/limits.py).
+    fetch_max_bytes: int = Field(20_000_000, gt=0, alias="CYCLEWATCH_FETCH_MAX_BYTES")
+    fetch_max_body_bytes: int = Field(50_000_000, gt=0, alias="CYCLEWATCH_FETCH_MAX_BODY_BYTES")
+    fetch_max_rows: int = Field(200_000, gt=0, alias="CYCLEWATCH_FETCH_MAX_ROWS")
+    fetch_max_seconds: float = Field(120.0, gt=0, alias="CYCLEWATCH_FETCH_MAX_SECONDS")
+    # URL prefixes the csv source reads elsewhere, `FROM=TO` comma-separated (a mirror of
+    # raw.githubusercontent.com, or a test server).
+    csv_mirrors: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict, alias="CYCLEWATCH_CSV_MIRRORS"
+    )
 
     telegram_bot_token: SecretStr | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_api_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
@@ -144,6 +154,20 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("csv_mirrors", mode="before")
+    @classmethod
+    def _split_mirrors(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = {}
+        for part in (p.strip() for p in value.split(",") if p.strip()):
+            source, sep, target = (half.strip() for half in part.partition("="))
+            if not sep or not all(u.startswith(("http://", "https://")) for u in (source, target)):
+                raise ValueError("must be FROM=TO pairs of http(s) URL prefixes, e.g. "
+                                 "https://raw.githubusercontent.com=http://127.0.0.1:8000")
+            pairs[source] = target
+        return pairs
 
     @field_validator("http_addr", "telegram_webhook_listen")
     @classmethod

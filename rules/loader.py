@@ -280,8 +280,9 @@ def _option_problems(
                 problems.append(pos.problem(
                     ("series", name), f'{context}missing "{loc[0]}" (source {source} needs it)'))
             else:
+                where = ".".join(loc) + ": " if loc else ""  # a model-level check has no loc
                 problems.append(pos.problem(("series", name, *loc),
-                                            f"{context}{'.'.join(loc)}: {item['msg']}"))
+                                            f"{context}{where}{item['msg']}"))
         return problems
     return []
 

@@ -2,14 +2,16 @@
 
 In rules.yaml (the keys after `id` are this source's options, checked by `CsvOptions`)::
 
-    gold: {source: csv, id: GOLD, url: other/gold_monthly.csv, date: Date, value: Price}
-    cape: {source: csv, id: CAPE, url: other/shiller_sp500_monthly.csv, date: Date,
-           value: PE10, missing: ["0.0"]}
+    gold: {source: csv, id: GOLD, date: Date, value: Price, file: other/gold_monthly.csv,
+           url: "https://raw.githubusercontent.com/datasets/gold-prices/main/data/monthly.csv"}
     btc:  {source: csv, id: BTC, url: "https://example.org/btc.json", format: json,
            path: data.observations, date: date, value: value}
 
-`url` is http(s), a `file:` URL or a path; a relative path resolves against the data
-directory (`--data DIR`) when given, else the rules file's directory. Dates are ISO 8601
+`url` is where `run` and `fetch` read the series (http(s), or a path or `file:` URL); `file`
+is its name under a data directory (`--data DIR`, `CYCLEWATCH_DATA`, and the tests), read
+instead of `url` whenever a data directory is in use. Local paths resolve against the data
+directory when given, else the rules file's folder, and must lie under it (sources/local.py);
+every read is capped (sources/limits.py). Dates are ISO 8601
 (`YYYY`, `YYYY-MM` and `YYYY-MM-DD` all work; a month is dated by its first day) unless
 `date_format` (strptime) says otherwise. Besides an empty cell, `.`, `NA`, `N/A`, `NaN` and
 `null` mean "no observation"; `missing` adds more (Shiller writes `0.0`). Anything else that
@@ -26,14 +28,25 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sources.base import Fetched, SourceError, to_series
-from sources.web import get_bytes, retrier
+from sources.limits import Body, FetchLimits, over
+from sources.local import HOW, OutsideError, inside, is_web, plain_relative, regular
+from sources.web import DEFAULT_LIMITS, get_bytes, retrier
 
 SOURCE = "csv"
 ALWAYS_MISSING = frozenset({"", ".", "NA", "N/A", "NaN", "nan", "null", "None"})
@@ -44,7 +57,8 @@ class CsvOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(min_length=1, max_length=2000)
+    url: str | None = Field(None, min_length=1, max_length=2000)
+    file: str | None = Field(None, min_length=1, max_length=500)
     date: str = Field(min_length=1, max_length=200)
     value: str = Field(min_length=1, max_length=200)
     format: Literal["csv", "json"] = "csv"
@@ -55,15 +69,54 @@ class CsvOptions(BaseModel):
 
     @field_validator("url")
     @classmethod
-    def _known_scheme(cls, url: str) -> str:
-        scheme = urlsplit(url).scheme.lower()
+    def _known_scheme(cls, url: str | None) -> str | None:
+        scheme = urlsplit(url or "").scheme.lower()
         if scheme not in ("", "http", "https", "file"):
             raise ValueError(f"{url!r}: use http(s)://, file: or a path")
         return url
 
+    @field_validator("file")
+    @classmethod
+    def _inside_folder(cls, file: str | None) -> str | None:
+        why = plain_relative(file) if file is not None else None
+        if why is not None:
+            raise PydanticCustomError("outside_data_dir", f"{file!r}: give {why}; {HOW}")
+        return file
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> CsvOptions:
+        if self.url is None and self.file is None:
+            raise PydanticCustomError(
+                "missing_place", 'missing "url" or "file" (source csv needs one: url for run '
+                "and fetch, file for its name under a data directory)")
+        return self
+
+    @classmethod
+    def within(cls, root: Path, folder: str = "the data directory") -> type[CsvOptions]:
+        """These options, with every local path also checked to lie under `root` (what
+        `cyclewatch check` validates against: the data directory, else the rules' folder)."""
+
+        def check(value: str | None) -> str | None:
+            if value is not None and not is_web(value):
+                try:
+                    inside(value, root, folder=folder)
+                except OutsideError as err:
+                    raise PydanticCustomError("outside_data_dir", str(err)) from None
+            return value
+
+        return create_model(
+            "CsvOptionsWithin", __base__=cls,
+            __validators__={"_within": field_validator("url", "file")(check)},
+        )
+
 
 class CsvSource:
-    """Reads `source: csv` series; each series' options come from the rules through `options`."""
+    """Reads `source: csv` series; each series' options come from the rules through `options`.
+
+    Local files are read only under `base_dir` (the data directory, else the rules file's
+    folder; sources/local.py), URLs and files both within `limits` (sources/limits.py).
+    `offline` (a data directory is in use) reads a series' `file:` before its `url:`; live,
+    the `url:` comes first. `mirrors` rewrite URL prefixes (`CYCLEWATCH_CSV_MIRRORS`)."""
 
     name = SOURCE
 
@@ -73,18 +126,25 @@ class CsvSource:
         options: Callable[[str], Mapping[str, Any]],
         *,
         base_dir: Path | None = None,
+        offline: bool = False,
         timeout: float | None = None,
         attempts: int = 3,
         retry_wait: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
+        limits: FetchLimits = DEFAULT_LIMITS,
+        mirrors: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.options = options
-        self.base_dir = base_dir
+        self.base_dir = base_dir if base_dir is not None else Path.cwd()
+        self.folder = "the data directory" if offline else "the rules file's folder"
+        self.offline = offline
         self.timeout = timeout
         self.attempts = attempts
         self.retry_wait = retry_wait
         self.sleep = sleep
+        self.limits = limits
+        self.mirrors = dict(mirrors or {})
 
     def options_of(self, series_id: str) -> CsvOptions:
         """The validated options of `series_id` (SourceError when the rules give none)."""
@@ -97,20 +157,43 @@ class CsvSource:
             detail = str(err).splitlines()[1:3]
             raise SourceError(SOURCE, series_id, f"bad options: {' '.join(detail)}") from err
 
-    def file_of(self, options: CsvOptions) -> Path | None:
-        """The local file behind `url` (None for http and https)."""
-        parts = urlsplit(options.url)
-        if parts.scheme.lower() in ("http", "https"):
+    def origin(self, options: CsvOptions) -> str:
+        """Where a series is read from now: a URL (mirrored), or a file name or path."""
+        first, second = (options.file, options.url) if self.offline else (options.url,
+                                                                          options.file)
+        spec = first if first is not None else second
+        assert spec is not None  # CsvOptions requires one
+        if is_web(spec):
+            for prefix, replacement in self.mirrors.items():
+                if spec.startswith(prefix):
+                    return replacement.rstrip("/") + spec[len(prefix.rstrip("/")):]
+        return spec
+
+    def origin_of(self, series_id: str) -> str | None:
+        """`origin` of a series by id (None without options), for `cyclewatch status`."""
+        try:
+            return self.origin(self.options_of(series_id))
+        except SourceError:
             return None
-        path = Path(unquote(parts.path) if parts.scheme else options.url).expanduser()
-        if not path.is_absolute() and self.base_dir is not None:
-            path = self.base_dir / path
+
+    def file_of(self, options: CsvOptions, series_id: str = "") -> Path | None:
+        """The local file a series is read from now (None for http and https); SourceError
+        when it lies outside `base_dir` or is no regular file."""
+        spec = self.origin(options)
+        if is_web(spec):
+            return None
+        try:
+            path = inside(spec, self.base_dir, folder=self.folder)
+        except OutsideError as err:
+            raise SourceError(SOURCE, series_id, str(err)) from None
+        if regular(path) is False:
+            raise SourceError(SOURCE, series_id, f"{spec!r} is not a regular file")
         return path
 
     def files(self, series_id: str) -> list[Path]:
         """The local file `series_id` is read from (empty for a URL or without options)."""
         try:
-            path = self.file_of(self.options_of(series_id))
+            path = self.file_of(self.options_of(series_id), series_id)
         except SourceError:
             return []
         return [] if path is None else [path]
@@ -124,7 +207,7 @@ class CsvSource:
 
     def last_updated(self, series_id: str) -> datetime | None:
         """A file's modification time (a rewritten file is a new release); None for URLs."""
-        path = self.file_of(self.options_of(series_id))
+        path = self.file_of(self.options_of(series_id), series_id)
         if path is None:
             return None
         try:
@@ -135,35 +218,54 @@ class CsvSource:
     def fetch(self, series_id: str, since: date | None = None) -> Fetched:
         """Every observation the document holds (from `since` when given)."""
         options = self.options_of(series_id)
-        path = self.file_of(options)
+        path = self.file_of(options, series_id)
+        rows = options.format == "csv"
         if path is None:
+            url = self.origin(options)
             body = retrier(self.attempts, self.retry_wait, self.sleep)(
-                get_bytes, self.client, options.url, source=SOURCE, series_id=series_id,
-                timeout=self.timeout,
+                get_bytes, self.client, url, source=SOURCE, series_id=series_id,
+                timeout=self.timeout, limits=self.limits, rows=rows,
             )
-            origin = options.url.rsplit("/", 1)[-1].split("?")[0] or options.url
+            where = url.rsplit("/", 1)[-1].split("?")[0] or url
         else:
-            try:
-                body = path.read_bytes()
-            except OSError as err:
-                raise SourceError(SOURCE, series_id, f"cannot read {path}: {err.strerror or err}"
-                                  ) from err
-            origin = path.name
-        values = parse(body, options, series_id, origin)
+            body = read_file(path, self.limits, rows=rows, series_id=series_id)
+            where = path.name
+        values = parse(body, options, series_id, where, max_rows=self.limits.max_rows)
         if since is not None:
             values = values[values.index >= pd.Timestamp(since)]
         stamp = self.last_updated(series_id) if path is not None else None
         return Fetched(series_id, values, last_updated=stamp)
 
 
-def parse(body: bytes, options: CsvOptions, series_id: str, origin: str) -> pd.Series:
-    """The series in a CSV or JSON body; SourceError naming `origin` and the line or record."""
+def read_file(path: Path, limits: FetchLimits, *, rows: bool, series_id: str) -> bytes:
+    """A local file's bytes within the size and row caps; a file not there yet is retryable
+    (it may be copied in later), so the service says so once instead of as an error."""
+    body = Body(limits, source=SOURCE, series_id=series_id, where=path.name, rows=rows)
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                body.feed(chunk)
+    except FileNotFoundError:
+        raise SourceError(SOURCE, series_id, f"no file {path}", retryable=True) from None
+    except OSError as err:
+        raise SourceError(SOURCE, series_id, f"cannot read {path}: {err.strerror or err}"
+                          ) from err
+    return body.bytes()
+
+
+def parse(body: bytes, options: CsvOptions, series_id: str, origin: str,
+          max_rows: int = DEFAULT_LIMITS.max_rows) -> pd.Series:
+    """The series in a CSV or JSON body; SourceError naming `origin` and the line or record
+    (or the row cap, `max_rows` records of a JSON document)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise SourceError(SOURCE, series_id, f"{origin}: not UTF-8 text ({err.reason})") from err
     if options.format == "json":
         where, days, raw = _json_rows(text, options, series_id, origin)
+        if len(raw) > max_rows:
+            raise over(SOURCE, series_id, "max_rows", f"{origin}: more than {max_rows:,} "
+                       "records")
     else:
         where, days, raw = _csv_rows(text, options, series_id, origin)
     missing = ALWAYS_MISSING | {m.strip() for m in options.missing}

@@ -24,9 +24,11 @@ from sources.fiscal import AUCTION_SERIES, MSPD_SERIES
 from sources.fomc import SERIES as FOMC_SERIES
 from sources.fomc import FomcSource
 from sources.fred import DEFAULT_FRED_SERIES, FredSource
+from sources.limits import FetchLimits
 from sources.refunding import SERIES as REFUNDING_SERIES
 from sources.refunding import RefundingSource
 from sources.treasury import TreasurySource
+from sources.web import DEFAULT_LIMITS
 
 Options = Callable[[str, str], Mapping[str, Any]]  # (source, series id) -> its rules options
 
@@ -49,8 +51,10 @@ class SourceContext:
     fed_feeds_url: str = "https://www.federalreserve.gov/feeds"
     treasury_press_url: str = "https://home.treasury.gov/news/press-releases/feed"
     data_dir: Path | None = None  # the offline directory (`--data DIR`)
-    base_dir: Path | None = None  # where relative paths in the rules resolve
+    base_dir: Path | None = None  # where relative paths in the rules resolve (and must lie)
     options: Options = field(default=lambda _source, _series: {})
+    limits: FetchLimits = DEFAULT_LIMITS  # caps of each read of a rules-file source
+    mirrors: Mapping[str, str] = field(default_factory=dict)  # URL prefix -> replacement
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,17 @@ class SourceEntry:
 
     `offers` lists the series it serves whatever the rules say (empty: whatever the rules
     ask); `always` polls all of them even when no rule asks (so release records keep coming);
-    `fallback` is polled when no rules file can be read. `overlap` makes fetches incremental:
-    from the newest stored observation minus it (None: full history every time). `network`
-    False means it is used only with a data directory; `data_dir_replaces` True means a data
-    directory's files stand in for it.
+    `fallback` is polled when no rules file can be read. `options_within(root, folder)` is
+    the options model that also checks the local paths a series names lie under `root`.
+    `overlap` makes fetches incremental: from the newest stored observation minus it (None:
+    full history every time). `network` False means it is used only with a data directory;
+    `data_dir_replaces` True means a data directory's files stand in for it.
     """
 
     name: str
     build: Callable[[SourceContext], Source]
     options: type[BaseModel] | None = None
+    options_within: Callable[[Path, str], type[BaseModel]] | None = None
     offers: tuple[str, ...] = ()
     always: bool = False
     fallback: tuple[str, ...] = ()
@@ -128,9 +134,10 @@ REGISTRY: tuple[SourceEntry, ...] = (
                                 rate_floor=timedelta(seconds=30))),
     SourceEntry("files", _files, network=False, data_dir_replaces=False),
     SourceEntry("csv", lambda c: CsvSource(
-        c.http, lambda sid: c.options("csv", sid), base_dir=c.base_dir, timeout=c.timeout,
-        attempts=c.attempts, retry_wait=c.retry_wait, sleep=c.sleep),
-        options=CsvOptions, data_dir_replaces=False),
+        c.http, lambda sid: c.options("csv", sid), base_dir=c.base_dir,
+        offline=c.data_dir is not None, timeout=c.timeout, attempts=c.attempts,
+        retry_wait=c.retry_wait, sleep=c.sleep, limits=c.limits, mirrors=c.mirrors),
+        options=CsvOptions, options_within=CsvOptions.within, data_dir_replaces=False),
 )
 
 
@@ -142,10 +149,14 @@ def entry(name: str) -> SourceEntry:
     raise KeyError(name)
 
 
-def option_schemas() -> dict[str, type[BaseModel] | None]:
+def option_schemas(
+    root: Path | None = None, folder: str = "the data directory"
+) -> dict[str, type[BaseModel] | None]:
     """Source name -> the pydantic model of its per-series options (None: it takes none),
-    for `rules.load_rules(..., sources=option_schemas())`."""
-    return {e.name: e.options for e in REGISTRY}
+    for `rules.load_rules(..., sources=option_schemas())`; with `root`, local paths must also
+    lie under it (`folder` says what it is: the data directory or the rules file's folder)."""
+    return {e.name: (e.options_within(root, folder) if root is not None and e.options_within
+                     else e.options) for e in REGISTRY}
 
 
 def route(

@@ -15,10 +15,12 @@ from tenacity import (
 )
 
 from sources.base import SourceError
+from sources.limits import Body, Deadline, FetchLimits, over
 from sources.rss import FeedError, FeedItem, parse_rss
 
 # Statuses worth retrying later; everything else 4xx means a person must act.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_LIMITS = FetchLimits()
 
 
 class HTTPStatusError(SourceError):
@@ -46,24 +48,91 @@ def get_bytes(
     series_id: str | None = None,
     params: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    limits: FetchLimits = DEFAULT_LIMITS,
+    rows: bool = False,
 ) -> bytes:
     """GET `url` and return the whole body, or raise SourceError saying what went wrong
-    (`timeout` overrides the client's own, in seconds)."""
-    try:
-        if timeout is None:
-            response = client.get(url, params=dict(params) if params else None)
-        else:
-            response = client.get(url, params=dict(params) if params else None, timeout=timeout)
-        body = response.read()
-    except httpx.TimeoutException as err:
-        raise SourceError(source, series_id, f"timed out: {url}", retryable=True) from err
-    except httpx.HTTPError as err:
-        # Includes a body cut short (RemoteProtocolError): the server may do better next time.
-        raise SourceError(
-            source, series_id, f"{type(err).__name__}: {err} ({url})", retryable=True
-        ) from err
+    (`timeout` overrides the client's own per read, in seconds). The body is read within
+    `limits` (sources/limits.py; `rows` counts its lines against the row cap), redirects are
+    followed only within the same host, and the whole request ends by `limits.max_seconds`."""
+    late = over(source, series_id, "max_seconds", f"{url}: not done within "
+                f"{limits.max_seconds:g} s")
+    with Deadline(limits.max_seconds) as deadline:
+        try:
+            body = _follow(client, url, params, timeout, limits, deadline, rows,
+                           source=source, series_id=series_id)
+        except (httpx.HTTPError, SourceError) as err:
+            if deadline.expired:
+                raise late from None
+            if isinstance(err, SourceError):
+                raise
+            if isinstance(err, httpx.TimeoutException):
+                raise SourceError(source, series_id, f"timed out: {url}", retryable=True) from err
+            # Includes a body cut short (RemoteProtocolError): the server may do better next time.
+            raise SourceError(
+                source, series_id, f"{type(err).__name__}: {one_line(str(err))} ({url})",
+                retryable=True,
+            ) from err
+    if deadline.expired:  # the watchdog's shutdown ends a body sent without a length
+        raise late
+    return body
+
+
+def _follow(
+    client: httpx.Client, url: str, params: Mapping[str, str] | None, timeout: float | None,
+    limits: FetchLimits, deadline: Deadline, rows: bool, *, source: str,
+    series_id: str | None,
+) -> bytes:
+    current, query = httpx.URL(url), dict(params) if params else None
+    for _hop in range(limits.max_redirects + 1):
+        request = client.build_request(
+            "GET", current, params=query, headers={"Accept-Encoding": "gzip, deflate"},
+            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            extensions={"trace": deadline.trace},
+        )
+        response = client.send(request, stream=True, follow_redirects=False)
+        current, query = request.url, None
+        try:
+            deadline.watch(response.extensions.get("network_stream"))
+            if response.is_redirect and "Location" in response.headers:
+                current = _same_host(current, response, source=source, series_id=series_id)
+                continue
+            return _read(response, limits, rows, source=source, series_id=series_id)
+        finally:
+            response.close()
+    raise SourceError(source, series_id, f"{url}: more than {limits.max_redirects} redirects")
+
+
+def _same_host(origin: httpx.URL, response: httpx.Response, *, source: str,
+               series_id: str | None) -> httpx.URL:
+    """Where a redirect leads, when it stays on the host it came from (http may become https,
+    never the reverse); otherwise SourceError."""
+    target = origin.join(response.headers["Location"])
+    downgrade = origin.scheme == "https" and target.scheme != "https"
+    if target.host != origin.host or target.port != origin.port or downgrade:
+        shown = f"{target.scheme}://{target.host}" + (f":{target.port}" if target.port else "")
+        raise SourceError(source, series_id, f"{origin} redirects to {shown}: only redirects "
+                          f"within {origin.scheme}://{origin.host} are followed (name the "
+                          "final URL in the rules)")
+    return target
+
+
+def _read(response: httpx.Response, limits: FetchLimits, rows: bool, *, source: str,
+          series_id: str | None) -> bytes:
+    url = str(response.url)
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limits.max_bytes:
+        raise over(source, series_id, "max_bytes", f"{url}: Content-Length {int(declared):,} "
+                   f"is more than {limits.max_bytes:,} bytes")
+    consumed = response.is_stream_consumed  # a response hook of the client read it, decoded
+    body = Body(limits, source=source, series_id=series_id, where=url,
+                encoding="" if consumed else response.headers.get("Content-Encoding", ""),
+                rows=rows and response.status_code < 400)
+    for chunk in [response.content] if consumed else response.iter_raw():
+        body.feed(chunk)
+    data = body.bytes()
     if response.status_code >= 400:
-        excerpt = body[:200].decode("utf-8", "replace").strip()
+        excerpt = one_line(data[:200].decode("utf-8", "replace"))
         raise HTTPStatusError(
             source,
             series_id,
@@ -71,7 +140,12 @@ def get_bytes(
             status=response.status_code,
             retry_after=_retry_after(response),
         )
-    return body
+    return data
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines included) made one space."""
+    return " ".join(text.split())
 
 
 def _retryable(err: BaseException) -> bool:

@@ -22,6 +22,7 @@ from bot.runtime.clock import Clock
 from bot.store import Store
 from rules import RuleSet
 from sources.files import FileSource
+from sources.limits import FetchLimits
 from sources.registry import REGISTRY, Options, SourceContext, SourceEntry, polled
 
 SeriesFor = Callable[..., Sequence[str]]  # series_for("fred") -> the ids the rules need
@@ -58,7 +59,7 @@ def source_context(
     attempts: int = 3, retry_wait: float = 1.0,
 ) -> SourceContext:
     """The registry's build context from the settings (relative csv paths resolve against
-    the data directory, else the rules file's directory)."""
+    the data directory, else the rules file's directory, and must lie under it)."""
     key = settings.fred_api_key
     return SourceContext(
         http=http, timeout=settings.fred_timeout, attempts=attempts, retry_wait=retry_wait,
@@ -67,8 +68,15 @@ def source_context(
         fred_rate=settings.fred_rate, fiscaldata_url=settings.fiscaldata_url,
         fed_feeds_url=settings.fed_feeds_url, treasury_press_url=settings.treasury_press_url,
         data_dir=data_dir, base_dir=data_dir or settings.rules_path.resolve().parent,
-        options=options,
+        options=options, limits=fetch_limits(settings), mirrors=settings.csv_mirrors,
     )
+
+
+def fetch_limits(settings: Settings) -> FetchLimits:
+    """The caps of one read of a rules-file source (`CYCLEWATCH_FETCH_*`)."""
+    return FetchLimits(max_bytes=settings.fetch_max_bytes,
+                       max_body_bytes=settings.fetch_max_body_bytes,
+                       max_rows=settings.fetch_max_rows, max_seconds=settings.fetch_max_seconds)
 
 
 def fetcher_for(entry: SourceEntry, ctx: SourceContext, store: Store, clock: Clock,

@@ -21,7 +21,9 @@ from rules import (
 from rules.loader import Problem
 from rules.testing import TestOutcome, run_test_file
 from sources.base import SourceError
+from sources.limits import FetchLimits
 from sources.registry import option_schemas
+from sources.web import DEFAULT_LIMITS
 
 TESTS_NAME = "rules_tests.yaml"
 
@@ -31,13 +33,19 @@ def say_error(message: str) -> None:
     print(f"cyclewatch: {message}", file=sys.stderr)
 
 
-def read_rules(path: Path) -> RuleSet:
-    """Read and load a rules file; RulesError for problems in it, OSError if unreadable."""
+def read_rules(path: Path, data_dir: Path | None = None, *, contained: bool = False) -> RuleSet:
+    """Read and load a rules file; RulesError for problems in it, OSError if unreadable.
+    `contained` also makes every local file a series names a problem unless it lies under
+    `data_dir`, else the rules file's folder (sources/local.py)."""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise RulesError([_problem(path, f"not UTF-8 text: {err.reason}")]) from None
-    return load_rules(text, str(path), sources=option_schemas())
+    if not contained:
+        return load_rules(text, str(path), sources=option_schemas())
+    root, folder = ((data_dir, "the data directory") if data_dir is not None
+                    else (path.resolve().parent, "the rules file's folder"))
+    return load_rules(text, str(path), sources=option_schemas(root, folder))
 
 
 def _problem(path: Path, message: str) -> Problem:
@@ -50,10 +58,11 @@ def rules_file(args: argparse.Namespace, settings: Settings) -> Path:
     return path if path is not None else settings.rules_path
 
 
-def load_or_report(path: Path) -> RuleSet | None:
-    """The rules file loaded, or None after printing its problems."""
+def load_or_report(path: Path, data_dir: Path | None = None, *,
+                   contained: bool = False) -> RuleSet | None:
+    """The rules file loaded (see `read_rules`), or None after printing its problems."""
     try:
-        return read_rules(path)
+        return read_rules(path, data_dir, contained=contained)
     except RulesError as err:
         for problem in err.problems:
             print(problem)
@@ -70,7 +79,9 @@ def load_data(
     data_dir: Path | None = getattr(args, "data", None) or settings.data_dir
     ids = sorted({item.id for item in ruleset.inputs})
     if data_dir is not None:
-        return read_data_dir(ruleset, data_dir, warn=say_error)
+        from bot.app.sources import fetch_limits
+
+        return read_data_dir(ruleset, data_dir, warn=say_error, limits=fetch_limits(settings))
     from bot.store import Store
 
     store = Store(settings.db_url)
@@ -81,7 +92,8 @@ def load_data(
 
 
 def read_data_dir(
-    ruleset: RuleSet, data_dir: Path, warn: Callable[[str], None] | None = None
+    ruleset: RuleSet, data_dir: Path, warn: Callable[[str], None] | None = None,
+    limits: FetchLimits = DEFAULT_LIMITS,
 ) -> dict[str, pd.Series]:
     """Every input the directory holds: FRED-format files, and `source: csv` series read
     through the csv source (their paths relative to the directory). Absent ones are left out."""
@@ -102,7 +114,8 @@ def read_data_dir(
         from sources.csv import CsvSource
 
         with httpx.Client() as client:
-            reader = CsvSource(client, lambda sid: csv_specs[sid].options, base_dir=data_dir)
+            reader = CsvSource(client, lambda sid: csv_specs[sid].options, base_dir=data_dir,
+                               offline=True, limits=limits)
             for series_id in sorted(csv_specs):
                 try:
                     data[series_id] = reader.fetch(series_id).values
@@ -122,7 +135,8 @@ def check_command(args: argparse.Namespace, settings: Settings) -> int:
     problem too.
     """
     path = rules_file(args, settings)
-    ruleset = load_or_report(path)
+    ruleset = load_or_report(path, getattr(args, "data", None) or settings.data_dir,
+                             contained=True)
     if ruleset is None:
         return 1
     print(

@@ -67,7 +67,7 @@ def test_shiller_zero_means_missing(history_dir: Path, http: httpx.Client) -> No
         "CAPE_RAW": {"url": str(path), "date": "Date", "value": "PE10"},
         "SPX": {"url": str(path), "date": "Date", "value": "SP500", "missing": ["0.0"]},
     }
-    shiller = source(options, http)
+    shiller = source(options, http, base_dir=history_dir)
     cape = shiller.fetch("CAPE").values
     assert cape.index[-1] == pd.Timestamp("2023-09-01") and cape.iloc[-1] == 30.81
     assert (cape > 0).all()

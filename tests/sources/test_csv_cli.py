@@ -76,12 +76,17 @@ def test_check_reports_a_missing_url_and_a_typo_with_line_and_column(
     path = write_rules(env, "", monkeypatch, text)
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out.splitlines()
-    assert f'{path}:2:9: series "gold": missing "url" (source csv needs it)' in out
     assert f'{path}:2:9: series "gold": missing "value" (source csv needs it)' in out
     assert any(line.startswith(f'{path}:2:45: series "gold": unknown key "vaule" '
                                '(did you mean "value"?)') for line in out), out
     assert f'{path}:3:25: series "nominal_10y": unknown source "fredd" ' \
            '(did you mean "fred"?)' in out
+    # With its keys right, the series still says where it is read from (a URL or a file).
+    path.write_text(RULES.replace("url: URL, ", ""), encoding="utf-8")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert f'{path}:2:9: series "gold": missing "url" or "file" (source csv needs one: url ' \
+           'for run and fetch, file for its name under a data directory)' in out
 
 
 def test_fetch_status_and_backtest_with_a_data_directory(

@@ -155,7 +155,7 @@ def test_a_csv_series_from_a_local_file_is_fingerprinted_too(
     path.write_text("Date,Price,Other\n2026-01,100,1\n2026-02,110,2\n")
     options = {"url": str(path), "date": "Date", "value": "Price"}
     with httpx.Client() as http:
-        run = start(runs, db_url, CsvSource(http, lambda _id: options))
+        run = start(runs, db_url, CsvSource(http, lambda _id: options, base_dir=tmp_path))
         assert outcomes(run.poll(["GOLD"])) == ["updated"]
         touch(path)
         assert outcomes(run.poll(["GOLD"])) == ["unchanged"]
