@@ -1,5 +1,6 @@
 """`cyclewatch run`: one asyncio process with the scheduler, the HTTP server, delivery and the
-chat front ends; SIGINT/SIGTERM stop it cleanly (stop taking work, finish in-flight, exit 0)."""
+chat front ends; SIGINT/SIGTERM stop it cleanly (stop taking work, finish in-flight, exit 0)
+and the process is gone within CYCLEWATCH_STOP_GRACE_SECONDS + 5 s whatever still runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,11 +19,13 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from bot.app.health import HealthLimits, ServiceState, check_health
-from bot.app.http import Handler, HttpServer, build_app
+from bot.app.http import Handler, HttpLimits, HttpServer, build_app
 from bot.app.wiring import Wiring
 from bot.config import Settings
 from bot.ingest.calendar import ReleaseCalendar
 from bot.runtime.clock import Clock, utc_now
+from bot.runtime.exits import DetachedExecutor, ExitDeadline
+from bot.runtime.httpserver import quiet_accept_errors
 from bot.runtime.logsafe import configure_logging
 from bot.runtime.metrics import Metrics
 from bot.runtime.scheduler import InFlight, Timing, build_scheduler
@@ -32,6 +36,9 @@ if TYPE_CHECKING:  # the dashboard's modules load with its first route
 
 log = logging.getLogger("cyclewatch")
 DASHBOARD_WARM_CHECK_SECONDS = 2.0  # how soon after an evaluation the dashboard is ready
+STOP_MARGIN_SECONDS = 3.5  # past the stop grace, the process ends this much later at most
+EXIT_JOIN_SECONDS = 0.5  # after "cyclewatch stopped", the time threads still working get
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -49,12 +56,27 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                              f"(got {p.get('input')!r})" for p in err.errors())
         print(f"cyclewatch: configuration error: {problems}", file=sys.stderr)
         return 2
-    service = Service(settings, timing, data_dir=data_dir, rules_path=rules_path)
+    deadline = ExitDeadline().start()
+    service = Service(settings, timing, data_dir=data_dir, rules_path=rules_path,
+                      exit_deadline=deadline)
     try:
-        return asyncio.run(service.run())
+        code = asyncio.run(_as_process(service))
     except StartupError as err:
         print(f"cyclewatch: {err}", file=sys.stderr)
-        return 1
+        code = 1
+    # Threads still working (a poll on a slow server, a dashboard render) would hold the
+    # interpreter's exit: they get a second, then the process ends anyway.
+    deadline.arm(EXIT_JOIN_SECONDS, code)
+    return code
+
+
+async def _as_process(service: Service) -> int:
+    """The service as the whole process: the loop's worker threads are not waited for at the
+    end, and a failed accept() for want of files is one rated line, not a traceback."""
+    loop = asyncio.get_running_loop()
+    loop.set_default_executor(DetachedExecutor(thread_name_prefix="cyclewatch-worker"))
+    quiet_accept_errors(loop)
+    return await service.run()
 
 
 class StartupError(Exception):
@@ -75,6 +97,7 @@ class Service:
         calendar: ReleaseCalendar | None = None,
         warm_dashboard: bool = True,
         record_clock: Clock | None = None,
+        exit_deadline: ExitDeadline | None = None,
     ) -> None:
         self.calendar = calendar
         # When a fetched value was first seen (its stamps in the store); the service's clock
@@ -95,9 +118,13 @@ class Service:
         self._dashboard_model: Callable[[], DashboardModel | None] | None = None
         self.http_port: int | None = None
         self.wiring: Wiring | None = None
+        # Set when the service is the whole process: a stop request arms it.
+        self.exit_deadline = exit_deadline
+        self._previous_handlers: dict[int, object] = {}
 
     def request_stop(self) -> None:
         """Begin a clean stop; a second request cancels in-flight work at once."""
+        self._arm_exit()
         self._signals += 1
         if self._signals == 1:
             log.info("stopping: finishing work in flight (press Ctrl-C again to abandon it)")
@@ -106,15 +133,28 @@ class Service:
             self.inflight.accepting = False
             self.timing.stop_grace_seconds = 0
 
+    def _arm_exit(self) -> None:
+        # The first request leaves the grace to work in flight; a second one none.
+        if self.exit_deadline is not None:
+            grace = self.timing.stop_grace_seconds if self._signals == 0 else 0.0
+            self.exit_deadline.arm(grace + STOP_MARGIN_SECONDS)
+
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.request_stop)
+
+        def on_signal(_signum: int, _frame: FrameType | None) -> None:
+            # A Python-level handler runs between two bytecodes of the main thread even while
+            # the loop is busy, so the exit deadline is armed whatever the loop is doing.
+            self._arm_exit()
+            loop.call_soon_threadsafe(self.request_stop)
+
+        for sig in STOP_SIGNALS:
+            self._previous_handlers[sig] = signal.signal(sig, on_signal)
 
     def _remove_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        for sig, previous in self._previous_handlers.items():
+            signal.signal(sig, previous)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
 
     async def run(self) -> int:
         """Start everything, serve until a stop is requested, stop everything; return 0."""
@@ -142,13 +182,15 @@ class Service:
             store.close()
             raise StartupError(str(err)) from err
         limits = HealthLimits()
+        http_limits = HttpLimits.from_settings(self.settings)
         app = build_app(
             lambda: check_health(store, self.state, limits, self.clock()),
             self.metrics,
             routes=wiring.chat.http_routes(),
             pages=self._dashboard(store, wiring),
+            limits=http_limits,
         )
-        server = HttpServer(app, self.settings.http_addr)
+        server = HttpServer(app, self.settings.http_addr, limits=http_limits)
         try:
             await server.start()
         except OSError as err:
@@ -205,13 +247,14 @@ class Service:
         self.inflight.accepting = False
         if scheduler.running:
             scheduler.pause()  # no new runs; the executor would cancel running ones on shutdown
-        abandoned = await self.inflight.drain(self.timing.stop_grace_seconds)
+        # Jobs and HTTP requests in flight (a dashboard render) share the one grace.
+        abandoned, _ = await asyncio.gather(
+            self.inflight.drain(self.timing.stop_grace_seconds), server.stop())
         if abandoned:
             log.warning("abandoned %d job(s) still running at stop; they resume at next start",
                         abandoned)
         if scheduler.running:
             scheduler.shutdown(wait=False)
         await wiring.stop()
-        await server.stop()
         store.close()
         log.info("cyclewatch stopped")

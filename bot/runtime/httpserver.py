@@ -35,6 +35,7 @@ PORTS = 2  # listening ports that share the files: the HTTP server and Telegram'
 # a few wake-ups may pass before the refused ones are closed: room for that stays free.
 BACKLOG = 32
 ACCEPT_BURSTS = 4
+STOP_SECONDS = 1.0  # at stop, requests in flight (a dashboard render) get this long
 OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -211,7 +212,7 @@ class HttpServer:
                                      app.get(METRICS), self.refusals)
         app.middlewares.append(self._deadline)
         self._runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=2.0,
+            app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS,
             keepalive_timeout=self.limits.idle_timeout, max_line_size=self.limits.max_line,
             max_field_size=self.limits.max_line, max_headers=self.limits.max_headers,
             logger=_RequestLog(self.refusals),

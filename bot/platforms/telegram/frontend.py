@@ -155,6 +155,8 @@ class TelegramFrontEnd:
         except BaseException:
             await self._stop_webhook()
             raise
+        log.info("telegram webhook listening on http://%s:%s%s", host, server.bound_port,
+                 intake.path)
 
     @property
     def webhook_port(self) -> int | None:
