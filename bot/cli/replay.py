@@ -30,6 +30,8 @@ import sqlalchemy as sa
 
 from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline, Recipient
+from bot.briefing.deliver import Briefings
+from bot.cli.dashboard import file_insight
 from bot.cli.fetch import build_plan
 from bot.cli.replaykit import ReplayNotifier, SimClock
 from bot.config import Settings
@@ -43,6 +45,7 @@ from bot.platforms.registry import configured
 from bot.runtime.clock import utc_now
 from bot.runtime.logsafe import configure_logging
 from bot.store import Store
+from bot.store.chats import insert_ignoring_duplicates
 from bot.store.schema import chats, subscriptions
 from rules import Event, RulesError, RuleSet, backtest
 from sources.base import SourceError
@@ -116,10 +119,10 @@ class Replay:
                     for table in (chats, subscriptions)}
         finally:
             live.close()
-        with store.engine.begin() as conn:
+        with store.engine.begin() as conn:  # a replay restarted on its --db has them
             for table, rows in found.items():
-                if rows:
-                    conn.execute(table.insert(), rows)
+                for row in rows:
+                    insert_ignoring_duplicates(conn, table, row)
         return len(found[subscriptions])
 
     async def run(self, start: date, until: date, *, speed: float = 0.0) -> int:
@@ -141,8 +144,11 @@ class Replay:
             events = await asyncio.to_thread(self._pass, ruleset, data, start, until)
             implicit = [] if self.to_chats else [Recipient("console", CONSOLE_CHAT)]
             worker = DeliveryWorker(store, notifiers, clock=self.clock, worker_id="replay")
+            insight = file_insight(ruleset, data)
+            briefings = Briefings(store, lambda: insight, default_zone=self.settings.timezone,
+                                  calendar=self.calendar)
             sent = await self._deliver(Pipeline(store, implicit=implicit), worker, events,
-                                       start, until, speed)
+                                       start, until, speed, briefings)
         finally:
             for close in self._closers:
                 await close()
@@ -180,12 +186,19 @@ class Replay:
                 eastern(until + timedelta(days=1), clock_time(0, 0)))
 
     async def _deliver(self, pipeline: Pipeline, worker: DeliveryWorker, events: Sequence[Event],
-                       start: date, until: date, speed: float) -> int:
-        """Each announcement at its instant: recorded through the pipeline, then delivered."""
+                       start: date, until: date, speed: float,
+                       briefings: Briefings | None = None) -> int:
+        """Each announcement at its instant: recorded through the pipeline, then delivered;
+        after each H.4.1, the weekly briefing for the chats that want it."""
         first, last = self._span(start, until)
         self.clock.now = first
-        moments = [(when, list(group)) for when, group in
-                   groupby(events, key=lambda e: e.announced or first)]
+        by_instant = {when: list(group) for when, group in
+                      groupby(events, key=lambda e: e.announced or first)}
+        if briefings is not None:
+            for release in self.calendar.releases("h41", start, until):
+                if first < release.at <= last:
+                    by_instant.setdefault(release.at, [])
+        moments = sorted(by_instant.items())
         print(f"replaying {start} to {until}: {len(events)} announcement(s) at "
               f"{len(moments)} release time(s)")
         started, handled = time.monotonic(), 0
@@ -193,7 +206,10 @@ class Replay:
             if speed > 0:
                 await self.sleep((when - self.clock.now).total_seconds() / speed)
             self.clock.now = when
-            if await asyncio.to_thread(pipeline.record, group, when):
+            recorded = await asyncio.to_thread(pipeline.record, group, when) if group else 0
+            if briefings is not None:
+                recorded += await asyncio.to_thread(briefings.record_due, when)
+            if recorded:
                 handled += await worker.drain()
         self.clock.now = last  # deliveries held (quiet hours) until after the last day
         handled += await worker.drain()
