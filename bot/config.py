@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
     # Where the webhook server listens; Telegram must reach it (often behind a reverse proxy).
     telegram_webhook_listen: str = Field("0.0.0.0:8443", alias="TELEGRAM_WEBHOOK_LISTEN")
+    # Telegram paid broadcast (sendMessage allow_paid_broadcast, 0.1 Star a message): up to
+    # this many messages a second overall instead of ~30, for a channel that needs it.
+    telegram_paid_broadcast: bool = Field(False, alias="TELEGRAM_ALLOW_PAID_BROADCAST")
+    telegram_paid_broadcast_rate: float = Field(1000.0, gt=0, le=1000,
+                                                alias="TELEGRAM_PAID_BROADCAST_RATE")
+    # A delivering process's lease on its outbox claims: renewed every quarter of it; when it
+    # lapses (the process died or hangs) another process takes the claims over.
+    outbox_lease_seconds: float = Field(20.0, gt=0, alias="CYCLEWATCH_OUTBOX_LEASE_SECONDS")
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(None, alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, alias="SLACK_SIGNING_SECRET")

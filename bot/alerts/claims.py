@@ -106,12 +106,17 @@ class OutboxRows:
 
     def due(self, now: datetime) -> sa.ColumnElement[bool]:
         """Rows to send now: pending and due, or claimed by someone who lost the lease (died,
-        hangs) or whose claim is older than the claim timeout."""
+        hangs) or whose claim is older than the claim timeout.
+
+        A claim younger than one lease is never taken over: a concurrent claimer whose
+        snapshot predates the claim's commit (PostgreSQL re-checks a locked row's new version,
+        but reads the leases as of its snapshot) would not see the lease taken with it."""
+        lapsed = sa.and_(outbox.c.claimed_at < now - self.lease,
+                         outbox.c.claimed_by.not_in(live_owners(now)))
         return sa.or_(
             sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now),
             sa.and_(outbox.c.status == OutboxStatus.SENDING,
-                    sa.or_(outbox.c.claimed_at < now - self.claim_timeout,
-                           outbox.c.claimed_by.not_in(live_owners(now)))),
+                    sa.or_(outbox.c.claimed_at < now - self.claim_timeout, lapsed)),
         )
 
     def claim(
@@ -122,7 +127,7 @@ class OutboxRows:
         (platform, chat), and of one evaluation, when given), with every row of those
         evaluations, in one statement; the sends noted since the last claim are recorded and
         the lease renewed in the same transaction (raise if the database still refuses)."""
-        renew = self._renewed is None or not now - self.lease / 4 < self._renewed <= now
+        renew = self.lease_due(now)
 
         def write() -> tuple[int, set[int], Sequence[Any], dict[int, Any]]:
             with write_transaction(self.engine) as conn:
@@ -245,8 +250,14 @@ class OutboxRows:
             self.journal.close(remove=not self.unmarked)
         return count
 
+    def lease_due(self, now: datetime) -> bool:
+        """Whether the lease was last renewed a quarter of it ago (or never, or the clock went
+        back): time to renew it."""
+        return self._renewed is None or not now - self.lease / 4 < self._renewed <= now
+
     def keep_lease(self, now: datetime) -> None:
-        """Renew this claimer's lease (a periodic job: a long send must not let it lapse)."""
+        """Renew this claimer's lease (between the sends of a long batch, and from a periodic
+        job: a long send must not let it lapse)."""
         with write_transaction(self.engine) as conn:
             renew_lease(conn, self.owner, now, self.lease)
         self._renewed = now

@@ -35,7 +35,7 @@ from bot.notifiers.base import Notifier
 from bot.runtime.backoff import Backoff
 from bot.runtime.clock import Clock
 from bot.store import Store
-from bot.store.chats import Chat, Subscriptions
+from bot.store.chats import BatchChats
 from bot.store.faults import DEFAULT_RETRY, Retry
 from bot.store.schema import OutboxStatus
 
@@ -52,28 +52,6 @@ def batch_for(notifiers: Iterable[Notifier]) -> int:
     rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
     low, high = BATCH_BOUNDS
     return max(low, min(high, int(max(rates, default=0.0) * BATCH_SECONDS)))
-
-
-class BatchChats(Subscriptions):
-    """`find` answered from one read of a batch's chats (each answer used once, so a chat
-    that changes during the batch is read again); other chats are read as ever."""
-
-    def __init__(self, subs: Subscriptions) -> None:
-        super().__init__(subs.engine)
-        self._known: dict[tuple[str, str], Chat | None] = {}
-
-    def prefetch(self, jobs: Iterable[Job]) -> None:
-        """Read the chats of these rows in one statement."""
-        keys = {(job.platform, job.chat_id) for job in jobs}
-        found = self.find_many(keys) if keys else {}
-        self._known = {key: found.get(key) for key in keys}
-
-    def find(self, platform: str, chat_id: str) -> Chat | None:
-        """The chat (from the batch's read when it holds it)."""
-        key = (platform, chat_id)
-        if key in self._known:
-            return self._known.pop(key)
-        return super().find(platform, chat_id)
 
 
 class DeliveryWorker:
@@ -104,7 +82,7 @@ class DeliveryWorker:
                                retry=retry)
         self.outcomes = Outcomes(self.rows, clock, backoff or Backoff(5.0, 3600.0, max_attempts=8),
                                  rng or random.Random())
-        self.chats = BatchChats(Subscriptions(store.engine))
+        self.chats = BatchChats(store.engine)
         self.router = Router(self.rows, self.chats, self.notifiers, self.outcomes)
         self.composer = Composer(self.rows, self.outcomes, clock, chart_for)
 
@@ -157,7 +135,7 @@ class DeliveryWorker:
     async def _run_batch(self) -> int:
         jobs = await asyncio.to_thread(self.claim)
         if jobs:
-            await asyncio.to_thread(self.chats.prefetch, jobs)
+            await asyncio.to_thread(self.chats.prefetch, {(j.platform, j.chat_id) for j in jobs})
         evaluation = lambda job: (job.platform, job.chat_id, job.created_at)  # noqa: E731
         for _key, same in groupby(sorted((j for j in jobs if not j.held),
                                          key=lambda j: (j.platform, j.chat_id,
@@ -216,6 +194,8 @@ class DeliveryWorker:
         """One message for these rows of one chat through route -> render -> send -> mark.
         When the chat moved to one that already has some of the alerts, the rows that moved
         get a message composed anew for them."""
+        if self.rows.lease_due(self.clock()):  # a long batch: the lease must not lapse
+            await asyncio.to_thread(self.rows.keep_lease, self.clock())
         routed = await self.router.route(jobs, moved=moved)
         if routed is None:
             return

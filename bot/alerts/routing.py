@@ -13,7 +13,7 @@ from bot.alerts.claims import Job, OutboxRows
 from bot.alerts.migration import follow
 from bot.alerts.outcomes import Outcomes
 from bot.notifiers.base import Notifier
-from bot.store.chats import Chat, Subscriptions
+from bot.store.chats import BatchChats, Chat, Subscriptions
 from bot.store.schema import OutboxStatus
 
 
@@ -46,13 +46,13 @@ class Router:
         """The target of these rows (of one chat) and the rows still to send there, as they
         are now; None when none is to go (each row's end is recorded)."""
         platform, chat_id = jobs[0].platform, jobs[0].chat_id
-        chat = await asyncio.to_thread(self.subs.find, platform, chat_id)
+        chat = await self._find(platform, chat_id)
         if chat is not None and chat.migrated_to is not None:
             move = await follow(self.rows, jobs, chat_id, chat.migrated_to)
             if not move.jobs:
                 return None
             jobs, chat_id, moved = move.jobs, move.chat_id, True
-            chat = await asyncio.to_thread(self.subs.find, platform, chat_id)
+            chat = await self._find(platform, chat_id)
         if chat is not None and not chat.active:
             for job in jobs:
                 await self.outcomes.finish(job, OutboxStatus.BLOCKED,
@@ -66,3 +66,9 @@ class Router:
             return None
         lang = chat.lang if chat is not None else "en"
         return Target(chat_id, lang, notifier, moved, chat), tuple(jobs)
+
+    async def _find(self, platform: str, chat_id: str) -> Chat | None:
+        """The chat: from the batch's one read when it holds it, else from the store."""
+        if isinstance(self.subs, BatchChats) and self.subs.holds(platform, chat_id):
+            return self.subs.find(platform, chat_id)
+        return await asyncio.to_thread(self.subs.find, platform, chat_id)

@@ -26,6 +26,8 @@ class MeteredNotifier:
         self.inner = inner
         self.platform = inner.platform
         self.metrics = metrics
+        # The wrapped notifier's overall rate, when it declares one (sizes outbox batches).
+        self.rate_per_second: float | None = getattr(inner, "rate_per_second", None)
 
     async def send(self, chat_id: str, message: Message) -> Sent:
         """Send through the wrapped notifier, recording the outcome."""

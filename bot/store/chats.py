@@ -297,3 +297,28 @@ class Subscriptions:
             .values(status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}")
         )
         conn.execute(outbox.update().where(pending).values(chat_id=new))
+
+
+class BatchChats(Subscriptions):
+    """`find` answered from one read of a batch's chats (each answer used once, so a chat
+    that changes during the batch is read again); other chats are read as ever."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._known: dict[tuple[str, str], Chat | None] = {}
+
+    def prefetch(self, keys: set[tuple[str, str]]) -> None:
+        """Read these (platform, chat id) chats in one statement."""
+        found = self.find_many(keys) if keys else {}
+        self._known = {key: found.get(key) for key in keys}
+
+    def holds(self, platform: str, chat_id: str) -> bool:
+        """Whether `find` answers this chat from memory (no database call)."""
+        return (platform, chat_id) in self._known
+
+    def find(self, platform: str, chat_id: str) -> Chat | None:
+        """The chat (from the batch's read when it holds it)."""
+        key = (platform, chat_id)
+        if key in self._known:
+            return self._known.pop(key)
+        return super().find(platform, chat_id)

@@ -5,6 +5,8 @@ bodies, replies `{"ok": true, "result": ...}` or the real error shapes. It enfor
 limits like Telegram (token buckets: ~30 msg/s overall, ~1 msg/s per chat, 20 msg/min per group,
 with a small burst),
 answering 429 with `parameters.retry_after`; `time_scale` speeds all rates up for benchmarks.
+A send with `allow_paid_broadcast` (paid broadcast) counts against its own overall limit,
+~1,000 msg/s, instead of the ~30 msg/s one; the per-chat limits stay.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class FakeTelegram:
 
     token: str = "123456:TEST-token-of-the-fake-telegram-012"  # BotFather's shape
     overall_rate: float = 30.0
+    paid_rate: float = 1000.0  # overall, for sends with allow_paid_broadcast
     per_chat_rate: float = 1.0
     per_chat_burst: float = 3.0
     group_per_minute: float = 20.0
@@ -99,6 +102,7 @@ class FakeTelegram:
     polls: int = 0  # getUpdates calls answered
     rejected: int = 0  # calls refused for a wrong token
     acked_offset: int = 0  # the highest offset a getUpdates confirmed
+    paid_messages: int = 0  # sends that carried allow_paid_broadcast
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -109,6 +113,7 @@ class FakeTelegram:
         self._new_update = asyncio.Event()
         self._overall = Bucket(self.overall_rate * self.time_scale, self.overall_rate,
                                self.clock)
+        self._paid = Bucket(self.paid_rate * self.time_scale, self.paid_rate, self.clock)
         self._per_chat: dict[str, Bucket] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -224,7 +229,7 @@ class FakeTelegram:
         return web.json_response({
             "messages": {chat: len(sent) for chat, sent in self.messages.items()},
             "rate_limited": self.rate_limited, "rate_limited_chat": self.rate_limited_chat,
-            "random_failures": self.random_failures,
+            "random_failures": self.random_failures, "paid_messages": self.paid_messages,
         })
 
     # ---- the API -------------------------------------------------------------------------
@@ -248,7 +253,7 @@ class FakeTelegram:
         if method in SEND_METHODS:
             self._check_random_failure()
             self._check_chat(chat)
-            self._check_rate(chat)
+            self._check_rate(chat, paid=_flag(params.get("allow_paid_broadcast")))
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise ApiError(404, "Not Found: method not found")
@@ -279,7 +284,9 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                            {"migrate_to_chat_id": int(self.migrated[chat])})
 
-    def _check_rate(self, chat: str) -> None:
+    def _check_rate(self, chat: str, *, paid: bool = False) -> None:
+        if paid:
+            self.paid_messages += 1
         if not self.enforce_limits:
             return
         bucket = self._per_chat.get(chat)
@@ -287,7 +294,7 @@ class FakeTelegram:
             rate = self.group_per_minute / 60 if chat.startswith("-") else self.per_chat_rate
             bucket = self._per_chat[chat] = Bucket(rate * self.time_scale, self.per_chat_burst,
                                                    self.clock)
-        overall_wait = self._overall.take()
+        overall_wait = (self._paid if paid else self._overall).take()
         chat_wait = bucket.take() if not overall_wait else 0.0
         wait = max(overall_wait, chat_wait)
         if wait:
@@ -393,6 +400,11 @@ async def _params(request: web.Request) -> dict[str, Any]:
                 else:
                     params[key] = value
     return params
+
+
+def _flag(value: Any) -> bool:
+    """A Boolean parameter as the Bot API reads it (form fields arrive as text)."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _error(err: ApiError) -> web.Response:

@@ -1,5 +1,7 @@
 """Telegram notifier on python-telegram-bot: HTML with safe escaping, 4096-char splitting,
-photos for charts, inline buttons, client-side flood limits, errors mapped to DeliveryError."""
+photos for charts, inline buttons, client-side flood limits, errors mapped to DeliveryError.
+With paid broadcast on, every send carries `allow_paid_broadcast` and the overall limit is the
+paid rate (up to 1,000 messages a second) instead of ~30."""
 
 from __future__ import annotations
 
@@ -25,7 +27,6 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
@@ -37,6 +38,7 @@ from bot.notifiers.textsplit import (
     plain_parts,
     telegram_html_parts,
 )
+from bot.platforms.telegram.transport import AiohttpRequest
 
 # Opt into PTB 22's timedelta retry_after: the deprecated int form warns on every 429 (and
 # warnings are errors under our test settings). setdefault leaves an explicit choice alone.
@@ -61,6 +63,7 @@ class TelegramRateLimiter:
         self, overall_per_second: float = 30.0, chat_interval: float = 1.0,
         group_interval: float = 3.0, chat_burst: int = 2, scale: float = 1.0,
     ) -> None:
+        self.overall_per_second = overall_per_second * scale
         # A small overall burst (a tenth of a second's worth) so request jitter cannot bunch
         # up a whole second's quota at the server.
         burst = max(1.0, overall_per_second / 10)
@@ -142,11 +145,18 @@ class TelegramNotifier:
     platform = "telegram"
 
     def __init__(
-        self, bot: Bot, *, limiter: TelegramRateLimiter | None = None, part_attempts: int = 6
+        self, bot: Bot, *, limiter: TelegramRateLimiter | None = None, part_attempts: int = 6,
+        paid_broadcast: bool = False,
     ) -> None:
         self.bot = bot
         self.limiter = limiter or TelegramRateLimiter()
         self.part_attempts = part_attempts
+        self.paid: bool | None = True if paid_broadcast else None  # None: the parameter left out
+
+    @property
+    def rate_per_second(self) -> float:
+        """Messages a second Telegram allows overall (sizes the outbox's batches)."""
+        return self.limiter.overall_per_second
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 32) -> TelegramNotifier:
@@ -156,13 +166,17 @@ class TelegramNotifier:
         bot = Bot(
             settings.telegram_bot_token.get_secret_value(),
             base_url=settings.telegram_api_url,
-            request=HTTPXRequest(connection_pool_size=pool_size),
+            request=AiohttpRequest(pool_size=pool_size),
         )
+        if settings.telegram_paid_broadcast:
+            limiter = TelegramRateLimiter(overall_per_second=settings.telegram_paid_broadcast_rate)
+            return cls(bot, limiter=limiter, paid_broadcast=True)
         return cls(bot)
 
     async def close(self) -> None:
-        """Close the bot's HTTP connections."""
+        """Close the bot's HTTP connections (its transport too when the bot never started)."""
         await self.bot.shutdown()
+        await self.bot.request.shutdown()
 
     async def send(self, chat_id: str, message: Message) -> Sent:
         """Send every part of `message`; raise DeliveryError if the first part fails.
@@ -201,12 +215,13 @@ class TelegramNotifier:
             steps.append(lambda: self.bot.send_photo(
                 chat_id, photo=chart, caption=caption, parse_mode=parse_mode,
                 reply_markup=markup if not texts else None, reply_parameters=reply,
-                disable_notification=silent))
+                disable_notification=silent, allow_paid_broadcast=self.paid))
         for index, text in enumerate(texts):
             last = index == len(texts) - 1
             first = not steps
             steps.append(_text_step(self.bot, chat_id, text, parse_mode,
-                                    markup if last else None, reply if first else None, silent))
+                                    markup if last else None, reply if first else None, silent,
+                                    self.paid))
         return steps
 
     async def _once(self, chat_id: str, step: Callable[[], Awaitable[T]]) -> T:
@@ -244,9 +259,11 @@ def _wait_for_retry_after(state: object) -> float:
 def _text_step(
     bot: Bot, chat_id: str, text: str, parse_mode: ParseMode | None,
     markup: InlineKeyboardMarkup | None, reply: ReplyParameters | None, silent: bool | None,
+    paid: bool | None,
 ) -> Callable[[], Awaitable[TgMessage]]:
     return lambda: bot.send_message(chat_id, text, parse_mode=parse_mode, reply_markup=markup,
-                                    reply_parameters=reply, disable_notification=silent)
+                                    reply_parameters=reply, disable_notification=silent,
+                                    allow_paid_broadcast=paid)
 
 
 def _reply_to(replaces: tuple[str, ...]) -> ReplyParameters | None:
