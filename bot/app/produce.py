@@ -80,14 +80,24 @@ class Producer:
                 found = await in_daemon_thread(self.evaluator.find, now, budget=EVAL_BUDGET)
                 recorded = await asyncio.to_thread(self.pipeline.record, found.events, now)
                 result = await asyncio.to_thread(self.evaluator.keep, found, recorded, now)
-                if self.briefings is not None:
-                    recorded += await asyncio.to_thread(self.briefings, now)
             except Exception as err:
                 return self._failed(err)
+            recorded += await self._briefing(now)
         await self._report(result, now)
         if recorded:
             self.wake_delivery()  # the delivering half takes it from here
         return True
+
+    async def _briefing(self, now: datetime) -> int:
+        """The weekly briefing of a new H.4.1 (1 when recorded); a failure is logged, and the
+        evaluation stands."""
+        if self.briefings is None:
+            return 0
+        try:
+            return await asyncio.to_thread(self.briefings, now)
+        except Exception:
+            log.exception("weekly briefing not recorded")
+            return 0
 
     async def fetch(self, source: str, fetch_and_store: PollOnce, now: datetime) -> PollOutcome:
         """Stages 1–2: the source's adapter, the plausibility guard and the store (blocking)."""
