@@ -67,15 +67,13 @@ class Briefings:
     def record_due(self, now: datetime) -> int:
         """The briefing of the newest H.4.1 public at `now` (within a day of it), if not yet
         recorded and some chat wants it: 1 when recorded, else 0."""
-        insight = self.insight()
+        with self.store.engine.connect() as conn:  # cheap first: most evaluations need none
+            wanted = self.subs.briefing_chats(conn)
+        insight = self.insight() if wanted else None
         if insight is None:
             return 0
         week = latest_week(insight.data()[1], insight.ruleset, now)
         if week is None or now - release_instant(week) > LATE or self._stored(week):
-            return 0
-        with self.store.engine.connect() as conn:
-            wanted = self.subs.briefing_chats(conn)
-        if not wanted:
             return 0
         found = briefing(insight, week, calendar=self.calendar, zone=self.default_zone)
         zones = {c.tz for c in wanted if c.tz}
