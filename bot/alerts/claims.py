@@ -267,22 +267,25 @@ class OutboxRows:
         pending now, instead of when its lease lapses; the sends it journaled are recorded
         as sent first, so they are not repeated. Other hosts' claims are left alone."""
         host = socket.gethostname()
-        with write_transaction(self.engine) as conn:
-            owners = set(conn.execute(
-                sa.select(outbox.c.claimed_by).distinct().where(
-                    outbox.c.status == OutboxStatus.SENDING, outbox.c.claimed_by.like(f"{host}:%"))
-            ).scalars())
-            dead = sorted(o for o in owners | set(journal_owners(self.journal_dir))
-                          if o and o.startswith(f"{host}:") and _owner_is_dead(o, host))
-            if not dead:
-                return 0
-            recorded = 0
-            for owner in dead:
-                sent = read_journal(self.journal_dir, owner)
-                recorded += len(sent)
-                _write_sent(conn, owner, [(i, ids, now) for i, ids in sent])
-            count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
-                                             outbox.c.claimed_by.in_(dead)), now)
+
+        def write() -> tuple[list[str], int, int]:
+            with write_transaction(self.engine) as conn:
+                owners = set(conn.execute(
+                    sa.select(outbox.c.claimed_by).distinct().where(
+                        outbox.c.status == OutboxStatus.SENDING,
+                        outbox.c.claimed_by.like(f"{host}:%"))
+                ).scalars())
+                dead = sorted(o for o in owners | set(journal_owners(self.journal_dir))
+                              if o and o.startswith(f"{host}:") and _owner_is_dead(o, host))
+                recorded = 0
+                for owner in dead:
+                    sent = read_journal(self.journal_dir, owner)
+                    recorded += len(sent)
+                    _write_sent(conn, owner, [(i, ids, now) for i, ids in sent])
+                count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
+                                                 outbox.c.claimed_by.in_(dead)), now)
+            return dead, count, recorded
+        dead, count, recorded = self.retry.run(write)
         for owner in dead:
             drop_journal(self.journal_dir, owner)
         if count or recorded:

@@ -18,10 +18,13 @@ worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from itertools import groupby
+
+import sqlalchemy as sa
 
 from bot.alerts.claims import Job, OutboxRows
 from bot.alerts.compose import ChartFor, Compose, Composer, NumbersFor, OneByOne
@@ -195,7 +198,8 @@ class DeliveryWorker:
         When the chat moved to one that already has some of the alerts, the rows that moved
         get a message composed anew for them."""
         if self.rows.lease_due(self.clock()):  # a long batch: the lease must not lapse
-            await asyncio.to_thread(self.rows.keep_lease, self.clock())
+            with contextlib.suppress(sa.exc.DBAPIError):  # a fault: the next claim retries it
+                await asyncio.to_thread(self.rows.keep_lease, self.clock())
         routed = await self.router.route(jobs, moved=moved)
         if routed is None:
             return
