@@ -21,7 +21,6 @@ from bot.ingest.calendar import (
 )
 from bot.ingest.knownat import known_at
 from rules import Event, RuleSet, backtest
-from rules.model import pick_language
 from rules.seednumbers import Pace, pace, policy_target
 from rules.units import DOLLAR_SCALES
 
@@ -117,7 +116,6 @@ class Moved:
     """A milestone that fired or resolved in the briefing's week."""
 
     rule_id: str
-    title: str
     state: str
     day: date
 
@@ -159,7 +157,7 @@ def next_releases(calendar: ReleaseCalendar, start: datetime) -> list[tuple[date
 
 
 def briefing(insight: Insight, week: date, *, calendar: ReleaseCalendar | None = None,
-             zone: str = "UTC", lang: str = "en") -> Briefing:
+             zone: str = "UTC") -> Briefing:
     """The briefing for the H.4.1 of Wednesday `week`, with what was public then."""
     calendar = calendar or ReleaseCalendar()
     ruleset, data = insight.ruleset, insight.data()[1]
@@ -168,17 +166,13 @@ def briefing(insight: Insight, week: date, *, calendar: ReleaseCalendar | None =
     target = policy_target(data, day)
     rate = float(target.iloc[-1]) if len(target) else None
     before = release_instant(week - timedelta(weeks=1))
-    moved = [Moved(e.rule_id, _title(ruleset, e, lang), str(e.state), e.date)
+    moved = [Moved(e.rule_id, str(e.state), e.date)
              for e in announced_events(insight, calendar, zone)
              if e.announced is not None and before < e.announced <= published]
     return Briefing(
         week, published, balance_lines(ruleset, data, week), rate,
         pace(target, day, 6), pace(target, day, 12),
-        insight.regime(day, lang).regime,
-        insight.regime(release_day(week - timedelta(weeks=1)), lang).regime,
+        insight.regime(day).regime,
+        insight.regime(release_day(week - timedelta(weeks=1))).regime,
         moved, next_releases(calendar, published),
     )
-
-
-def _title(ruleset: RuleSet, event: Event, lang: str) -> str:
-    return pick_language(ruleset.rule(event.rule_id).spec.title, lang) or event.rule_id

@@ -41,6 +41,13 @@ def line_title(ruleset: RuleSet, name: str, lang: str) -> str:
     return (pick_language(spec.title, lang) if spec is not None else None) or name
 
 
+def _rule_title(ruleset: RuleSet, rule_id: str, lang: str) -> str:
+    try:
+        return pick_language(ruleset.rule(rule_id).spec.title, lang) or rule_id
+    except KeyError:  # a rule the running rules no longer have
+        return rule_id
+
+
 def _bn(value: float | None, lang: str) -> str:
     """A change in $ bn (in Chinese, 亿美元: the unit a Chinese reader counts in)."""
     if lang == "zh" or value is None or abs(value) >= 1000:
@@ -91,7 +98,8 @@ def render(found: Briefing, ruleset: RuleSet, lang: str, tz: ZoneInfo) -> tuple[
         marks = {"firing": "🟢", "resolved": "⚪"}
         parts.append("\n".join([text(lang, "briefing_moved_heading"), *(
             text(lang, f"briefing_moved_{m.state}", mark=marks.get(m.state, "•"),
-                 title=m.title, day=m.day.isoformat()) for m in found.moved)]))
+                 title=_rule_title(ruleset, m.rule_id, lang), day=m.day.isoformat())
+            for m in found.moved)]))
     else:
         parts.append(text(lang, "briefing_moved_none"))
     releases = [text(lang, "briefing_release", release=text(lang, f"release_{kind}"),

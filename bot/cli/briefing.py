@@ -50,7 +50,7 @@ def briefing_command(args: argparse.Namespace, settings: Settings) -> int:
         say_error(f"no H.4.1 public by {day} in the data")
         return 1
     insight = file_insight(ruleset, data)
-    found = briefing(insight, week, zone=settings.timezone, lang=args.lang)
+    found = briefing(insight, week, zone=settings.timezone)
     title, body = render(found, ruleset, args.lang, tz)
     print(f"{title}\n\n{body}")
     return 0

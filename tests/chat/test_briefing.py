@@ -68,11 +68,12 @@ def test_cli_briefing_of_2026_01_09_matches_the_csvs(
 
 
 def test_the_chinese_briefing_has_no_english_words(insight: Insight) -> None:
-    found = briefing(insight, WEEK, zone="America/New_York", lang="zh")
+    found = briefing(insight, WEEK, zone="America/New_York")
     title, body = render(found, insight.ruleset, "zh", ZoneInfo("Asia/Shanghai"))
     words = re.findall(r"[A-Za-z]{2,}", f"{title}\n{body}")
     assert [w for w in words if not w.isupper()] == []  # codes like FOMC, MSPD, UTC stay
     assert "2026-01-09(周五)05:30(UTC+8)" in body  # the H.4.1's 4:30 pm ET in Shanghai
+    assert "🟢 美联储扩表推动银行准备金增长:触发(2026-01-07)" in body  # reserves_grow
 
 
 def _store(tmp_path: Path) -> Store:
