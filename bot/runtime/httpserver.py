@@ -13,6 +13,7 @@ import asyncio
 import errno
 import logging
 import resource
+import socket
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,9 +33,12 @@ METRICS = web.AppKey("metrics", Metrics)
 FILE_LIMIT_TARGET = 65536
 PORTS = 2  # listening ports that share the files: the HTTP server and Telegram's webhook
 # asyncio accepts up to `backlog` sockets per wake-up before any of them can be refused, and
-# a few wake-ups may pass before the refused ones are closed: room for that stays free.
+# a few wake-ups may pass before the refused ones are closed: room for that stays free. The
+# kernel's queue is longer, so handshakes wait there through a pause of the process instead
+# of being dropped (a dropped one is retried by the client a second later).
 BACKLOG = 32
 ACCEPT_BURSTS = 4
+LISTEN_QUEUE = 512
 STOP_SECONDS = 1.0  # at stop, requests in flight (a dashboard render) get this long
 OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -249,14 +253,16 @@ class HttpServer:
         inner = self._runner.server
         assert inner is not None
         loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
-            self._server = await loop.create_server(
-                lambda: _Guarded(inner(), self.guard), self.host, self.port,
-                backlog=BACKLOG, reuse_address=True)
+            sock = socket.create_server((self.host, self.port), family=family)
         except OSError as err:
             await self._runner.cleanup()
             raise OSError(f"cannot listen on {self.host}:{self.port}: {err.strerror}") from err
-        self.bound_port = int(self._server.sockets[0].getsockname()[1])
+        self._server = await loop.create_server(
+            lambda: _Guarded(inner(), self.guard), sock=sock, backlog=BACKLOG)
+        sock.listen(LISTEN_QUEUE)  # after asyncio's listen(BACKLOG): its bursts stay short
+        self.bound_port = int(sock.getsockname()[1])
 
     async def stop(self) -> None:
         """Stop accepting connections and finish the ones in progress."""

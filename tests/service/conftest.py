@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,14 @@ RUNNING = re.compile(r"cyclewatch running: http://(\S+?)/healthz")
 class BotProcess:
     """`python -m bot run` in a subprocess; its stderr/stdout lines are collected as they come."""
 
-    def __init__(self, env: dict[str, str], args: list[str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], args: list[str], cwd: Path,
+                 preexec_fn: Callable[[], None] | None = None) -> None:
         self.lines: list[str] = []
         self._lock = threading.Lock()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", *args],
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=preexec_fn,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
