@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,7 +24,9 @@ from bot.ingest.fetcher import Fetcher, PollResult, SeriesResult
 from bot.runtime.clock import utc_now
 from bot.store import SeriesStatus, Store
 from rules import RulesError, RuleSet, load_rules
+from rules.engine import Evaluator
 from sources.base import Source, SourceError, VintageSource
+from sources.csv import CsvSource
 from sources.files import FileSource
 from sources.fred import DEFAULT_FRED_SERIES
 from sources.registry import REGISTRY, SourceEntry, entry, option_schemas, route
@@ -166,28 +169,74 @@ def _result_line(result: SeriesResult) -> str:
     return f"{result.series:<20} {result.outcome:<9} {result.new_rows:>6} new rows, last {last}"
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What the rules say of a stored series: where it is read from now (a csv series' URL
+    or file), and whether it is fresh, stale or ended (None: the rules do not read it)."""
+
+    origin: str | None = None
+    fresh: str | None = None
+
+
+def standings(
+    settings: Settings, data_dir: Path | None, store: Store, today: date
+) -> dict[str, Standing]:
+    """Series id -> its `Standing` under the rules file, judged by the rules' own freshness
+    windows (an ended series, `until:`, is "ended", never stale)."""
+    ruleset = read_ruleset(settings.rules_path)
+    if ruleset is None:
+        return {}
+    stamp = pd.Timestamp(today)
+    data = store.frame(sorted({item.id for item in ruleset.inputs}))
+    evaluator = Evaluator(ruleset, data, stamp)
+    with httpx.Client() as http:  # never used: the csv source only says where it reads
+        ctx = source_context(settings, http, data_dir=data_dir,
+                             options=rules_options(lambda: ruleset))
+        csv = entry("csv").build(ctx)
+        found = {}
+        for item in ruleset.inputs:
+            origin = csv.origin_of(item.id) if isinstance(csv, CsvSource) and \
+                item.source == "csv" else None
+            if item.spec.until is not None and today > item.spec.until:
+                fresh = "ended"
+            elif item.id not in data:
+                fresh = None
+            else:
+                stale = evaluator.stale_reason(frozenset({item.name}), stamp)
+                fresh = "fresh" if stale is None else "stale"
+            found[item.id] = Standing(origin, fresh)
+    return found
+
+
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
     """`cyclewatch status [--json]`: freshness of every series the store knows."""
+    today = utc_now().date()
     store = Store(settings.db_url)
     try:
         statuses = store.status()
+        judged = standings(settings, getattr(args, "data", None) or settings.data_dir, store,
+                           today)
     finally:
         store.close()
-    today = utc_now().date()
     if args.json:
-        print(json.dumps([_status_record(s, today) for s in statuses], indent=2))
+        print(json.dumps([_status_record(s, today, judged.get(s.series, Standing()))
+                          for s in statuses], indent=2))
         return 0
     if not statuses:
         print("no series in the store yet; run `cyclewatch fetch`")
         return 0
-    table = Table("series", "source", "last obs", "last fetch (UTC)", "stale days", "rows",
-                  "last error")  # fmt: skip
+    table = Table("series", "source", "last obs", "last fetch (UTC)", "stale days", "fresh",
+                  "rows", "last error")  # fmt: skip
+    table.columns[1].overflow = "fold"  # a source's URL shown whole, over several lines
     for s in statuses:
         stale = _staleness(s, today)
+        seen = judged.get(s.series, Standing())
         table.add_row(
-            s.series, s.source, s.last_obs_date.isoformat() if s.last_obs_date else "-",
+            s.series, s.source + (f" {seen.origin}" if seen.origin else ""),
+            s.last_obs_date.isoformat() if s.last_obs_date else "-",
             s.last_fetch_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if s.last_fetch_at else "-",
-            "-" if stale is None else str(stale), str(s.rows), s.last_error or "",
+            "-" if stale is None else str(stale), seen.fresh or "-", str(s.rows),
+            s.last_error or "",
         )  # fmt: skip
     Console(width=max(Console().width, 120)).print(table)
     return 0
@@ -198,7 +247,9 @@ def _staleness(status: SeriesStatus, today: date) -> int | None:
     return max(0, (today - status.last_obs_date).days) if status.last_obs_date else None
 
 
-def _status_record(status: SeriesStatus, today: date) -> dict[str, str | int | None]:
+def _status_record(
+    status: SeriesStatus, today: date, seen: Standing
+) -> dict[str, str | int | None]:
     def stamp(value: datetime | None) -> str | None:
         return value.astimezone(UTC).isoformat() if value else None
 
@@ -209,6 +260,8 @@ def _status_record(status: SeriesStatus, today: date) -> dict[str, str | int | N
         "last_fetch_at": stamp(status.last_fetch_at),
         "last_success_at": stamp(status.last_success_at),
         "staleness_days": _staleness(status, today),
+        "fresh": seen.fresh,
+        "origin": seen.origin,
         "rows": status.rows,
         "last_error": status.last_error,
     }

@@ -129,7 +129,7 @@ async def test_three_months_announce_their_alerts_at_their_release_times(
     assert [line.strip() for line in summary.splitlines()[1:] if line.strip()] == ALERTS
     # the 10y TIPS yield of Monday Dec 1 is public at 4:30 pm: the stepwise loop of old judged
     # that day at 8:30 am on Friday's yield and announced the end three days late, on Dec 4
-    assert "Ended on 2025-12-01, after holding 2 months (since 2025-09-17)." in out
+    assert "Ended on 2025-12-01, after holding 2 months (since 2025-09-16)." in out
     assert "Change in the 10y TIPS yield over 13 weeks is now 0.03 pp" in out
     assert "Observation date 2025-12-17." in out  # QT's end: the Wednesday level, out Thursday
     assert out.count("(a replay of history, not a live alert)") == len(ALERTS)
