@@ -118,13 +118,14 @@ class ChatSide:
         and draw alert charts from it (only where a chat platform shows them)."""
         if self.context is None:
             return
+        from bot.briefing.chart import with_briefing_chart
         from bot.chat.views import alert_chart, alert_numbers
         from bot.evaluate.insight import Insight
 
         insight = Insight.from_store(ruleset, self.store) if ruleset is not None else None
         self.context.insight = insight
         if insight is not None:
-            self.worker.chart_for = alert_chart(insight)
+            self.worker.chart_for = with_briefing_chart(alert_chart(insight), insight)
             self.worker.numbers_for = alert_numbers(insight)
 
     async def handler(self, caller: Caller, line: str) -> Reply:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from bot.alerts.payload import BRIEFING, AlertPayload
+from bot.alerts.payload import AlertPayload
 from bot.chat.seedtext import RegimeFacts, alert_lines, event_text
 from bot.evaluate.dates import insight_answerable
 from bot.evaluate.insight import Insight, RuleView
@@ -362,10 +362,6 @@ def alert_chart(insight: Insight) -> Callable[[AlertPayload, str], bytes | None]
 
     def chart_for(alert: AlertPayload, lang: str = "en") -> bytes | None:
         try:
-            if alert.rule == BRIEFING:
-                from bot.chat.briefingchart import briefing_png
-
-                return briefing_png(insight, alert.date, lang)
             version, data = insight.data()
             from bot.chat import charts
 

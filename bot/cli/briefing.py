@@ -14,11 +14,10 @@ AddParser = Callable[..., argparse.ArgumentParser]
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser], add: AddParser,
+               parse_date: Callable[[str], date],
                data_option: Callable[[argparse.ArgumentParser], None],
                rules_option: Callable[[argparse.ArgumentParser], None]) -> None:
-    """The `briefing` subcommand's arguments."""
-    from bot.cli.parser import parse_date
-
+    """The `briefing` subcommand's arguments (`parse_date` reads `--as-of`)."""
     found = add(sub, "briefing", "the weekly briefing of the newest H.4.1",
                 "cyclewatch briefing --data ../shared/data --as-of 2026-01-09 --lang zh")
     rules_option(found)

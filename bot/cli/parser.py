@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     regime.add_argument("--chart", type=Path, metavar="PNG",
                         help="write the dashboard PNG here")
     dashboard.add_parser(sub, _add, data_option, rules_option)
-    briefing.add_parser(sub, _add, data_option, rules_option)
+    briefing.add_parser(sub, _add, parse_date, data_option, rules_option)
     completion = _add(sub, "completion", "print the shell completion script for cyclewatch",
                       'eval "$(cyclewatch completion bash)"   # or in ~/.bashrc')
     completion.add_argument("shell", choices=["bash", "zsh", "tcsh"],

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from bot.alerts.outbox import DeliveryWorker
+from bot.briefing.chart import with_briefing_chart
 from bot.briefing.deliver import Briefings
 from bot.briefing.facts import briefing
 from bot.briefing.text import render
@@ -113,7 +114,7 @@ def _replay(store: Store, insight: Insight, notifier: RecordingNotifier, start: 
     clock = SimClock(start)
     briefings = Briefings(store, lambda: insight, default_zone="America/New_York")
     worker = DeliveryWorker(store, {"telegram": notifier}, clock=clock, worker_id="test")
-    worker.chart_for = alert_chart(insight)
+    worker.chart_for = with_briefing_chart(alert_chart(insight), insight)
     sent_at: list[datetime] = []
 
     async def run() -> None:

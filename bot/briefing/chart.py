@@ -1,5 +1,6 @@
 """The weekly briefing's chart: net liquidity, reserves and the Fed's total assets over the two
-years to the H.4.1's week, in $ tn, with the week marked."""
+years to the H.4.1's week, in $ tn, with the week marked; and the delivery worker's
+`chart_for` that draws it for a briefing (a rule's chart for every other alert)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import date, timedelta
 import pandas as pd
 from matplotlib.dates import DateFormatter, MonthLocator
 
+from bot.alerts.compose import ChartFor
+from bot.alerts.payload import BRIEFING, AlertPayload
 from bot.briefing.facts import NET_LIQUIDITY, line_series
 from bot.briefing.text import line_title
 from bot.chat.chartparts import x
@@ -42,3 +45,14 @@ def briefing_png(insight: Insight, week: date, lang: str = "en") -> bytes:
         ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))  # type: ignore[no-untyped-call]
         ax.grid(alpha=0.3)
         return png(fig)
+
+
+def with_briefing_chart(chart_for: ChartFor, insight: Insight) -> ChartFor:
+    """`chart_for` (an alert's rule chart), and the briefing's own chart for a briefing."""
+
+    def chart(alert: AlertPayload, lang: str = "en") -> bytes | None:
+        if alert.rule == BRIEFING:
+            return briefing_png(insight, alert.date, lang)
+        return chart_for(alert, lang)
+
+    return chart
