@@ -321,16 +321,16 @@ class OutboxRows:
             log.warning("cannot record %d sent delivery(s) yet: %s", len(self.unmarked),
                         err.orig)
 
-    def flush_marks(self) -> None:
-        """Record the sends noted so far (retried through transient faults; raise if the
-        database still refuses: they stay noted)."""
+    def flush_marks(self, *, retry: bool = True) -> None:
+        """Record the sends noted so far (retried through transient faults unless `retry` is
+        off; raise if the database still refuses: they stay noted)."""
         if not self.unmarked:
             return
 
         def write() -> int:
             with write_transaction(self.engine) as conn:
                 return self._write_marks(conn)
-        self._recorded(self.retry.run(write))
+        self._recorded(self.retry.run(write) if retry else write())
 
     def _write_marks(self, conn: Connection) -> int:
         """Write the noted sends (one statement); how many, for `_recorded` after the commit."""

@@ -47,6 +47,7 @@ __all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus", "batch_for"]
 # per batch, and not so many rows claimed that a stalled batch holds much back.
 BATCH_SECONDS = 0.25
 BATCH_BOUNDS = (20, 500)
+MARK_AFTER = timedelta(seconds=BATCH_SECONDS)  # sends noted longer ago are recorded at once
 
 
 def batch_for(notifiers: Iterable[Notifier]) -> int:
@@ -197,9 +198,14 @@ class DeliveryWorker:
         """One message for these rows of one chat through route -> render -> send -> mark.
         When the chat moved to one that already has some of the alerts, the rows that moved
         get a message composed anew for them."""
-        if self.rows.lease_due(self.clock()):  # a long batch: the lease must not lapse
-            with contextlib.suppress(sa.exc.DBAPIError):  # a fault: the next claim retries it
-                await asyncio.to_thread(self.rows.keep_lease, self.clock())
+        now = self.clock()
+        with contextlib.suppress(sa.exc.DBAPIError):  # a fault: the next claim retries them
+            if self.rows.lease_due(now):  # a long batch: the lease must not lapse
+                await asyncio.to_thread(self.rows.keep_lease, now)
+            if self.rows.unmarked and now - self.rows.unmarked[0][2] >= MARK_AFTER:
+                # a slow platform: record what went out a while ago, so that a crash on
+                # another host (whose journal no survivor reads) repeats little
+                await asyncio.to_thread(self.rows.flush_marks, retry=False)
         routed = await self.router.route(jobs, moved=moved)
         if routed is None:
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -65,6 +66,7 @@ class ChatSide:
         self.worker = DeliveryWorker(
             store, {name: MeteredNotifier(n, metrics) for name, n in self.notifiers.items()},
             clock=clock, worker_id=worker_id(),
+            lease=timedelta(seconds=settings.outbox_lease_seconds),
         )
         self.context: CommandContext | None = None
         if self.chat_on:
@@ -233,6 +235,10 @@ class ChatSide:
         for close in self._closers:
             await close()
         await self.http.aclose()
+
+    def keep_lease(self) -> None:
+        """Renew the delivery worker's lease on its claims (see `DeliveryWorker.keep_lease`)."""
+        self.worker.keep_lease()
 
     def release_dead_claims(self) -> int:
         """Sends claimed by a process of this host that no longer runs (it crashed) go back to

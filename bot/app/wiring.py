@@ -119,6 +119,9 @@ class Wiring:
         self._add_producer()
         await self._add_pollers()
         self._job("deliver", self._deliver, self.timing.deliver_seconds)
+        # The outbox lease, renewed apart from delivery: a send stuck for long must not let it
+        # lapse (another process would take over claims that are still being sent).
+        self._job("lease", self._keep_lease, self.settings.outbox_lease_seconds / 4)
         self._tasks.append(asyncio.create_task(self._watch_rules()))
         for job in self.jobs.values():
             job.add_to(scheduler)
@@ -237,6 +240,10 @@ class Wiring:
         ))
 
     # --- delivery ------------------------------------------------------------------------
+
+    async def _keep_lease(self) -> bool:
+        await asyncio.to_thread(self.chat.keep_lease)
+        return True
 
     async def _deliver(self) -> bool:
         if not self._digest_done:

@@ -5,7 +5,7 @@ rows, and every row is claimed by exactly one. One claim is one statement and on
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -77,3 +77,22 @@ def test_a_claim_is_one_statement_and_one_commit(store: Store, clock: FakeClock)
     jobs = rows.claim(clock.now, limit=50)
     assert len(jobs) == 50 and jobs[0].payload == {"rule": "x"}
     assert [s for s in statements if s.upper() != "BEGIN"] == ["WITH"] and len(commits) == 1
+
+
+def test_a_claim_is_taken_over_once_its_owners_lease_lapses(
+    store: Store, clock: FakeClock
+) -> None:
+    _fill(store, clock)
+    lease = timedelta(seconds=20)
+    dead = OutboxRows(store.engine, "elsewhere:1:dead", lease=lease)  # another host's process
+    alive = OutboxRows(store.engine, "here:2:live", lease=lease)
+    taken = {job.id for job in dead.claim(clock.now, limit=10)}
+    clock.advance(seconds=15)
+    alive.claim(clock.now, limit=ROWS)  # everything else; the dead one's lease still runs
+    assert alive.claim(clock.now, limit=ROWS) == []
+    clock.advance(seconds=6)  # 21 s after its last renewal: lapsed
+    assert {job.id for job in alive.claim(clock.now, limit=ROWS)} == taken
+    alive.keep_lease(clock.now)  # a live owner that renews keeps its claims however old
+    clock.advance(minutes=4)
+    alive.keep_lease(clock.now)
+    assert dead.claim(clock.now, limit=ROWS) == []
