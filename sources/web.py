@@ -86,7 +86,9 @@ def _follow(
     current, query = httpx.URL(url), dict(params) if params else None
     for _hop in range(limits.max_redirects + 1):
         request = client.build_request(
-            "GET", current, params=query, headers={"Accept-Encoding": "gzip, deflate"},
+            # A fresh connection each time, so the watchdog sees its socket from the start.
+            "GET", current, params=query,
+            headers={"Accept-Encoding": "gzip, deflate", "Connection": "close"},
             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             extensions={"trace": deadline.trace},
         )
