@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
@@ -120,7 +120,8 @@ class Service:
         self.wiring: Wiring | None = None
         # Set when the service is the whole process: a stop request arms it.
         self.exit_deadline = exit_deadline
-        self._previous_handlers: dict[int, object] = {}
+        self._previous_handlers: dict[int, Callable[[int, FrameType | None], Any] | int
+                                      | None] = {}
 
     def request_stop(self) -> None:
         """Begin a clean stop; a second request cancels in-flight work at once."""
@@ -153,7 +154,8 @@ class Service:
 
     def _remove_signal_handlers(self) -> None:
         for sig, previous in self._previous_handlers.items():
-            signal.signal(sig, previous)  # type: ignore[arg-type]
+            if previous is not None:  # None: set outside Python, nothing to put back
+                signal.signal(sig, previous)
         self._previous_handlers.clear()
 
     async def run(self) -> int:
@@ -249,7 +251,7 @@ class Service:
             scheduler.pause()  # no new runs; the executor would cancel running ones on shutdown
         # Jobs and HTTP requests in flight (a dashboard render) share the one grace.
         abandoned, _ = await asyncio.gather(
-            self.inflight.drain(self.timing.stop_grace_seconds), server.stop())
+            self.inflight.drain(self.timing.stop_grace_seconds), _stop_http(server))
         if abandoned:
             log.warning("abandoned %d job(s) still running at stop; they resume at next start",
                         abandoned)
@@ -258,3 +260,11 @@ class Service:
         await wiring.stop()
         store.close()
         log.info("cyclewatch stopped")
+
+
+async def _stop_http(server: HttpServer) -> None:
+    """Stop the HTTP server; a failure there must not keep the rest from stopping."""
+    try:
+        await server.stop()
+    except Exception as err:
+        log.warning("HTTP server did not stop cleanly: %s", err)
