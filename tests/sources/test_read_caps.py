@@ -170,3 +170,22 @@ def test_peak_rss_of_every_attack_under_the_shipped_caps() -> None:
                           ("rows", "MAX_ROWS"), ("slow", "MAX_SECONDS")]:
         assert f"CYCLEWATCH_FETCH_{setting}" in out[name] and "\n" not in out[name]
         assert out[f"{name}_rss_mb"] < 400, out
+
+
+def test_the_caps_are_settings_and_a_fetch_over_one_names_it(
+    history_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CYCLEWATCH_RULES", str(Path(__file__).resolve().parents[2] / "rules.yaml"))
+    monkeypatch.setenv("CYCLEWATCH_DB_URL", f"sqlite:///{tmp_path / 'cw.db'}")
+    monkeypatch.setenv("CYCLEWATCH_FETCH_MAX_ROWS", "100")
+    assert main(["fetch", "--data", str(history_dir), "GOLD"]) == 1
+    out = capsys.readouterr().out
+    assert "more than 100 rows; stopped there (CYCLEWATCH_FETCH_MAX_ROWS raises the cap)" in out
+    monkeypatch.setenv("CYCLEWATCH_CSV_MIRRORS", "raw.githubusercontent.com")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert "CYCLEWATCH_CSV_MIRRORS" in err and len(err.strip().splitlines()) == 1
