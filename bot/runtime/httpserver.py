@@ -40,6 +40,7 @@ BACKLOG = 32
 ACCEPT_BURSTS = 4
 LISTEN_QUEUE = 512
 STOP_SECONDS = 1.0  # at stop, requests in flight (a dashboard render) get this long
+LINGER_SECONDS = 1.0  # a body left unread after the answer is drained this long at most
 OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -220,6 +221,7 @@ class HttpServer:
             keepalive_timeout=self.limits.idle_timeout, max_line_size=self.limits.max_line,
             max_field_size=self.limits.max_line, max_headers=self.limits.max_headers,
             logger=_RequestLog(self.refusals),
+            lingering_time=LINGER_SECONDS,
         )
         self.name = name
         self._server: asyncio.Server | None = None
