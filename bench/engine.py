@@ -4,8 +4,9 @@
 2. `cyclewatch replay` of 3 months (2025-11-01..2026-01-31), in process, console output
    discarded: read the data, the pass, the outbox and the console notifier;
 3. one live evaluation (`LiveEvaluator.find`) the day after the previous one, over a store
-   holding the real history, with the states the previous day left (the service's steady
-   state), and the same evaluation over all history (`window=False`) for comparison.
+   holding the real history, with the states five days of evaluations left (the service's
+   steady state: a rule skipped at its first evaluation has its history read at the second),
+   and the same evaluation over all history (`window=False`) for comparison.
 
     .venv/bin/python bench/engine.py [--data DIR] [--repeat 3]
 """
@@ -88,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         holder.load()
         zone = ZoneInfo(ZONE)
         live = LiveEvaluator(store, holder, metrics=Metrics(), timezone=ZONE, released=released)
-        day = datetime.combine(date(2025, 12, 16), clock_time(23, 59), tzinfo=zone)
-        live.keep(live.find(day), 0, day)
+        for evening in range(12, 17):  # a few days of the service: the states it carries
+            day = datetime.combine(date(2025, 12, evening), clock_time(23, 59), tzinfo=zone)
+            live.keep(live.find(day), 0, day)
         after = datetime.combine(date(2025, 12, 17), clock_time(23, 59), tzinfo=zone)
         states = live.find(day).states
         one = cpu(lambda: live.find(after), args.repeat)

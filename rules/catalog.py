@@ -45,6 +45,7 @@ class Signature:
     impl: Callable[..., Val]
     help: str
     clock: bool = False  # the implementation also takes the evaluation clock (keyword)
+    carried: bool = False  # ... or where a windowed evaluation needs it exact (`exact=`)
 
 
 FUNCTIONS: dict[str, Signature] = {
@@ -62,7 +63,8 @@ FUNCTIONS: dict[str, Signature] = {
     "last_move": Signature(("x", "w"), 0, last_move,
                            "last_move(x, '6m'): the newest change within the window, else 0"),
     "settled": Signature(("x", "w"), 0, settled,
-                         "settled(x, '3w'): the newest value x has held for the window"),
+                         "settled(x, '3w'): the newest value x has held for the window",
+                         carried=True),
     "rises": Signature(("x",), 0, rises, "rises(x): consecutive rises"),
     "falls": Signature(("x",), 0, falls, "falls(x): consecutive falls"),
     "shift": Signature(("x", "n"), 0, shift, "shift(x, 4) or x.shift(4)"),

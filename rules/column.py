@@ -129,12 +129,14 @@ def period_offset(text: str) -> pd.DateOffset:
     return pd.DateOffset(years=count)
 
 
-def minus_period(dates: np.ndarray, text: str) -> np.ndarray:
-    """Each date a calendar period earlier ('4w': 28 days, '1y': the same day a year before)."""
+def minus_period(dates: np.ndarray, text: str, sign: int = -1) -> np.ndarray:
+    """Each date a calendar period earlier ('4w': 28 days, '1y': the same day a year before),
+    or later with `sign` 1."""
     count, unit = parse_duration(text)
     if unit in ("d", "w"):  # whole days on naive dates: plain arithmetic, as pandas does it
-        return dates - count * (7 if unit == "w" else 1) * DAY_NS
-    shifted = pd.DatetimeIndex(dates.view("M8[ns]")) - period_offset(text)
+        return dates + sign * count * (7 if unit == "w" else 1) * DAY_NS
+    index = pd.DatetimeIndex(dates.view("M8[ns]"))
+    shifted = index + period_offset(text) if sign > 0 else index - period_offset(text)
     return np.asarray(shifted.as_unit("ns").asi8, dtype="int64")
 
 

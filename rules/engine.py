@@ -3,20 +3,23 @@ and the per-rule state machine (inactive -> pending -> firing -> resolved)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
-from rules.column import Col, Val, asof, to_value, union
-from rules.functions import Value, period_offset
+from rules.column import DAY_NS, Col, Val, asof, minus_period, to_value, union
+from rules.functions import Value
 from rules.model import SeriesSpec, duration_days
 from rules.operators import truth
 from rules.ruleset import Rule, RuleSet
 
 SLACK_DAYS = {1: 9, 7: 9, 31: 20, 92: 30}
+NAT = np.iinfo("int64").min  # NaT as int64
 
 
 def _step_of(median: np.ndarray) -> np.ndarray:
@@ -124,12 +127,40 @@ def _known_of(
     observed: pd.DatetimeIndex, available: pd.DatetimeIndex, known: pd.Series | None, zone: str
 ) -> np.ndarray:
     """Each observation's release instant: as given, else the start of its availability day."""
-    default = day_starts(available, zone)
     if known is None or known.empty:
-        return default
+        return day_starts(available, zone)
     given = known[~known.index.duplicated(keep="last")].reindex(observed)
     stamps = given.to_numpy(dtype="float64")
-    return np.where(np.isnan(stamps), default, np.nan_to_num(stamps)).astype("int64")
+    missing = np.isnan(stamps)
+    out: np.ndarray = np.nan_to_num(stamps).astype("int64")
+    if missing.any():  # the start of the day: a time-zone conversion, only where needed
+        out[missing] = day_starts(available[missing], zone)
+    return out
+
+
+def _numbers(name: str, spec: SeriesSpec, raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The known values of a raw series by day (int64 ns, ascending, one per day: the later
+    row for a day wins), from callers' floats or anything pandas reads as numbers."""
+    index = raw.index
+    if raw.dtype == "float64" and isinstance(index, pd.DatetimeIndex) and index.tz is None:
+        vals = raw.to_numpy(dtype="float64")
+        keep = ~np.isnan(vals)
+        dates = np.asarray(index.as_unit("ns").asi8, dtype="int64")[keep]
+        dates = dates - dates % DAY_NS
+        if not len(dates) or (dates[0] != NAT and bool((np.diff(dates) > 0).all())):
+            return dates, vals[keep]
+    try:
+        values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
+        index = pd.DatetimeIndex(values.index)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"input series {name} ({spec.id}) is not numbers by date: {err}") from None
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    values.index = index.normalize()
+    # Tolerate callers' unsorted or repeated dates: the later row for a date wins.
+    values = values[~values.index.duplicated(keep="last")].sort_index()
+    return (np.asarray(pd.DatetimeIndex(values.index).as_unit("ns").asi8, dtype="int64"),
+            values.to_numpy(dtype="float64"))
 
 
 def prepare_input(
@@ -141,40 +172,59 @@ def prepare_input(
     (UTC ns by observation date) says when each observation was released."""
     if raw is None or raw.empty:
         return _empty(name, spec)
-    try:
-        values = pd.to_numeric(raw, errors="raise").astype("float64").dropna()
-        index = pd.DatetimeIndex(values.index)
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"input series {name} ({spec.id}) is not numbers by date: {err}") from None
-    if index.tz is not None:
-        index = index.tz_localize(None)
-    values.index = index.normalize()
-    # Tolerate callers' unsorted or repeated dates: the later row for a date wins.
-    values = values[~values.index.duplicated(keep="last")].sort_index()
-    if values.empty:
+    dates, numbers = _numbers(name, spec, raw)
+    shifted = minus_period(dates, spec.lag, sign=1) if spec.lag else dates
+    if as_of is not None:  # what later rows would add (their stale rows) is cut too
+        keep = shifted <= pd.Timestamp(as_of).value
+        dates, numbers, shifted = dates[keep], numbers[keep], shifted[keep]
+    if not len(dates):
         return _empty(name, spec)
-    observed = pd.DatetimeIndex(values.index).as_unit("ns")
-    available = observed + period_offset(spec.lag) if spec.lag else observed
-    available = pd.DatetimeIndex(available).as_unit("ns")
+    observed = pd.DatetimeIndex(dates.view("M8[ns]"))
+    available = pd.DatetimeIndex(shifted.view("M8[ns]"))
     released = _known_of(observed, available, known, zone)
     fresh = freshness_each(spec, observed)
     expiry = stale_from(observed, available, fresh)
-    following = np.append(available.asi8[1:], np.iinfo("int64").max)
+    following = np.append(shifted[1:], np.iinfo("int64").max)
     gap = expiry < following
-    stamps = np.concatenate([available.asi8, expiry[gap]])
-    numbers = np.concatenate([values.to_numpy(), np.full(int(gap.sum()), np.nan)])
+    stamps = np.concatenate([shifted, expiry[gap]])
+    values = np.concatenate([numbers, np.full(int(gap.sum()), np.nan)])
     order = np.argsort(stamps, kind="stable")
-    stamps, numbers = stamps[order], numbers[order]
+    stamps, values = stamps[order], values[order]
     if as_of is not None:
-        cut = pd.Timestamp(as_of).value
-        stamps, numbers = stamps[stamps <= cut], numbers[stamps <= cut]
-        keep = np.asarray(available.asi8 <= cut)
-        observed, available, fresh = observed[keep], available[keep], fresh[keep]
-        released = released[keep]
-    shifted = pd.Series(numbers, index=pd.DatetimeIndex(stamps.view("M8[ns]")), name=name)
-    last_fresh = int(fresh[-1]) if len(fresh) else 0
-    return Prepared(name, shifted, observed, last_fresh, spec.id, available, fresh, released,
-                    Col(stamps, numbers))
+        inside = stamps <= pd.Timestamp(as_of).value
+        stamps, values = stamps[inside], values[inside]
+    series = pd.Series(values, index=pd.DatetimeIndex(stamps.view("M8[ns]")), name=name)
+    return Prepared(name, series, observed, int(fresh[-1]), spec.id, available, fresh, released,
+                    Col(stamps, values))
+
+
+class Inputs(Mapping[str, Prepared]):
+    """Every input of a rule set as the rules see it (`prepare_input`), each prepared when
+    first asked for: a rule reads a few of them."""
+
+    def __init__(self, ruleset: RuleSet, data: Mapping[str, pd.Series],
+                 as_of: pd.Timestamp | None, known: Mapping[str, pd.Series], zone: str) -> None:
+        self.ruleset, self.data, self.as_of, self.known, self.zone = (
+            ruleset, data, as_of, known, zone)
+        self._prepared: dict[str, Prepared] = {}
+
+    def __getitem__(self, name: str) -> Prepared:
+        found = self._prepared.get(name)
+        if found is None:
+            spec = self.ruleset.series[name]  # KeyError: not an input
+            found = prepare_input(name, spec, self.data.get(spec.id, self.data.get(name)),
+                                  self.as_of, self.known.get(spec.id), self.zone)
+            self._prepared[name] = found
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ruleset.series)
+
+    def __len__(self) -> int:
+        return len(self.ruleset.series)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.ruleset.series
 
 
 class Evaluator:
@@ -187,17 +237,15 @@ class Evaluator:
         self.ruleset = ruleset
         self.as_of = as_of
         self.zone = zone
-        released = known or {}
-        self.inputs = {
-            name: prepare_input(name, spec, data.get(spec.id, data.get(name)), as_of,
-                                released.get(spec.id), zone)
-            for name, spec in ruleset.series.items()
-        }
+        self.inputs = Inputs(ruleset, data, as_of, known or {}, zone)
         self._memo: dict[str, Val] = {}
         self._shown: dict[str, Value] = {}
         self.calls: dict[str, Val] = {}  # each distinct function call's value (rules.expr)
         self._clock: np.ndarray | None = None
-        self._day_starts: np.ndarray | None = None
+        self.traces: dict[str, tuple[Rule, Trace]] = {}  # by rule id (`trace_rule`)
+        self.derived: dict[str, object] = {}  # what is worked out from all of it, once
+        # In a windowed evaluation, where each `settled` call must be exact (rules.window).
+        self.carried: dict[str, tuple[int, int]] = {}
 
     def column(self, name: str) -> Val:
         """The value of a series, metric or rule condition over its history, as arrays."""
@@ -231,17 +279,6 @@ class Evaluator:
         """Every date on which any input changes (a new value, or going stale)."""
         return pd.DatetimeIndex(self.clock_dates().view("M8[ns]"))
 
-    def day_starts(self, clock: pd.DatetimeIndex) -> np.ndarray:
-        """`day_starts` of clock dates in the evaluator's zone (worked out once per clock)."""
-        if self._day_starts is None:
-            self._day_starts = day_starts(self.clock_index(), self.zone)
-        dates = clock.as_unit("ns").asi8
-        every = self.clock_dates()
-        pos = np.searchsorted(every, dates)
-        inside = pos < len(every)
-        if inside.all() and np.array_equal(every[np.minimum(pos, len(every) - 1)], dates):
-            return self._day_starts[pos]
-        return day_starts(clock, self.zone)
 
     def missing(self, names: frozenset[str]) -> list[str]:
         """The inputs among `names` with no data at all."""
@@ -270,7 +307,7 @@ class Evaluator:
         """For each clock date, the instant (UTC ns) everything `names` say about it was
         public: its own day's start, or the newest input's release if later, never earlier
         than the point before (a state machine announces in order)."""
-        out = self.day_starts(clock)
+        out = day_starts(clock, self.zone)
         for name in names:
             out = np.maximum(out, self.inputs[name].known_at(clock))
         return np.maximum.accumulate(out) if len(out) else out
@@ -324,7 +361,15 @@ class Trace:
 
 
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
-    """Compute a rule over its whole history in one vectorized pass."""
+    """Compute a rule over its whole history in one vectorized pass (once per evaluator)."""
+    found = ev.traces.get(rule.id)
+    if found is None or found[0] is not rule:
+        found = (rule, _trace(ev, rule))
+        ev.traces[rule.id] = found
+    return found[1]
+
+
+def _trace(ev: Evaluator, rule: Rule) -> Trace:
     clock = ev.clock(rule)
     # Staleness is per input (a NaN row where it goes stale) and the logic is three-valued,
     # so only a condition that really depends on a stale input is unknown here.
@@ -358,4 +403,30 @@ def to_date(stamp: pd.Timestamp) -> date:
     return date(stamp.year, stamp.month, stamp.day)
 
 
-__all__ = ["Evaluator", "Trace", "on_clock", "trace_rule"]
+SHARED_EVALUATORS = 2  # each holds every metric over all history: tens of MB
+_shared: OrderedDict[tuple[object, ...], tuple[Evaluator, object]] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared_evaluator(
+    ruleset: RuleSet, data: Mapping[str, pd.Series], as_of: pd.Timestamp | None = None
+) -> Evaluator:
+    """The evaluator of (rule set, data, date), kept for the next caller: /regime asks for the
+    regime, every rule's state, the last events and a chart of one date, and each would
+    otherwise compute the same metrics again. The same data means the same mapping holding
+    the same Series objects (a replaced or extended Series is new data)."""
+    key = (id(ruleset), id(data), as_of,
+           tuple((name, id(values), len(values)) for name, values in data.items()))
+    with _shared_lock:
+        if key in _shared:
+            _shared.move_to_end(key)
+            return _shared[key][0]
+    ev = Evaluator(ruleset, data, as_of)
+    with _shared_lock:
+        _shared[key] = (ev, data)  # the data kept alive, so that no other mapping takes its id
+        while len(_shared) > SHARED_EVALUATORS:
+            _shared.popitem(last=False)
+    return ev
+
+
+__all__ = ["Evaluator", "Trace", "on_clock", "shared_evaluator", "trace_rule"]

@@ -20,7 +20,7 @@ from rules.functions import Value
 from rules.limits import literal_problem, period_problem
 from rules.model import parse_duration
 from rules.operators import BINARY, COMPARE, _and, _not, _or, negate
-from rules.reach import Reach, name_reaches
+from rules.reach import Reach, reaches
 
 MAX_NODES = 400
 MAX_EXPONENT = 8
@@ -76,6 +76,8 @@ class Expression:
     compute: Compiled = field(compare=False)  # to a column or a number (inside an evaluation)
     comparison: tuple[Compiled, float] | None = field(default=None, compare=False)
     reaches: dict[str, Reach] = field(default_factory=dict, compare=False)  # look-back per name
+    # each `settled` call (by text): the look-back above it, and its own window
+    carried: dict[str, tuple[Reach, Reach]] = field(default_factory=dict, compare=False)
 
     def run(self, env: Env) -> Value:
         """The value over the whole history, as a Series (or a number)."""
@@ -251,15 +253,17 @@ class _Compiler:
             self.argument(arg, kind, name) for arg, kind in zip(args, sig.kinds, strict=False)
         ]
 
+        # The same call written in several rules (`change(real_10y, '13w')` six times in the
+        # default file) is computed once per evaluation, where the environment keeps `calls`.
+        key = ast.unparse(node)
+
         def compute(env: Env) -> Val:
             args = [c(env) if callable(c) else c for c in compiled]
             if sig.clock:
                 return sig.impl(*args, clock=clock_of(env))
+            if sig.carried:  # in a windowed evaluation: where it must be exact (rules.window)
+                return sig.impl(*args, exact=getattr(env, "carried", {}).get(key))
             return sig.impl(*args)
-
-        # The same call written in several rules (`change(real_10y, '13w')` six times in the
-        # default file) is computed once per evaluation, where the environment keeps `calls`.
-        key = ast.unparse(node)
 
         def run(env: Env) -> Val:
             calls = getattr(env, "calls", None)
@@ -323,8 +327,9 @@ def compile_expression(text: str, known: Collection[str]) -> Expression:
         and isinstance(body.comparators[0].value, int | float)
     ):
         comparison = (compiler.compile(body.left), float(body.comparators[0].value))
-    reaches = {n: r for n, r in name_reaches(tree.body).items() if n in compiler.names}
-    return Expression(text, frozenset(compiler.names), run, comparison, reaches)
+    found, carried = reaches(tree.body)
+    names = {n: r for n, r in found.items() if n in compiler.names}
+    return Expression(text, frozenset(compiler.names), run, comparison, names, carried)
 
 
 __all__ = ["Compiled", "Env", "ExprError", "Expression", "compile_expression", "fn", "read",

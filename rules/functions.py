@@ -183,24 +183,46 @@ def last_move(x: Val, window: Window) -> Val:
     return s.like(clean(_warm(s, window, _spread(s, known, out))))
 
 
-def settled(x: Val, window: Window) -> Val:
+class Unsettled(Exception):
+    """A windowed evaluation's `settled` could not find again, within the window, the value
+    it had settled on: the evaluation needs all history."""
+
+
+def settled(x: Val, window: Window, exact: tuple[int, int] | None = None) -> Val:
     """The value `x` settles on: a new value is taken once it has held for the whole window
     (a period, or N observations), or once the settled value has been absent for the whole
     window (then the newest value is taken: a state left behind does not linger while the
     next one wobbles). Unknown where `x` is unknown, and before a first value has held.
-    Reads all history (a settled value can stand for years)."""
+    Reads all history (a settled value can stand for years).
+
+    `exact` = (start, need), int64 ns: in a windowed evaluation `x` is exact from `start`,
+    and the value in force at `need` and after must be too. Started afresh at `start`, the
+    run takes the value the full history has from the first time a value holds for the whole
+    window (from then on both runs see the same rows and take the same values); Unsettled
+    when that is after `need`.
+    """
     s = as_col(x)
     known = s.known()
     if not known.any():
         return s.like(np.full(len(s), np.nan))
-    values = s.vals[known]
+    first = 0 if exact is None else int(np.searchsorted(s.dates[known], exact[0]))
+    out = np.full(int(known.sum()), np.nan)
+    out[first:] = _settle(s.dates[known][first:], s.vals[known][first:], window)
+    if exact is not None:
+        _check_settled(s, known, out, first, exact[1])
+    return s.like(clean(_spread(s, known, out)))
+
+
+def _settle(dates: np.ndarray, values: np.ndarray, window: Window) -> np.ndarray:
+    out = np.full(len(values), np.nan)
+    if not len(values):
+        return out
     if isinstance(window, int):
         stamps = np.arange(len(values), dtype="int64")
         limits = stamps - (window - 1)
     else:
-        stamps = s.dates[known]
+        stamps = dates
         limits = minus_period(stamps, window)
-    out = np.full(len(values), np.nan)
     current = np.nan
     run_start = stamps[0]
     last_seen: dict[float, int] = {}
@@ -216,7 +238,21 @@ def settled(x: Val, window: Window) -> Val:
             current = value
         last_seen[float(value)] = int(stamps[i])
         out[i] = current
-    return s.like(clean(_spread(s, known, out)))
+    return out
+
+
+def _check_settled(s: Col, known: np.ndarray, out: np.ndarray, first: int, need: int) -> None:
+    """Unsettled unless every known row from the one in force at `need` on was settled in a
+    run started at row `first` (the first row exact)."""
+    row = int(np.searchsorted(s.dates, need, side="right")) - 1
+    if row < 0:  # what is in force at `need` is older than the window
+        raise Unsettled(f"no row on or before {pd.Timestamp(need).date()}")
+    needed = int(np.searchsorted(s.dates[known], s.dates[row]))
+    if needed >= len(out):
+        return  # nothing known from then on
+    found = np.flatnonzero(~np.isnan(out[first:]))
+    if not len(found) or first + int(found[0]) > needed:
+        raise Unsettled(f"nothing settled by {pd.Timestamp(need).date()}")
 
 
 def _streak(hits: np.ndarray) -> np.ndarray:
@@ -292,4 +328,4 @@ def greatest(a: Val, b: Val) -> Val:
     return _pick(a, b, False)
 
 
-__all__ = ["Value", "Window", "period_offset", "period_timedelta"]
+__all__ = ["Unsettled", "Value", "Window", "period_offset", "period_timedelta"]

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from rules.engine import Evaluator, Trace, read_by, to_date, trace_rule
+from rules.engine import Evaluator, Trace, read_by, shared_evaluator, to_date, trace_rule
 from rules.explain import Event, make_event
+from rules.functions import Unsettled
 from rules.ruleset import Rule, RuleSet
 from rules.states import RuleStatus, Transition
-from rules.window import rules_reach, window_data
+from rules.window import carried_points, rules_reach, window_data
 
 # Release instants (UTC ns by observation date, per series id) of the data it is given.
 KnownAt = Callable[[Mapping[str, pd.Series]], Mapping[str, pd.Series]]
@@ -191,7 +192,10 @@ def backtest(
     event carries the instant it was announced (`known` gives each observation's release
     instant; without it, a point is announced at the start of its day in `zone`)."""
     limit = pd.Timestamp(until) if until is not None else None
-    ev = Evaluator(ruleset, data, limit, known=known(data) if known else None, zone=zone)
+    if known is None and zone == "UTC":
+        ev = shared_evaluator(ruleset, data, limit)
+    else:
+        ev = Evaluator(ruleset, data, limit, known=known(data) if known else None, zone=zone)
     events: list[Event] = []
     for rule in _selected(ruleset, only):
         trace = trace_rule(ev, rule)
@@ -208,7 +212,7 @@ def states_at(
 ) -> tuple[dict[str, RuleState], list[Skipped], Evaluator, dict[str, Trace]]:
     """Every rule's state as of `as_of` (from all history), with the skipped ones and why."""
     stamp = pd.Timestamp(as_of)
-    ev = Evaluator(ruleset, data, stamp)
+    ev = shared_evaluator(ruleset, data, stamp)
     states, skipped, traces = {}, [], {}
     for rule in _selected(ruleset, only):
         trace = trace_rule(ev, rule)
@@ -237,6 +241,9 @@ def _carried(rule: Rule, old: Mapping[str, Any] | None) -> RuleState | None:
     return state
 
 
+Outcome = tuple[list[Event], dict[str, Any], list[Skipped]]  # one rule's events, state, skip
+
+
 def evaluate(
     ruleset: RuleSet,
     data: Mapping[str, pd.Series],
@@ -259,43 +266,79 @@ def evaluate(
     and are not computed at all when none of their inputs moved since they last looked.
     Returns (new events, new states as JSON, skipped rules with reasons).
     """
-    stamp = pd.Timestamp(as_of)
     carried = {rule.id: _carried(rule, previous_states.get(rule.id)) for rule in ruleset.rules}
-    starts = [pd.Timestamp(s.last) if s is not None and s.last else None
-              for s in carried.values()]
-    if not window or None in starts or not starts:
-        view = data
-    else:
-        view = window_data(ruleset, data, min(s for s in starts if s is not None),
-                           rules_reach(ruleset, ruleset.rules))
-    ev = Evaluator(ruleset, view, stamp, known=known(view) if known else None, zone=zone)
-    events: list[Event] = []
-    new_states: dict[str, dict[str, Any]] = {}
-    skipped: list[Skipped] = []
-    for rule in ruleset.rules:
+    at = _At(as_of, now, known, zone, window)
+    resumed = [r for r in ruleset.rules if window and (s := carried[r.id]) is not None and s.last]
+    rest = [r for r in ruleset.rules if r not in resumed]
+    found: dict[str, Outcome] = {}
+    if resumed:
+        found.update(_resumed(ruleset, data, previous_states, carried, at, resumed))
+    if rest:  # no point processed yet: a rule's whole history is new to it
+        found.update(_evaluate(ruleset, data, previous_states, carried, at, {}, rest))
+    events = [e for rule in ruleset.rules for e in found[rule.id][0]]
+    skipped = [s for rule in ruleset.rules for s in found[rule.id][2]]
+    return events, {rule.id: found[rule.id][1] for rule in ruleset.rules}, skipped
+
+
+def _resumed(
+    ruleset: RuleSet, data: Mapping[str, pd.Series], previous_states: Mapping[str, Any],
+    carried: Mapping[str, RuleState | None], at: _At, rules: list[Rule],
+) -> dict[str, Outcome]:
+    """Rules that carry a processed point, over the window their look-back needs."""
+    since = min(pd.Timestamp(s.last) for r in rules if (s := carried[r.id]) and s.last)
+    points = carried_points(ruleset, rules, since)
+    if points is not None:
+        view = window_data(ruleset, data, since, rules_reach(ruleset, rules))
+        try:
+            return _evaluate(ruleset, view, previous_states, carried, at, points, rules)
+        except Unsettled:  # a settled value older than the window: read all history
+            pass
+    return _evaluate(ruleset, data, previous_states, carried, at, {}, rules)
+
+
+@dataclass(frozen=True)
+class _At:
+    """When a live evaluation happens, and how."""
+
+    as_of: date
+    now: pd.Timestamp | None
+    known: KnownAt | None
+    zone: str
+    window: bool
+
+
+def _evaluate(
+    ruleset: RuleSet, view: Mapping[str, pd.Series], previous_states: Mapping[str, Any],
+    carried: Mapping[str, RuleState | None], at: _At, points: dict[str, tuple[int, int]],
+    rules: list[Rule],
+) -> dict[str, Outcome]:
+    as_of, now, zone, window = at.as_of, at.now, at.zone, at.window
+    stamp = pd.Timestamp(as_of)
+    ev = Evaluator(ruleset, view, stamp, known=at.known(view) if at.known else None, zone=zone)
+    ev.carried = points
+    found: dict[str, Outcome] = {}
+    for rule in rules:
         state = carried[rule.id]
         if window and state is not None and state.last and not _moved(ev, rule, state):
-            new_states[rule.id] = state.to_json()  # nothing new to look at
-            if state.skip:
-                skipped.append(Skipped(rule.id, state.skip))
+            # nothing new to look at
+            found[rule.id] = ([], state.to_json(),
+                              [Skipped(rule.id, state.skip)] if state.skip else [])
             continue
         old = previous_states.get(rule.id)
         trace = trace_rule(ev, rule)
         reason = _skip_reason(ev, rule, trace, stamp)
         if reason and state is None:
-            skipped.append(Skipped(rule.id, reason))
             fresh = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
             kept = RuleState.from_json(old) if old is not None else None
-            new_states[rule.id] = replace(kept or fresh, skip=reason).to_json()
+            found[rule.id] = ([], replace(kept or fresh, skip=reason).to_json(),
+                              [Skipped(rule.id, reason)])
             continue
         if state is None:  # a missing or unreadable state starts afresh from a silent baseline
             state = RuleState(rule.id, rule.definition_hash, baseline=as_of.isoformat())
-        found, state = _advance(rule, trace, state, as_of, now, zone)
-        events.extend(found)
-        if reason:
-            skipped.append(Skipped(rule.id, reason))
-        new_states[rule.id] = replace(state, skip=reason).to_json()
-    return events, new_states, skipped
+        events, state = _advance(rule, trace, state, as_of, now, zone)
+        found[rule.id] = (events, replace(state, skip=reason).to_json(),
+                          [Skipped(rule.id, reason)] if reason else [])
+    return found
 
 
 def _moved(ev: Evaluator, rule: Rule, state: RuleState) -> bool:

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 from rules.model import duration_days
 
-UNBOUNDED_CALLS = frozenset({"rises", "falls", "settled"})
+UNBOUNDED_CALLS = frozenset({"rises", "falls"})
+# `settled` reads all history, but the value it has settled on is found again in any stretch
+# in which some value held for its whole window: a windowed evaluation gives it this much more
+# than its window to find that, and checks it did (`rules.functions.settled`).
+CARRIED_CALLS = frozenset({"settled"})
+SETTLE_DAYS = 732.0
 PERIOD_CALLS = {"yoy": 366.0}
 ONE_BACK_CALLS = frozenset({"crosses_above", "crosses_below"})
 
@@ -65,6 +70,8 @@ def _own(node: ast.Call) -> tuple[Reach, list[ast.expr]]:
     args = list(node.args)
     if name in UNBOUNDED_CALLS:
         return ALL, args
+    if name in CARRIED_CALLS and len(args) == 2:
+        return _window(args[1]).then(Reach(days=SETTLE_DAYS)), args[:1]
     if name in PERIOD_CALLS:
         return Reach(days=PERIOD_CALLS[name]), args
     if name in ONE_BACK_CALLS:
@@ -78,9 +85,11 @@ def _own(node: ast.Call) -> tuple[Reach, list[ast.expr]]:
     return NONE, args
 
 
-def name_reaches(tree: ast.expr) -> dict[str, Reach]:
-    """For each name an expression reads, the widest look-back on the way to it."""
+def reaches(tree: ast.expr) -> tuple[dict[str, Reach], dict[str, tuple[Reach, Reach]]]:
+    """For each name an expression reads, the widest look-back on the way to it; and for each
+    `settled` call in it (by its text), the widest look-back above it and its own window."""
     found: dict[str, Reach] = {}
+    carried: dict[str, tuple[Reach, Reach]] = {}
     stack: list[tuple[ast.expr, Reach]] = [(tree, NONE)]
     while stack:
         node, acc = stack.pop()
@@ -88,11 +97,20 @@ def name_reaches(tree: ast.expr) -> dict[str, Reach]:
             found[node.id] = found.get(node.id, NONE).widest(acc)
         elif isinstance(node, ast.Call):
             own, args = _own(node)
+            if isinstance(node.func, ast.Name) and node.func.id in CARRIED_CALLS:
+                key = ast.unparse(node)
+                above = carried[key][0].widest(acc) if key in carried else acc
+                carried[key] = (above, _window(node.args[1] if len(node.args) > 1 else None))
             stack.extend((arg, acc.then(own)) for arg in args)
         else:
             stack.extend((child, acc) for child in ast.iter_child_nodes(node)
                          if isinstance(child, ast.expr))
-    return found
+    return found, carried
+
+
+def name_reaches(tree: ast.expr) -> dict[str, Reach]:
+    """For each name an expression reads, the widest look-back on the way to it."""
+    return reaches(tree)[0]
 
 
 def total_reach(roots: Mapping[str, Reach], reaches_of: Mapping[str, Mapping[str, Reach]]) -> Reach:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rules.alerttext import input_titles
 from rules.column import Val
-from rules.engine import Evaluator, on_clock, to_date
+from rules.engine import Evaluator, on_clock, shared_evaluator, to_date
 from rules.explain import number
 from rules.lifecycle import states_at
 from rules.model import pick_language
@@ -468,7 +468,7 @@ def regime_history(
     if not days:
         return []
     stamps = pd.DatetimeIndex([pd.Timestamp(d) for d in days])
-    ev = Evaluator(ruleset, data, stamps[-1])
+    ev = shared_evaluator(ruleset, data, stamps[-1])
     frame = regime_frame(ruleset, ev)
     reader = _Reader(ruleset, ev, frame, lang)
     positions = frame.positions(stamps)

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
+from rules.expr import Expression
 from rules.model import duration_days
-from rules.reach import NONE, Reach, total_reach
+from rules.reach import NONE, SETTLE_DAYS, Reach, total_reach
 from rules.ruleset import Rule, RuleSet
 
 # Rows kept beyond the look-back: the frequency of a row is the median of the 59 gaps before
@@ -31,6 +32,50 @@ def rules_reach(ruleset: RuleSet, rules: Iterable[Rule]) -> Reach:
             for name, reach in (expr.reaches if expr is not None else {}).items():
                 roots[name] = roots.get(name, NONE).widest(reach)
     return total_reach(roots, reaches_of)
+
+
+def carried_reaches(ruleset: RuleSet, rules: Iterable[Rule]) -> dict[str, tuple[Reach, Reach]]:
+    """For each `settled` call the rules read (by its text), the widest look-back above it
+    (from any rule, through every metric and rule in between) and its own window."""
+    exprs: dict[str, Expression] = dict(ruleset.metrics)
+    exprs.update({rule.id: rule.when for rule in ruleset.rules})
+    above: dict[str, Reach] = {}
+    found: dict[str, tuple[Reach, Reach]] = {}
+
+    def visit(expr: Expression, acc: Reach) -> None:
+        for key, (inner, own) in expr.carried.items():
+            reach = acc.then(inner)
+            found[key] = (found[key][0].widest(reach) if key in found else reach, own)
+        for name, inner in expr.reaches.items():
+            sub = exprs.get(name)
+            wider = acc.then(inner) if name not in above else above[name].widest(acc.then(inner))
+            if sub is None or above.get(name) == wider:
+                continue  # an input, or nothing wider than already walked
+            above[name] = wider
+            visit(sub, wider)
+
+    for rule in rules:
+        for expr in (rule.when, rule.clear_when, rule.value, *rule.values.values()):
+            if expr is not None:
+                visit(expr, NONE)
+    return found
+
+
+def carried_points(
+    ruleset: RuleSet, rules: Iterable[Rule], since: pd.Timestamp
+) -> dict[str, tuple[int, int]] | None:
+    """For each `settled` call, (start, need) in int64 ns for an evaluation of the points after
+    `since` over `window_data`: its input is exact from `start` on, and the value in force
+    at `need` is the first it must give exactly. None when a call has no such bound (a
+    look-back above it counted in observations, or without end)."""
+    points: dict[str, tuple[int, int]] = {}
+    for key, (above, own) in carried_reaches(ruleset, rules).items():
+        if above.unbounded or above.obs:
+            return None
+        need = since - pd.Timedelta(days=above.days)
+        start = need - pd.Timedelta(days=own.days + SETTLE_DAYS)
+        points[key] = (start.as_unit("ns").value, need.as_unit("ns").value)
+    return points
 
 
 def longest_lags(ruleset: RuleSet) -> dict[str, str]:

@@ -31,7 +31,7 @@ from bot.chat.chartparts import title_of as _title_of
 from bot.chat.chartparts import x as _x
 from bot.i18n import text
 from rules import RuleSet, Transition, backtest
-from rules.engine import Evaluator, trace_rule
+from rules.engine import Evaluator, shared_evaluator, trace_rule
 from rules.model import pick_language
 
 _BARE = re.compile(r"^\s*[a-z][a-z0-9_]*\s*$")
@@ -111,7 +111,7 @@ def rule_chart(
     def draw() -> bytes:
         rule = ruleset.rule(rule_id)
         spec = rule.spec
-        ev = Evaluator(ruleset, data, pd.Timestamp(as_of))
+        ev = shared_evaluator(ruleset, data, pd.Timestamp(as_of))
         trace = trace_rule(ev, rule)
         decided = window(pd.Series(trace.value, index=trace.clock), as_of)
         name = spec.chart or spec.on
@@ -180,7 +180,7 @@ def dashboard_figure(
     """The dashboard drawn (call it inside `chartstyle.style(lang)`): six panels over ten
     years, the regime of each period shaded behind them with its legend, titled with the
     regime (`regime`, else the one in force on `as_of`), and the source footer."""
-    ev = Evaluator(ruleset, data, pd.Timestamp(as_of)) if ruleset is not None else None
+    ev = shared_evaluator(ruleset, data, pd.Timestamp(as_of)) if ruleset is not None else None
     end = pd.Timestamp(as_of)
     start = end - pd.DateOffset(years=YEARS_SHOWN)
     runs = bands.regime_runs(ruleset, ev, start, end) if ruleset and ev else []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import blended_transform_factory
 
 from bot.chat import chartstyle as cs
@@ -87,10 +87,15 @@ def shade(axes: list[Axes], runs: list[Run], ruleset: RuleSet) -> None:
     order = {rid: i for i, rid in enumerate(_order(runs, ruleset))}
     for ax in axes:
         for run in runs:
-            band = ax.axvspan(x(run.start), x(run.end), linewidth=0, zorder=0,
-                              gid=GID + run.regime,
-                              **_patch_style(run.regime, order[run.regime]))  # type: ignore[arg-type]
+            # What axvspan draws, without its update of the data limits (the x limits are
+            # set to the span; a band's height is the axes').
+            left = x(run.start)
+            band = Rectangle((left, 0.0), x(run.end) - left, 1.0, linewidth=0, zorder=0,
+                             transform=ax.get_xaxis_transform(which="grid"),
+                             gid=GID + run.regime,
+                             **_patch_style(run.regime, order[run.regime]))  # type: ignore[arg-type]
             band.set_in_layout(False)  # inside the axes: nothing for the layout to measure
+            ax.add_artist(band)
 
 
 def legend(key: Axes, runs: list[Run], ruleset: RuleSet, lang: str) -> None:

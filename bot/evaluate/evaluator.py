@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from bot.evaluate.frames import StoredFrames, earliest, published_on
+from bot.evaluate.frames import Seen, StoredFrames, earliest, published_on
 from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
@@ -103,6 +103,9 @@ class LiveEvaluator:
         self.released = released
         self.frames = StoredFrames(store)
         self._skipped_seen: dict[str, str] = {}
+        # Per series id: (stored series, rule set, its publisher's dates and first fetches)
+        # and the release instants worked out from them.
+        self._instants: dict[str, tuple[tuple[object, ...], pd.Series]] = {}
 
     def find(self, now: datetime) -> Found:
         """Evaluate every rule as of today (in the configured zone) from the stored states:
@@ -135,10 +138,24 @@ class LiveEvaluator:
                                       today - timedelta(days=RECENT_DAYS))
 
         def known(data: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
-            return {s: earliest(published_on(times, seen.published.get(s)), seen.fetched.get(s))
-                    for s, times in released(ruleset, data).items()}
+            return {s: self._released_at(ruleset, released, s, data[s], seen) for s in data}
 
         return known
+
+    def _released_at(self, ruleset: RuleSet, released: Released, series_id: str,
+                     values: pd.Series, seen: Seen) -> pd.Series:
+        """Release instants of all of a stored series' observations (a window's rows are
+        among them), worked out again only when the store has new rows for it, the rules
+        change, or the store's first fetches do."""
+        stored = self.frames.kept(series_id)
+        stored = values if stored is None else stored
+        key = (stored, ruleset, seen.published.get(series_id), seen.fetched.get(series_id))
+        hit = self._instants.get(series_id)
+        if hit is None or any(a is not b for a, b in zip(hit[0], key, strict=True)):
+            times = released(ruleset, {series_id: stored})[series_id]
+            hit = (key, earliest(published_on(times, key[2]), key[3]))
+            self._instants[series_id] = hit
+        return hit[1]
 
     def keep(self, found: Found, recorded: int, now: datetime) -> EvaluationResult:
         """Save the new states (after the events are safe) and say what changed."""

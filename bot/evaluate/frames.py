@@ -5,9 +5,10 @@ whatever the release calendar expected."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ class StoredFrames:
         self._kept: dict[str, pd.Series] = {}
         self._seen_id = 0
         self.reads = 0  # series read from the store (for tests and the bench)
+        self._first = _FirstSeen()
 
     def frame(self, ids: Iterable[str]) -> dict[str, pd.Series]:
         """Every wanted series with rows, keyed by id (as `Store.frame` gives it)."""
@@ -53,39 +55,84 @@ class StoredFrames:
         self._seen_id = max(self._seen_id, newest)
         return {s: self._kept[s] for s in wanted if not self._kept[s].empty}
 
+    def kept(self, series_id: str) -> pd.Series | None:
+        """The series as last read (the same object until the store has new rows for it)."""
+        return self._kept.get(series_id)
+
     def first_seen(self, ids: Iterable[str], since: date) -> Seen:
         """For observations dated from `since`: when each was first fetched (UTC ns), and the
-        publisher's date where a vintage gave one, by series id and observation date."""
-        query = (
-            sa.select(observations.c.series, observations.c.obs_date,
-                      sa.func.min(observations.c.fetched_at),
-                      sa.func.min(observations.c.realtime_start))
-            .where(observations.c.obs_date >= since,
-                   observations.c.series.in_(sorted(set(ids))))
-            .group_by(observations.c.series, observations.c.obs_date)
-        )
+        publisher's date where a vintage gave one, by series id and observation date. Only
+        rows stored since the last call are read (a first fetch only changes when a later
+        row comes sooner, which rows only added cannot do)."""
+        wanted = tuple(sorted(set(ids)))
+        first = self._first
+        if first.ids != wanted or first.since is None or since < first.since:
+            self._first = first = _FirstSeen(wanted, since)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        seen = Seen({}, {})
+            newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar() or 0
+            if newest > first.upto:
+                query = (
+                    sa.select(observations.c.series, observations.c.obs_date,
+                              sa.func.min(observations.c.fetched_at),
+                              sa.func.min(observations.c.realtime_start))
+                    .where(observations.c.id > first.upto, observations.c.obs_date >= first.since,
+                           observations.c.series.in_(wanted))
+                    .group_by(observations.c.series, observations.c.obs_date)
+                )
+                first.add(conn.execute(query).all())
+                first.upto = newest
+        return first.seen_since(since)
+
+
+class _FirstSeen:
+    """The earliest fetch and realtime start of each (series, date) among the rows read so
+    far: for `ids`, dated from `since`, stored up to row id `upto`."""
+
+    def __init__(self, ids: tuple[str, ...] = (), since: date | None = None) -> None:
+        self.ids, self.since, self.upto = ids, since, 0
+        self.rows = pd.DataFrame({"series": [], "day": [], "fetched": [], "start": []})
+        self._seen: tuple[date, Seen] | None = None
+
+    def add(self, rows: Sequence[Any]) -> None:
+        """Rows stored since: a date's earliest fetch and start stay."""
         if not rows:
-            return seen
+            return
         frame = pd.DataFrame(rows, columns=["series", "day", "fetched", "start"])
         frame["day"] = pd.to_datetime(frame["day"])
         fetched = pd.to_datetime(frame["fetched"], utc=True).dt.as_unit("ns")
         frame["fetched"] = fetched.astype("int64")
         frame["start"] = pd.to_datetime(frame["start"])
-        # A realtime start before the day of the first fetch came from the publisher (a fetch
-        # without vintages stores its own date there).
-        frame["given"] = frame["start"] < fetched.dt.tz_localize(None).dt.normalize()
-        for series_id, part in frame.groupby("series"):
-            key = str(series_id)
-            days = pd.DatetimeIndex(part["day"])
-            seen.fetched[key] = pd.Series(part["fetched"].to_numpy(dtype=np.int64), index=days)
-            given = part["given"].to_numpy(dtype=bool)
-            if given.any():
-                seen.published[key] = pd.Series(part["start"].to_numpy()[given],
-                                                index=days[given])
+        if len(self.rows):
+            frame = (pd.concat([self.rows, frame]).groupby(["series", "day"], as_index=False)
+                     .min())
+        self.rows = frame
+        self._seen = None
+
+    def seen_since(self, since: date) -> Seen:
+        """What the rows say of the observations dated from `since` (the same objects while
+        nothing changed)."""
+        if self._seen is None or self._seen[0] != since:
+            rows = self.rows[self.rows["day"] >= pd.Timestamp(since)]
+            self._seen = (since, _seen_of(rows))
+        return self._seen[1]
+
+
+def _seen_of(frame: pd.DataFrame) -> Seen:
+    seen = Seen({}, {})
+    if frame.empty:
         return seen
+    fetched = pd.to_datetime(frame["fetched"].to_numpy(dtype=np.int64), utc=True)
+    # A realtime start before the day of the first fetch came from the publisher (a fetch
+    # without vintages stores its own date there).
+    given_all = (frame["start"].to_numpy() < fetched.tz_localize(None).normalize().to_numpy())
+    for series_id, part in frame.assign(given=given_all).groupby("series"):
+        key = str(series_id)
+        days = pd.DatetimeIndex(part["day"])
+        seen.fetched[key] = pd.Series(part["fetched"].to_numpy(dtype=np.int64), index=days)
+        given = part["given"].to_numpy(dtype=bool)
+        if given.any():
+            seen.published[key] = pd.Series(part["start"].to_numpy()[given], index=days[given])
+    return seen
 
 
 def earliest(released: pd.Series, seen: pd.Series | None) -> pd.Series:

@@ -26,7 +26,7 @@ from rules import (
     classify_regime,
     states_at,
 )
-from rules.engine import Evaluator
+from rules.engine import shared_evaluator
 from rules.seednumbers import EventMove, SeedNumbers, event_move, is_one_off, seed_numbers
 
 CACHE_ENTRIES = 256
@@ -190,7 +190,7 @@ class Insight:
 
         def compute() -> dict[str, str]:
             stamp = pd.Timestamp(as_of)
-            ev = Evaluator(self.ruleset, self.data()[1], stamp)
+            ev = shared_evaluator(self.ruleset, self.data()[1], stamp)
             found = {}
             for name, prepared in ev.inputs.items():
                 reason = ev.stale_reason(frozenset({name}), stamp)

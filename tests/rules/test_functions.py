@@ -11,6 +11,7 @@ import pytest
 from rules import backtest, load_rules
 from rules.expr import compile_expression
 from rules.functions import Value
+from rules.reach import Reach
 
 
 class Env:
@@ -146,11 +147,11 @@ def test_settled_takes_a_value_once_it_held_and_drops_a_state_left_behind() -> N
 
 
 def test_settled_and_last_move_are_in_the_reach_of_a_windowed_evaluation() -> None:
-    from rules.reach import UNBOUNDED_CALLS, name_reaches
+    from rules.reach import SETTLE_DAYS
 
-    assert "settled" in UNBOUNDED_CALLS
     tree = compile_expression("last_move(x, '6m')", ["x"])
     assert tree.reaches["x"].days >= 180 and tree.reaches["x"].obs >= 1
-    import ast
-
-    assert name_reaches(ast.parse("settled(x, '3w')", mode="eval").body)["x"].unbounded
+    # a settled value is looked for again in its window and two years more
+    settles = compile_expression("change(settled(x, '3w'), '4w')", ["x"])
+    assert settles.reaches["x"].days == 21 + 28 + SETTLE_DAYS
+    assert settles.carried == {"settled(x, '3w')": (Reach(days=28.0), Reach(days=21.0))}

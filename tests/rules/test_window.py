@@ -23,7 +23,8 @@ TRANSFORMS = [
     "change({a}, {w})", "pct_change({a}, {w})", "mean({a}, {w})", "max({a}, {w})",
     "min({a}, {w})", "pctrank({a}, {w})", "pct_from_high({a}, {w})", "pct_from_high({a})",
     "rises({a})", "falls({a})", "shift({a}, 3)", "{a}.shift(2)", "yoy({a})", "{a}",
-    "coalesce({a}, 0)", "sum({a}, {w})",
+    "coalesce({a}, 0)", "sum({a}, {w})", "settled({a} > 0, {w})",
+    "settled(mean({a}, 4) > 0, '2w')",
 ]
 CONDITIONS = [
     "{t} > {k}", "{t} < {k}", "crosses_above({t}, {k})", "count({t} > {k}, {w}) >= 2",
