@@ -37,7 +37,7 @@ def wobbling() -> pd.Series:
 
 def test_a_value_settled_before_the_window_is_not_found_in_it() -> None:
     x = wobbling()
-    col = Col(np.asarray(x.index.as_unit("ns").asi8), x.to_numpy())
+    col = Col.of(x)
     need = pd.Timestamp("2013-06-01").value
     start = pd.Timestamp("2012-01-01").value  # inside the wobble: nothing holds three weeks
     with pytest.raises(Unsettled):
