@@ -58,9 +58,9 @@ class AlertPayload(BaseModel):
     value_units: dict[str, str | None] = Field(default_factory=dict)
     since: dt.date | None = None
     announced: dt.datetime | None = None  # when the data behind it became public
+    # By language; texts that depend on the reader's time zone (the briefing's release times)
+    # also under "<lang>@<zone>".
     texts: dict[str, AlertText] = Field(default_factory=dict)
-    # Texts that depend on the reader's time zone (the briefing's release times): {zone: {lang}}.
-    zones: dict[str, dict[str, AlertText]] = Field(default_factory=dict)
 
     @classmethod
     def from_payload(cls, raw: object) -> AlertPayload:
@@ -82,8 +82,8 @@ class AlertPayload(BaseModel):
     def text_in(self, lang: str, zone: str | None = None) -> AlertText:
         """The texts in `lang` (as written for `zone` when they depend on it), else English,
         else empty."""
-        by_zone = self.zones.get(zone or "", {})
-        return by_zone.get(lang) or self.texts.get(lang) or self.texts.get("en") or AlertText()
+        zoned = self.texts.get(f"{lang}@{zone}") if zone else None
+        return zoned or self.texts.get(lang) or self.texts.get("en") or AlertText()
 
     @property
     def chart_date(self) -> dt.date:

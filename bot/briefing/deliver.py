@@ -31,20 +31,18 @@ LATE = timedelta(days=1)
 
 def payload(found: Briefing, insight: Insight, default_zone: str,
             zones: set[str]) -> dict[str, Any]:
-    """The stored briefing: texts in every language in `default_zone`, and per chat zone."""
-
-    def texts(tz_name: str) -> dict[str, dict[str, str]]:
-        out = {}
+    """The stored briefing: texts in every language in `default_zone` (key `lang`), and in each
+    chat's zone (key `lang@zone`, which `AlertPayload.text_in` prefers)."""
+    texts: dict[str, dict[str, str]] = {}
+    for key_zone in (None, *sorted(zones)):
         for lang in LANGUAGES:
-            title, body = render(found, insight.ruleset, lang, zone(tz_name, default_zone))
-            out[lang] = {"title": title, "text": body}
-        return out
-
+            tz = zone(key_zone, default_zone)
+            title, body = render(found, insight.ruleset, lang, tz)
+            texts[f"{lang}@{key_zone}" if key_zone else lang] = {"title": title, "text": body}
     return {"rule": BRIEFING, "state": "firing", "date": found.week.isoformat(),
-            "severity": SEVERITY, "title": texts(default_zone)["en"]["title"],
+            "severity": SEVERITY, "title": texts["en"]["title"],
             "as_of": found.published.date().isoformat(),
-            "announced": found.published.isoformat(),
-            "texts": texts(default_zone), "zones": {z: texts(z) for z in sorted(zones)}}
+            "announced": found.published.isoformat(), "texts": texts}
 
 
 class Briefings:
