@@ -47,7 +47,7 @@ __all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus", "batch_for"]
 # per batch, and not so many rows claimed that a stalled batch holds much back.
 BATCH_SECONDS = 0.25
 BATCH_BOUNDS = (20, 500)
-MARK_AFTER = timedelta(seconds=BATCH_SECONDS)  # sends noted longer ago are recorded at once
+MARK_AFTER = timedelta(seconds=1)  # sends noted longer ago are recorded before the next
 
 
 def batch_for(notifiers: Iterable[Notifier]) -> int:
