@@ -39,6 +39,9 @@ DASHBOARD_WARM_CHECK_SECONDS = 2.0  # how soon after an evaluation the dashboard
 STOP_MARGIN_SECONDS = 3.5  # past the stop grace, the process ends this much later at most
 EXIT_JOIN_SECONDS = 0.5  # after "cyclewatch stopped", the time threads still working get
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The loop's worker threads (Python's default on 2 cores is 6): polls hanging on slow servers
+# must not leave the stop's own work (handing back claims, closing clients) waiting for one.
+WORKER_THREADS = 32
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -74,7 +77,8 @@ async def _as_process(service: Service) -> int:
     """The service as the whole process: the loop's worker threads are not waited for at the
     end, and a failed accept() for want of files is one rated line, not a traceback."""
     loop = asyncio.get_running_loop()
-    loop.set_default_executor(DetachedExecutor(thread_name_prefix="cyclewatch-worker"))
+    loop.set_default_executor(DetachedExecutor(WORKER_THREADS,
+                                               thread_name_prefix="cyclewatch-worker"))
     quiet_accept_errors(loop)
     return await service.run()
 
