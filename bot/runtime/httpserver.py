@@ -92,16 +92,17 @@ class _RequestLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """aiohttp's server logger: a request it refuses (malformed, head too long) is one rated
     line without a traceback; everything else (a handler's own error) is logged as given."""
 
-    def __init__(self, refusals: RatedLog) -> None:
+    def __init__(self, refusals: RatedLog, name: str) -> None:
         super().__init__(log, {})
         self.refusals = refusals
+        self.port_name = name
 
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         """Refusals as one line, the rest handed on."""
         error = kwargs.get("exc_info")
         if isinstance(error, HttpProcessingError):
             why = " ".join(str(error.message).split())[:160]
-            self.refusals.note("malformed", f"HTTP: refused a malformed request "
+            self.refusals.note("malformed", f"{self.port_name}: refused a malformed request "
                                             f"({error.code} {type(error).__name__}: {why})")
             return
         super().log(level, msg, *args, **kwargs)
@@ -112,8 +113,9 @@ class ConnectionGuard:
     makes room at the cap by dropping the oldest connection still waiting for its head."""
 
     def __init__(self, cap: int, read_timeout: float, metrics: Metrics | None,
-                 refusals: RatedLog | None = None) -> None:
+                 refusals: RatedLog | None = None, name: str = "HTTP") -> None:
         self.cap = cap
+        self.name = name
         self.read_timeout = read_timeout
         self.metrics = metrics
         self.refusals = refusals or RatedLog(log)
@@ -159,7 +161,7 @@ class ConnectionGuard:
         if self.metrics is not None:
             self.metrics.http_connections_cut.labels(reason).inc()
         if reason != "timeout":  # idle sockets timing out are routine, counted only
-            self.refusals.note("cap", f"HTTP: connection {reason} at the cap of {self.cap} "
+            self.refusals.note("cap", f"{self.name}: connection {reason} at the cap of {self.cap} "
                                       "open connections")
 
 
@@ -212,18 +214,18 @@ class HttpServer:
         self.app = app
         self.host, self.port = split_addr(addr)
         self.limits = limits or HttpLimits()
+        self.name = name
         self.refusals = RatedLog(log)
         self.guard = ConnectionGuard(self.limits.max_connections or 0, self.limits.read_timeout,
-                                     app.get(METRICS), self.refusals)
+                                     app.get(METRICS), self.refusals, name)
         app.middlewares.append(self._deadline)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=STOP_SECONDS,
             keepalive_timeout=self.limits.idle_timeout, max_line_size=self.limits.max_line,
             max_field_size=self.limits.max_line, max_headers=self.limits.max_headers,
-            logger=_RequestLog(self.refusals),
+            logger=_RequestLog(self.refusals, name),
             lingering_time=LINGER_SECONDS,
         )
-        self.name = name
         self._server: asyncio.Server | None = None
         self.bound_port: int | None = None
 

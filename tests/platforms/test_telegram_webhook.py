@@ -81,9 +81,10 @@ async def test_wrong_secrets_are_403_and_one_line_without_a_traceback(
 
 
 async def test_idle_sockets_are_capped_and_closed_while_updates_get_through(
-    fake_telegram: FakeTelegram,
+    fake_telegram: FakeTelegram, caplog: pytest.LogCaptureFixture,
     webhook: tuple[TelegramFrontEnd, Recorder, Metrics, str],
 ) -> None:
+    caplog.set_level(logging.WARNING)
     front, recorder, metrics, url = webhook
     server = front.webhook_server
     assert server is not None
@@ -99,6 +100,9 @@ async def test_idle_sockets_are_capped_and_closed_while_updates_get_through(
         for reader, _writer in idle:
             assert await asyncio.wait_for(reader.read(), timeout=30) == b""
         assert metrics.http_connections_cut.labels("evicted")._value.get() >= 80
+        cap_lines = [r.getMessage() for r in caplog.records if "at the cap" in r.getMessage()]
+        assert cap_lines == ["Telegram webhook: connection evicted at the cap of 20 open "
+                             "connections"]  # one line a minute, naming the port
     finally:
         for _reader, writer in idle:
             writer.close()
