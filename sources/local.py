@@ -47,17 +47,21 @@ def inside(spec: str, root: Path, *, folder: str = "the data directory") -> Path
     else:
         path = Path(spec)
     base = root.resolve()
-    resolved = (path if path.is_absolute() else base / path).resolve()
+    try:
+        resolved = (path if path.is_absolute() else base / path).resolve()
+    except (OSError, ValueError, RuntimeError) as err:  # a NUL byte, a name too long, a loop
+        raise OutsideError(f"{spec[:200]!r} is not a usable path ({err})") from None
     if not resolved.is_relative_to(base):
         raise OutsideError(f"{spec!r} is outside {folder} {base}; {HOW}")
     return resolved
 
 
 def regular(path: Path) -> bool | None:
-    """Whether `path` is a regular file (None when it does not exist): a FIFO or a device
-    under the folder is refused too, since reading one may never end."""
+    """Whether `path` is a regular file (None when it cannot be told: absent, unreadable; the
+    read then says why): a FIFO or a device under the folder is refused too, since reading one
+    may never end."""
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except OSError:
         return None
     return stat.S_ISREG(mode)
