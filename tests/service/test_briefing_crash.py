@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.chat.commands import handle
+from bot.chat.ratelimit import TokenBucket
+from bot.chat.registry import CommandContext
+from bot.chat.types import Caller
 from bot.store import Store
-from bot.store.chats import Subscriptions
 from tests.fakes.telegram import FakeTelegram
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -51,11 +54,10 @@ async def test_kill_9_during_a_replay_sends_no_briefing_twice(
     telegram = await FakeTelegram().start()
     live_url = f"sqlite:///{tmp_path / 'live.db'}"
     live = Store(live_url)
-    subs = Subscriptions(live.engine)
-    subs.ensure_chat("telegram", CHAT, is_group=False, language_code="en",
-                     now=datetime(2026, 1, 1, tzinfo=UTC))
-    subs.set_zone("telegram", CHAT, "Asia/Shanghai")
-    subs.set_briefing("telegram", CHAT, "weekly")
+    ctx = CommandContext(live, lambda: datetime(2026, 1, 1, tzinfo=UTC), None,
+                         limiter=TokenBucket(capacity=100))
+    for line in ("/briefing weekly", "/tz Asia/Shanghai"):  # as the chat's user types them
+        await handle(ctx, Caller("telegram", CHAT, CHAT), line)
     live.close()
     db = tmp_path / "replay.db"
     env = {k: v for k, v in os.environ.items()
