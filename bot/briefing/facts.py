@@ -83,14 +83,18 @@ def _line(name: str, values: pd.Series | None, week: date) -> Line:
 
 
 def line_series(ruleset: RuleSet, data: Mapping[str, pd.Series]) -> dict[str, pd.Series]:
-    """Each line of LINES and net liquidity in $ bn, by name (those the data lack left out;
-    no reverse repos on a day counts as none, as in rules.yaml's net_liquidity)."""
+    """Each line of LINES and net liquidity in $ bn, by name (those the data lack left out).
+    A day without reverse repos counts as none (before 2013 the facility was rarely used), as
+    in rules.yaml's net_liquidity -- but not after the series' last day: unknown then."""
     found = {name: _series(ruleset, data, name) for name in LINES}
     assets, tga, rrp = found["total_assets"], found["tga"], found["rrp"]
     if assets is not None and tga is not None:
         net = assets - tga.reindex(assets.index)
         if rrp is not None:
-            net = net - rrp.reindex(assets.index).fillna(0.0)
+            repos = rrp.reindex(assets.index)
+            covered = repos.index <= rrp.index[-1]
+            repos[covered] = repos[covered].fillna(0.0)
+            net = net - repos
         found[NET_LIQUIDITY] = net.dropna()
     return {name: values for name, values in found.items() if values is not None}
 
