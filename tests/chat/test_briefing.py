@@ -177,3 +177,11 @@ def test_quiet_hours_that_hold_deliver_the_briefing_at_their_end(
     assert message.title == "Weekly briefing: the H.4.1 of 2026-01-07"
     assert message.chart_png is not None
     store.close()
+
+
+def test_net_liquidity_is_unknown_once_reverse_repos_stop(insight: Insight) -> None:
+    # RRPONTSYD ends 2026-09-30 in the data; the H.4.1 of 2026-10-07 has the rest
+    found = {line.name: line for line in briefing(insight, date(2026, 10, 7)).lines}
+    assert found["total_assets"].level is not None and found["tga"].level is not None
+    assert found["net_liquidity"].level is None
+    assert found["net_liquidity"].changes == (None, None)
