@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
-import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,33 +32,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.alerts.journal import SentJournal, drop_journal, journal_owners, read_journal
+from bot.alerts.owners import owner_is_dead, worker_id
 from bot.notifiers.base import Sent
 from bot.store.chats import Subscriptions
+from bot.store.claiming import claim_statement, due, hand_back, has_row, write_sent
 from bot.store.faults import DEFAULT_RETRY, Retry
-from bot.store.leases import drop_lease, live_owners, renew_lease
+from bot.store.leases import drop_lease, renew_lease
 from bot.store.schema import OutboxStatus, events, outbox
 from bot.store.tx import write_transaction
 from rules import Transition
 
+__all__ = ["Job", "OutboxRows", "worker_id"]
 log = logging.getLogger("cyclewatch.outbox")
-
-
-# Unique per process start: a restarted container often gets the same pid (1) again.
-_START = secrets.token_hex(4)
-
-
-def worker_id() -> str:
-    """This process's name in outbox claims: `host:pid:start` (see `release_dead`)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_START}"
-
-
-def _owner_is_dead(owner: str, host: str) -> bool:
-    """Whether the claimer `owner` (`host:pid[:start]`) of this host no longer runs."""
-    rest = owner.removeprefix(f"{host}:")
-    pid_text, _, start = rest.partition(":")
-    if pid_text == str(os.getpid()):
-        return start != _START  # our pid, an earlier start: a restart reusing the pid
-    return not _alive(pid_text)
 
 
 @dataclass(frozen=True)
@@ -105,19 +88,8 @@ class OutboxRows:
     # --- claiming ---------------------------------------------------------------------------
 
     def due(self, now: datetime) -> sa.ColumnElement[bool]:
-        """Rows to send now: pending and due, or claimed by someone who lost the lease (died,
-        hangs) or whose claim is older than the claim timeout.
-
-        A claim younger than one lease is never taken over: a concurrent claimer whose
-        snapshot predates the claim's commit (PostgreSQL re-checks a locked row's new version,
-        but reads the leases as of its snapshot) would not see the lease taken with it."""
-        lapsed = sa.and_(outbox.c.claimed_at < now - self.lease,
-                         outbox.c.claimed_by.not_in(live_owners(now)))
-        return sa.or_(
-            sa.and_(outbox.c.status == OutboxStatus.PENDING, outbox.c.next_attempt_at <= now),
-            sa.and_(outbox.c.status == OutboxStatus.SENDING,
-                    sa.or_(outbox.c.claimed_at < now - self.claim_timeout, lapsed)),
-        )
+        """Rows to send now (see `bot.store.claiming.due`)."""
+        return due(now, claim_timeout=self.claim_timeout, lease=self.lease)
 
     def claim(
         self, now: datetime, *, limit: int | None, chat: tuple[str, str] | None = None,
@@ -135,8 +107,9 @@ class OutboxRows:
                 released = self._release_abandoned(conn, now)
                 if renew:
                     renew_lease(conn, self.owner, now, self.lease)
-                rows = conn.execute(self._claiming(conn.dialect.name, now, limit, chat,
-                                                   created_at)).all()
+                rows = conn.execute(claim_statement(conn.dialect.name, self.due(now),
+                                                    self.owner, now, limit, chat,
+                                                    created_at)).all()
                 found = self._event_rows(conn, {int(r.event_id) for r in rows})
             return marked, released, rows, found
         marked, released, rows, found = self.retry.run(write)
@@ -148,44 +121,6 @@ class OutboxRows:
                            found[r.event_id][1]) for r in rows), key=lambda j: j.id)
         self.claimed.update(job.id for job in jobs)
         return jobs
-
-    def _claiming(
-        self, dialect: str, now: datetime, limit: int | None, chat: tuple[str, str] | None,
-        created_at: datetime | None,
-    ) -> sa.Update:
-        """UPDATE … RETURNING of the claim. On PostgreSQL the rows are chosen FOR UPDATE SKIP
-        LOCKED (never waiting on another claimer, so claims cannot deadlock); on SQLite the
-        immediate transaction is the only writer."""
-        def due_rows(*columns: sa.ColumnElement[Any]) -> sa.Select[Any]:
-            query = sa.select(*columns).where(self.due(now))
-            if chat is not None:
-                query = query.where(outbox.c.platform == chat[0], outbox.c.chat_id == chat[1])
-            if created_at is not None:
-                query = query.where(outbox.c.created_at == created_at)
-            return query
-
-        locking = dialect == "postgresql"
-        ids = due_rows(outbox.c.id)
-        if limit is not None:  # whole evaluations of a chat: one message for them all
-            evaluation = (outbox.c.platform, outbox.c.chat_id, outbox.c.created_at)
-            first = due_rows(*evaluation).order_by(outbox.c.next_attempt_at, outbox.c.id)
-            first = first.limit(limit)
-            if locking:
-                first = first.with_for_update(skip_locked=True)
-            # Materialized: chosen once (PostgreSQL may otherwise run a locking subquery again
-            # for each row and so pass the limit).
-            chosen = first.cte("chosen").prefix_with("MATERIALIZED")
-            ids = ids.where(sa.tuple_(*evaluation).in_(sa.select(*chosen.c)))
-        if locking:
-            ids = ids.with_for_update(skip_locked=True)
-        taken = ids.cte("taken").prefix_with("MATERIALIZED")
-        return (
-            outbox.update().where(outbox.c.id.in_(sa.select(taken.c.id)), self.due(now))
-            .values(status=OutboxStatus.SENDING, claimed_by=self.owner, claimed_at=now,
-                    attempts=outbox.c.attempts + 1)
-            .returning(outbox.c.id, outbox.c.event_id, outbox.c.platform, outbox.c.chat_id,
-                       outbox.c.attempts, outbox.c.created_at, outbox.c.held)
-        )
 
     def _event_rows(
         self, conn: Connection, wanted: set[int]
@@ -242,7 +177,7 @@ class OutboxRows:
         else:
             self.flush_marks()
         with write_transaction(self.engine) as conn:
-            count = self._back(conn, sa.and_(*where), now)
+            count = hand_back(conn, sa.and_(*where), now)
             if ids is None:
                 drop_lease(conn, self.owner)
         if ids is None:
@@ -276,13 +211,13 @@ class OutboxRows:
                         outbox.c.claimed_by.like(f"{host}:%"))
                 ).scalars())
                 dead = sorted(o for o in owners | set(journal_owners(self.journal_dir))
-                              if o and o.startswith(f"{host}:") and _owner_is_dead(o, host))
+                              if o and o.startswith(f"{host}:") and owner_is_dead(o, host))
                 recorded = 0
                 for owner in dead:
                     sent = read_journal(self.journal_dir, owner)
                     recorded += len(sent)
-                    _write_sent(conn, owner, [(i, ids, now) for i, ids in sent])
-                count = self._back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
+                    write_sent(conn, owner, [(i, ids, now) for i, ids in sent])
+                count = hand_back(conn, sa.and_(outbox.c.status == OutboxStatus.SENDING,
                                                  outbox.c.claimed_by.in_(dead)), now)
             return dead, count, recorded
         dead, count, recorded = self.retry.run(write)
@@ -292,12 +227,6 @@ class OutboxRows:
             log.info("took back %d delivery claim(s) of a stopped process (%d it had sent)",
                      count, recorded)
         return count
-
-    @staticmethod
-    def _back(conn: Connection, where: sa.ColumnElement[bool], now: datetime) -> int:
-        result = conn.execute(outbox.update().where(where).values(
-            status=OutboxStatus.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now))
-        return int(result.rowcount or 0)
 
     # --- recording outcomes -------------------------------------------------------------------
 
@@ -334,7 +263,7 @@ class OutboxRows:
 
     def _write_marks(self, conn: Connection) -> int:
         """Write the noted sends (one statement); how many, for `_recorded` after the commit."""
-        _write_sent(conn, self.owner, self.unmarked)
+        write_sent(conn, self.owner, self.unmarked)
         return len(self.unmarked)
 
     def _recorded(self, count: int) -> None:
@@ -382,7 +311,7 @@ class OutboxRows:
         with write_transaction(self.engine) as conn:
             self.subs.migrate_chat(conn, jobs[0].platform, old, new)
             for job in jobs:
-                if _has_row(conn, job.event_id, job.platform, new):
+                if has_row(conn, job.event_id, job.platform, new):
                     conn.execute(outbox.update().where(self._mine(job.id)).values(
                         status=OutboxStatus.MIGRATED, last_error=f"chat moved to {new}"))
                     continue
@@ -411,39 +340,3 @@ class OutboxRows:
                 .limit(1)
             ).scalar()
         return tuple(str(i) for i in found or ())
-
-
-def _write_sent(
-    conn: Connection, owner: str, sent: Sequence[tuple[int, tuple[str, ...], datetime]]
-) -> None:
-    """Record sends of `owner`'s claims: one executemany UPDATE (rows another claimer took
-    over meanwhile are left to it)."""
-    if not sent:
-        return
-    conn.execute(
-        outbox.update()
-        .where(outbox.c.id == sa.bindparam("row"), outbox.c.status == OutboxStatus.SENDING,
-               outbox.c.claimed_by == owner)
-        .values(status=OutboxStatus.SENT, last_error=None,
-                message_ids=sa.bindparam("ids", type_=outbox.c.message_ids.type),
-                sent_at=sa.bindparam("at", type_=outbox.c.sent_at.type)),
-        [{"row": row_id, "ids": list(ids), "at": at} for row_id, ids, at in sent],
-    )
-
-
-def _has_row(conn: Connection, event_id: int, platform: str, chat_id: str) -> bool:
-    return conn.execute(
-        sa.select(outbox.c.id).where(outbox.c.event_id == event_id,
-                                     outbox.c.platform == platform, outbox.c.chat_id == chat_id)
-    ).first() is not None
-
-
-def _alive(pid_text: str) -> bool:
-    """Whether a process with this pid runs on this host."""
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except (ValueError, PermissionError):  # not a pid we can judge, or someone else's: alive
-        return True
-    return True
