@@ -25,6 +25,7 @@ from bot.platforms.registry import PLATFORMS, configured
 from bot.runtime.clock import Clock
 from bot.runtime.metrics import Metrics
 from bot.store import Store
+from bot.store.faults import Retry
 from rules import RuleSet
 
 if TYPE_CHECKING:  # the commands pull in the charting libraries: only with a chat platform
@@ -67,6 +68,7 @@ class ChatSide:
             store, {name: MeteredNotifier(n, metrics) for name, n in self.notifiers.items()},
             clock=clock, worker_id=worker_id(),
             lease=timedelta(seconds=settings.outbox_lease_seconds),
+            retry=Retry(on_fault=metrics.storage_retries.inc),
         )
         self.context: CommandContext | None = None
         if self.chat_on:

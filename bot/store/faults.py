@@ -44,6 +44,7 @@ class Retry:
     attempts: int = 6
     first_wait: float = 0.1
     sleep: Callable[[float], None] = time.sleep
+    on_fault: Callable[[], None] | None = None  # counts each retried fault (a metric)
 
     def run(self, fn: Callable[[], T]) -> T:
         """`fn()`, again after a transient fault; the last fault is raised."""
@@ -54,6 +55,8 @@ class Retry:
                 if not transient(err) or attempt == self.attempts - 1:
                     raise
                 _latch.failed(str(err.orig).splitlines()[0][:120])
+                if self.on_fault is not None:
+                    self.on_fault()
                 self.sleep(self.first_wait * 2**attempt)
                 continue
             _latch.recovered()

@@ -86,8 +86,9 @@ def _fan_out(store: Store, clock: FakeClock, ruleset: RuleSet) -> None:
 
 
 def _worker(store: Store, notifier: RecordingNotifier, clock: FakeClock,
-            owner: str) -> DeliveryWorker:
-    retry = Retry(sleep=lambda seconds: clock.advance(seconds=seconds))
+            owner: str, retried: list[None] | None = None) -> DeliveryWorker:
+    retry = Retry(sleep=lambda seconds: clock.advance(seconds=seconds),
+                  on_fault=None if retried is None else lambda: retried.append(None))
     return DeliveryWorker(store, {"telegram": notifier}, clock=clock, rng=random.Random(1),
                           worker_id=owner, batch=40, retry=retry)
 
@@ -127,9 +128,11 @@ async def test_a_read_only_spell_heals_without_a_restart_and_sends_each_once(
     notifier = FaultAfter()
     spell = notifier.spell = ReadOnlySpell(store, clock)
     started = clock.now
-    failed = await _deliver(_worker(store, notifier, clock, "w"), clock)
+    retried: list[None] = []  # what the service counts in cyclewatch_storage_retries_total
+    failed = await _deliver(_worker(store, notifier, clock, "w", retried), clock)
     assert spell.until is not None and clock.now >= spell.until  # it lasted its 20 s
     assert failed >= 1 and spell.refused >= 5  # really refused, retried, and given up on
+    assert len(retried) >= 5
     assert clock.now - started < SPELL + 4 * JOB_BACKOFF  # resumed soon after, same process
     per_chat = Counter(chat for chat, _ in notifier.sent)
     assert len(per_chat) == CHATS and max(per_chat.values()) == 1
