@@ -90,7 +90,9 @@ class _FirstSeen:
 
     def __init__(self, ids: tuple[str, ...] = (), since: date | None = None) -> None:
         self.ids, self.since, self.upto = ids, since, 0
-        self.rows = pd.DataFrame({"series": [], "day": [], "fetched": [], "start": []})
+        # Typed even when empty: comparing an empty object column with a date raises.
+        self.rows = pd.DataFrame({"series": [], "day": pd.to_datetime([]), "fetched": [],
+                                  "start": pd.to_datetime([])})
         self._seen: tuple[date, Seen] | None = None
 
     def add(self, rows: Sequence[Any]) -> None:
