@@ -194,7 +194,7 @@ async def run(subscribers: int, scale: float, workers: int, mode: str, *,
 async def _run(root: str, url: str, subscribers: int, scale: float, workers: int,
                mode: str, paid: bool) -> dict[str, object]:
     token = FakeTelegram.token
-    bot = Bot(token, base_url=f"{root}/bot", request=AiohttpRequest(pool_size=workers))
+    bot = Bot(token, base_url=f"{root}/bot", request=AiohttpRequest(pool_size=64 * workers))
     rate = FakeTelegram.paid_rate if paid else FakeTelegram.overall_rate
     notifier = TelegramNotifier(bot, limiter=TelegramRateLimiter(rate, scale=scale),
                                 paid_broadcast=paid)
@@ -298,7 +298,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--scale", type=float, default=3.0, help="time compression")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4,
+                        help="delivery workers (the service runs one; each sends to several "
+                             "chats at once at the notifier's rate)")
     parser.add_argument("--regime-requests", type=int, default=40)
     parser.add_argument("--mode", choices=["outbox", "notifier"], default="outbox")
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")

@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import logging
 import socket
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,6 +81,7 @@ class OutboxRows:
         self.journal_dir = journal
         self.journal = SentJournal(journal, owner)
         self.unmarked: list[tuple[int, tuple[str, ...], datetime]] = []  # sent, not recorded
+        self._noting = threading.Lock()  # senders note in the loop, records are written in threads
         self.claimed: set[int] = set()  # rows claimed since `begin_batch`
         self.abandoned: set[int] = set()  # claimed, left unsent by a fault: back at next claim
         self._events: dict[int, tuple[dict[str, Any], datetime | None]] = {}
@@ -237,8 +239,9 @@ class OutboxRows:
     def note_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
         """These rows went out as `sent`: journaled now, recorded in the database with the
         next claim (one commit per batch)."""
-        self.journal.note([(row_id, sent.message_ids) for row_id in ids])
-        self.unmarked.extend((row_id, sent.message_ids, now) for row_id in ids)
+        with self._noting:
+            self.journal.note([(row_id, sent.message_ids) for row_id in ids])
+            self.unmarked.extend((row_id, sent.message_ids, now) for row_id in ids)
 
     def mark_sent(self, ids: Sequence[int], sent: Sent, now: datetime) -> None:
         """These rows went out as `sent`: recorded now (with what was noted before); through
@@ -262,15 +265,19 @@ class OutboxRows:
         self._recorded(self.retry.run(write) if retry else write())
 
     def _write_marks(self, conn: Connection) -> int:
-        """Write the noted sends (one statement); how many, for `_recorded` after the commit."""
-        write_sent(conn, self.owner, self.unmarked)
-        return len(self.unmarked)
+        """Write the noted sends (one statement); how many, for `_recorded` after the commit
+        (sends noted meanwhile, by senders still running, wait for the next write)."""
+        with self._noting:
+            noted = list(self.unmarked)
+        write_sent(conn, self.owner, noted)
+        return len(noted)
 
     def _recorded(self, count: int) -> None:
         if count:
-            del self.unmarked[:count]
-            if not self.unmarked:
-                self.journal.clear()
+            with self._noting:  # the journal is emptied only with nothing noted since
+                del self.unmarked[:count]
+                if not self.unmarked:
+                    self.journal.clear()
 
     def finish(self, job: Job, status: OutboxStatus, error: str) -> None:
         """End the row as failed / blocked / migrated, keeping the error."""

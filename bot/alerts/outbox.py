@@ -42,11 +42,16 @@ from bot.store.chats import BatchChats
 from bot.store.faults import DEFAULT_RETRY, Retry
 from bot.store.schema import OutboxStatus
 
-__all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus", "batch_for"]
+__all__ = ["ChartFor", "DeliveryWorker", "Job", "OutboxStatus", "batch_for", "senders_for"]
 # A batch is about this long at the fastest notifier's rate, within these bounds: one commit
 # per batch, and not so many rows claimed that a stalled batch holds much back.
 BATCH_SECONDS = 0.25
 BATCH_BOUNDS = (20, 500)
+# Chats sent to at once: a round trip of this long at the fastest declared rate (3 for
+# Telegram's 30/s, the most for paid broadcast), one without a declared rate; a crash repeats
+# at most the messages in flight.
+SEND_SECONDS = 0.1
+SENDERS_MOST = 64
 MARK_AFTER = timedelta(seconds=1)  # sends noted longer ago are recorded before the next
 
 
@@ -56,6 +61,13 @@ def batch_for(notifiers: Iterable[Notifier]) -> int:
     rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
     low, high = BATCH_BOUNDS
     return max(low, min(high, int(max(rates, default=0.0) * BATCH_SECONDS)))
+
+
+def senders_for(notifiers: Iterable[Notifier]) -> int:
+    """Sends in flight at once: `SEND_SECONDS` at the fastest declared rate, 1 to
+    `SENDERS_MOST` (1 when no notifier declares a rate: a webhook, the console)."""
+    rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
+    return max(1, min(SENDERS_MOST, int(max(rates, default=0.0) * SEND_SECONDS)))
 
 
 class DeliveryWorker:
@@ -72,6 +84,7 @@ class DeliveryWorker:
         claim_timeout: timedelta = timedelta(minutes=5),
         lease: timedelta = timedelta(seconds=20),
         batch: int | None = None,
+        senders: int | None = None,
         rng: random.Random | None = None,
         chart_for: ChartFor | None = None,
         retry: Retry = DEFAULT_RETRY,
@@ -81,6 +94,7 @@ class DeliveryWorker:
         self.clock = clock
         self.worker_id = worker_id
         self.batch = batch or batch_for(self.notifiers.values())
+        self.senders = senders or senders_for(self.notifiers.values())
         self.rows = OutboxRows(store.engine, worker_id, claim_timeout=claim_timeout,
                                lease=lease, journal=journal_dir(store.url, state_dir()),
                                retry=retry)
@@ -88,6 +102,7 @@ class DeliveryWorker:
                                  rng or random.Random())
         self.chats = BatchChats(store.engine)
         self.router = Router(self.rows, self.chats, self.notifiers, self.outcomes)
+        self._upkeep = asyncio.Lock()
         self.composer = Composer(self.rows, self.outcomes, clock, chart_for)
 
     @property
@@ -140,13 +155,10 @@ class DeliveryWorker:
         jobs = await asyncio.to_thread(self.claim)
         if jobs:
             await asyncio.to_thread(self.chats.prefetch, {(j.platform, j.chat_id) for j in jobs})
-        evaluation = lambda job: (job.platform, job.chat_id, job.created_at)  # noqa: E731
-        for _key, same in groupby(sorted((j for j in jobs if not j.held),
-                                         key=lambda j: (j.platform, j.chat_id,
-                                                        str(j.created_at), j.id)),
-                                  key=evaluation):
-            await self.deliver_evaluation(list(same))
         chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
+        await self._deliver_chats(sorted((j for j in jobs if not j.held),
+                                         key=lambda j: (j.platform, j.chat_id,
+                                                        str(j.created_at), j.id)))
         extra = 0  # a held chat's other due rows, claimed beyond the batch
         for chat, group in groupby(sorted((j for j in jobs if j.held), key=chat_of),
                                    key=chat_of):
@@ -159,6 +171,23 @@ class DeliveryWorker:
             await self.deliver_held(held, {j.id: j.happened or self.clock() for j in held})
         await announce_expired_mutes(self.store, self.notifiers, self.clock())
         return len(jobs) + extra
+
+    async def _deliver_chats(self, jobs: list[Job]) -> None:
+        """Each chat's evaluations in order, one message each; up to `senders` chats at once
+        (a failure cancels the others: their rows go back with the batch)."""
+        limit = asyncio.Semaphore(self.senders)
+
+        async def one_chat(evaluations: list[list[Job]]) -> None:
+            async with limit:
+                for same in evaluations:
+                    await self.deliver_evaluation(same)
+
+        chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
+        evaluation = lambda job: (job.platform, job.chat_id, job.created_at)  # noqa: E731
+        async with asyncio.TaskGroup() as group:
+            for _chat, rows in groupby(jobs, key=chat_of):
+                group.create_task(one_chat([list(same) for _key, same
+                                            in groupby(rows, key=evaluation)]))
 
     async def drain(self, max_rounds: int = 1000) -> int:
         """Deliver until nothing is due now; how many rows were handled."""
@@ -199,13 +228,15 @@ class DeliveryWorker:
         When the chat moved to one that already has some of the alerts, the rows that moved
         get a message composed anew for them."""
         now = self.clock()
-        with contextlib.suppress(sa.exc.DBAPIError):  # a fault: the next claim retries them
-            if self.rows.lease_due(now):  # a long batch: the lease must not lapse
-                await asyncio.to_thread(self.rows.keep_lease, now)
-            if self.rows.unmarked and now - self.rows.unmarked[0][2] >= MARK_AFTER:
-                # a slow platform: record what went out a while ago, so that a crash on
-                # another host (whose journal no survivor reads) repeats little
-                await asyncio.to_thread(self.rows.flush_marks, retry=False)
+        if not self._upkeep.locked():  # one sender at a time renews and records for all
+            async with self._upkeep:
+                with contextlib.suppress(sa.exc.DBAPIError):  # the next claim retries them
+                    if self.rows.lease_due(now):  # a long batch: the lease must not lapse
+                        await asyncio.to_thread(self.rows.keep_lease, now)
+                    if self.rows.unmarked and now - self.rows.unmarked[0][2] >= MARK_AFTER:
+                        # a slow platform: record what went out a while ago, so that a crash
+                        # on another host (whose journal no survivor reads) repeats little
+                        await asyncio.to_thread(self.rows.flush_marks, retry=False)
         routed = await self.router.route(jobs, moved=moved)
         if routed is None:
             return

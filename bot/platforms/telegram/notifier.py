@@ -160,7 +160,7 @@ class TelegramNotifier:
         return self.limiter.overall_per_second
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, pool_size: int = 32) -> TelegramNotifier:
+    def from_settings(cls, settings: Settings, *, pool_size: int = 64) -> TelegramNotifier:
         """A notifier with its own Bot pointed at settings.telegram_api_url."""
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
