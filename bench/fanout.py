@@ -46,7 +46,8 @@ from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimite
 from bot.platforms.telegram.transport import AiohttpRequest
 from bot.runtime.backoff import Backoff
 from bot.store import Store
-from bot.store.schema import chats, outbox, subscriptions
+from bot.store.chats import add_subscribers
+from bot.store.schema import outbox
 from rules import backtest, load_rules
 from sources.base import SourceError
 from sources.files import FileSource
@@ -91,13 +92,7 @@ def prepare_outbox(chat_ids: list[str], store: Store) -> None:
     """Subscribe every chat (in bulk: the set-up is not what is measured) and publish one real
     history event through bot.alerts.pipeline."""
     now = datetime.now(UTC)
-    with store.engine.begin() as conn:
-        conn.execute(chats.insert(), [{"platform": "telegram", "chat_id": chat, "kind": "private",
-                                       "lang": "en", "active": True, "created_at": now}
-                                      for chat in chat_ids])
-        conn.execute(subscriptions.insert(), [
-            {"platform": "telegram", "chat_id": chat, "target": "all", "active": True,
-             "created_at": now} for chat in chat_ids])
+    add_subscribers(store.engine, "telegram", chat_ids, now)
     ctx = regime_context(store)
     assert ctx.insight is not None
     _, data = ctx.insight.data()

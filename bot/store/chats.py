@@ -299,6 +299,20 @@ class Subscriptions:
         conn.execute(outbox.update().where(pending).values(chat_id=new))
 
 
+def add_subscribers(
+    engine: Engine, platform: str, chat_ids: list[str], now: datetime, *, lang: str = "en"
+) -> None:
+    """Many new private chats subscribed to everything, in one transaction (a fan-out's
+    audience for benchmarks and trials; chats met in a conversation use `ensure_chat`)."""
+    with engine.begin() as conn:
+        conn.execute(chats.insert(), [
+            {"platform": platform, "chat_id": chat, "kind": "private", "lang": lang,
+             "active": True, "created_at": now} for chat in chat_ids])
+        conn.execute(subscriptions.insert(), [
+            {"platform": platform, "chat_id": chat, "target": "all", "active": True,
+             "created_at": now} for chat in chat_ids])
+
+
 class BatchChats(Subscriptions):
     """`find` answered from one read of a batch's chats (each answer used once, so a chat
     that changes during the batch is read again); other chats are read as ever."""

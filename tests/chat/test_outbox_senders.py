@@ -14,7 +14,7 @@ from bot.alerts.outbox import DeliveryWorker, senders_for
 from bot.alerts.pipeline import Pipeline
 from bot.notifiers.base import Message, Sent
 from bot.store import Store
-from bot.store.schema import chats, subscriptions
+from bot.store.chats import add_subscribers
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
 from tests.chat.recording import RecordingNotifier
@@ -42,13 +42,7 @@ class Counting:
 
 
 def _fill(store: Store, clock: FakeClock, ruleset: RuleSet) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(chats.insert(), [{"platform": "telegram", "chat_id": f"c{n}", "lang": "en",
-                                       "kind": "private", "active": True,
-                                       "created_at": clock.now} for n in range(CHATS)])
-        conn.execute(subscriptions.insert(), [
-            {"platform": "telegram", "chat_id": f"c{n}", "target": "all", "active": True,
-             "created_at": clock.now} for n in range(CHATS)])
+    add_subscribers(store.engine, "telegram", [f"c{n}" for n in range(CHATS)], clock.now)
     for day in (2, 3):  # two evaluations, a second apart: two messages to each chat, in order
         Pipeline(store).record([Event(rule=ruleset.rule("qt_ends"), state="firing",  # type: ignore[arg-type]
                                       date=date(2030, 1, day), value=2.0, threshold=0.2)],

@@ -25,8 +25,9 @@ from bot.alerts.outbox import DeliveryWorker
 from bot.alerts.pipeline import Pipeline
 from bot.notifiers.base import Message, Sent
 from bot.store import Store
+from bot.store.chats import add_subscribers
 from bot.store.faults import Retry
-from bot.store.schema import chats, outbox, subscriptions
+from bot.store.schema import outbox
 from rules import Event, RuleSet
 from tests.chat.conftest import FakeClock
 from tests.chat.recording import RecordingNotifier
@@ -74,13 +75,7 @@ class FaultAfter(RecordingNotifier):
 
 
 def _fan_out(store: Store, clock: FakeClock, ruleset: RuleSet) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(chats.insert(), [{"platform": "telegram", "chat_id": f"c{n}", "lang": "en",
-                                       "kind": "private", "active": True,
-                                       "created_at": clock.now} for n in range(CHATS)])
-        conn.execute(subscriptions.insert(), [
-            {"platform": "telegram", "chat_id": f"c{n}", "target": "all", "active": True,
-             "created_at": clock.now} for n in range(CHATS)])
+    add_subscribers(store.engine, "telegram", [f"c{n}" for n in range(CHATS)], clock.now)
     Pipeline(store).record([Event(rule=ruleset.rule("qt_ends"), state="firing",  # type: ignore[arg-type]
                                   date=date(2030, 1, 2), value=2.0, threshold=0.2)], clock.now)
 
