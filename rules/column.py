@@ -5,6 +5,7 @@ built only where a caller asks for one."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,17 +67,34 @@ def same(a: np.ndarray, b: np.ndarray) -> bool:
 
 
 def union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The sorted union of two date arrays (`a` itself when it holds every date of `b`)."""
+    """The sorted union of two date arrays (`a` itself when it holds every date of `b`); the
+    same object for the same two arrays, so what is aligned once is seen to be aligned."""
     if same(a, b):
         return a
+    key = (id(a), id(b))
+    with _lock:
+        hit = _unions.get(key)
+    if hit is not None and hit[0] is a and hit[1] is b:
+        return hit[2]
     merged = np.concatenate([a, b])
     merged.sort(kind="stable")  # two sorted runs: a linear merge
     keep = np.ones(len(merged), dtype=bool)
     keep[1:] = merged[1:] != merged[:-1]
     found = merged[keep]
     if len(found) == len(a):
-        return a
-    return b if len(found) == len(b) else found
+        found = a
+    elif len(found) == len(b):
+        found = b
+    with _lock:
+        _unions[key] = (a, b, found)  # the arrays kept: no other array can take their ids
+        while len(_unions) > UNIONS_KEPT:
+            _unions.pop(next(iter(_unions)))
+    return found
+
+
+UNIONS_KEPT = 128  # an evaluation of the default rules aligns about 60 pairs
+_unions: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_lock = threading.Lock()
 
 
 def asof(col: Col, dates: np.ndarray) -> np.ndarray:

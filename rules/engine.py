@@ -19,6 +19,7 @@ from rules.operators import truth
 from rules.ruleset import Rule, RuleSet
 
 SLACK_DAYS = {1: 9, 7: 9, 31: 20, 92: 30}
+_shared_lock = threading.Lock()  # the evaluators and inputs kept for the next caller
 NAT = np.iinfo("int64").min  # NaT as int64
 
 
@@ -57,9 +58,31 @@ def day_starts(dates: pd.DatetimeIndex, zone: str) -> np.ndarray:
     """The instant (UTC ns) each date begins in `zone`: when a date-stamped fact is known."""
     if not len(dates):
         return np.array([], dtype="int64")
-    local = pd.DatetimeIndex(dates).normalize().tz_localize(
-        zone, ambiguous=False, nonexistent="shift_forward")
-    return np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+    days = np.asarray(pd.DatetimeIndex(dates).as_unit("ns").asi8, dtype="int64") // DAY_NS
+    first, table = _midnights(zone, int(days.min()), int(days.max()))
+    found: np.ndarray = table[days - first]
+    return found
+
+
+_MIDNIGHTS: dict[str, tuple[int, np.ndarray]] = {}  # zone -> (first day, its midnights in UTC)
+_MIDNIGHT_SPAN = 36_600  # days worked out at once around those asked for (a century)
+
+
+def _midnights(zone: str, low: int, high: int) -> tuple[int, np.ndarray]:
+    """Midnight in `zone` of every day from `low` to `high` at least (days since 1970), UTC
+    ns: one time-zone conversion for a century of days, not one per evaluation."""
+    found = _MIDNIGHTS.get(zone)
+    if found is not None and found[0] <= low and high < found[0] + len(found[1]):
+        return found
+    if found is not None:
+        low, high = min(low, found[0]), max(high, found[0] + len(found[1]) - 1)
+    low, high = min(low, high - _MIDNIGHT_SPAN // 2), max(high, low + _MIDNIGHT_SPAN // 2)
+    low, high = max(low, -106_000), min(high, 106_000)  # inside pandas' ns range
+    days = pd.DatetimeIndex((np.arange(low, high + 1, dtype="int64") * DAY_NS).view("M8[ns]"))
+    local = days.tz_localize(zone, ambiguous=False, nonexistent="shift_forward")
+    table = np.asarray(local.tz_convert("UTC").as_unit("ns").asi8, dtype="int64")
+    _MIDNIGHTS[zone] = (low, table)
+    return low, table
 
 
 @dataclass(frozen=True)
@@ -129,8 +152,16 @@ def _known_of(
     """Each observation's release instant: as given, else the start of its availability day."""
     if known is None or known.empty:
         return day_starts(available, zone)
-    given = known[~known.index.duplicated(keep="last")].reindex(observed)
-    stamps = given.to_numpy(dtype="float64")
+    index = known.index
+    if isinstance(index, pd.DatetimeIndex) and index.is_monotonic_increasing and index.is_unique:
+        dates = np.asarray(index.as_unit("ns").asi8)
+        wanted = np.asarray(observed.as_unit("ns").asi8)
+        pos = np.minimum(np.searchsorted(dates, wanted), len(dates) - 1)
+        # as floats, as a reindex gives them
+        stamps = np.where(dates[pos] == wanted, known.to_numpy(dtype="float64")[pos], np.nan)
+    else:
+        given = known[~index.duplicated(keep="last")].reindex(observed)
+        stamps = given.to_numpy(dtype="float64")
     missing = np.isnan(stamps)
     out: np.ndarray = np.nan_to_num(stamps).astype("int64")
     if missing.any():  # the start of the day: a time-zone conversion, only where needed
@@ -163,6 +194,62 @@ def _numbers(name: str, spec: SeriesSpec, raw: pd.Series) -> tuple[np.ndarray, n
             values.to_numpy(dtype="float64"))
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """An input's rows before any cut: observation dates, availability dates, release
+    instants and freshness windows of the real rows; and the dates (stale ones added) and
+    values the rules see."""
+
+    dates: np.ndarray
+    shifted: np.ndarray
+    released: np.ndarray
+    fresh: np.ndarray
+    stamps: np.ndarray
+    values: np.ndarray
+
+
+def _rows(name: str, spec: SeriesSpec, raw: pd.Series, known: pd.Series | None,
+          zone: str) -> _Rows | None:
+    dates, numbers = _numbers(name, spec, raw)
+    if not len(dates):
+        return None
+    shifted = minus_period(dates, spec.lag, sign=1) if spec.lag else dates
+    observed = pd.DatetimeIndex(dates.view("M8[ns]"))
+    available = pd.DatetimeIndex(shifted.view("M8[ns]"))
+    released = _known_of(observed, available, known, zone)
+    fresh = freshness_each(spec, observed)  # each row's from the rows before it
+    expiry = stale_from(observed, available, fresh)
+    following = np.append(shifted[1:], np.iinfo("int64").max)
+    gap = expiry < following
+    stamps = np.concatenate([shifted, expiry[gap]])
+    values = np.concatenate([numbers, np.full(int(gap.sum()), np.nan)])
+    order = np.argsort(stamps, kind="stable")
+    return _Rows(dates, shifted, released, fresh, stamps[order], values[order])
+
+
+ROWS_KEPT = 100  # inputs' rows kept for the next evaluation of the same data (any date)
+_rows_kept: OrderedDict[tuple[object, ...], tuple[object, object, object, _Rows | None]] = (
+    OrderedDict())
+
+
+def _rows_of(name: str, spec: SeriesSpec, raw: pd.Series, known: pd.Series | None,
+             zone: str) -> _Rows | None:
+    """`_rows`, kept for the same Series objects: the live path reads the same stored series
+    (and their release instants) day after day, at a later date each time."""
+    key = (id(raw), len(raw), id(known), id(spec), name, zone)
+    with _shared_lock:
+        hit = _rows_kept.get(key)
+        if hit is not None and hit[0] is raw and hit[1] is known and hit[2] is spec:
+            _rows_kept.move_to_end(key)
+            return hit[3]
+    rows = _rows(name, spec, raw, known, zone)
+    with _shared_lock:
+        _rows_kept[key] = (raw, known, spec, rows)  # kept alive: their ids stay theirs
+        while len(_rows_kept) > ROWS_KEPT:
+            _rows_kept.popitem(last=False)
+    return rows
+
+
 def prepare_input(
     name: str, spec: SeriesSpec, raw: pd.Series | None, as_of: pd.Timestamp | None,
     known: pd.Series | None = None, zone: str = "UTC",
@@ -172,29 +259,21 @@ def prepare_input(
     (UTC ns by observation date) says when each observation was released."""
     if raw is None or raw.empty:
         return _empty(name, spec)
-    dates, numbers = _numbers(name, spec, raw)
-    shifted = minus_period(dates, spec.lag, sign=1) if spec.lag else dates
-    if as_of is not None:  # what later rows would add (their stale rows) is cut too
-        keep = shifted <= pd.Timestamp(as_of).value
-        dates, numbers, shifted = dates[keep], numbers[keep], shifted[keep]
+    rows = _rows_of(name, spec, raw, known, zone)
+    if rows is None:
+        return _empty(name, spec)
+    dates, shifted, released, fresh = rows.dates, rows.shifted, rows.released, rows.fresh
+    stamps, values = rows.stamps, rows.values
+    if as_of is not None:  # a row's freshness and stale row do not depend on later rows
+        cut = pd.Timestamp(as_of).value
+        keep, inside = shifted <= cut, stamps <= cut
+        dates, shifted, released, fresh = dates[keep], shifted[keep], released[keep], fresh[keep]
+        stamps, values = stamps[inside], values[inside]
     if not len(dates):
         return _empty(name, spec)
-    observed = pd.DatetimeIndex(dates.view("M8[ns]"))
-    available = pd.DatetimeIndex(shifted.view("M8[ns]"))
-    released = _known_of(observed, available, known, zone)
-    fresh = freshness_each(spec, observed)
-    expiry = stale_from(observed, available, fresh)
-    following = np.append(shifted[1:], np.iinfo("int64").max)
-    gap = expiry < following
-    stamps = np.concatenate([shifted, expiry[gap]])
-    values = np.concatenate([numbers, np.full(int(gap.sum()), np.nan)])
-    order = np.argsort(stamps, kind="stable")
-    stamps, values = stamps[order], values[order]
-    if as_of is not None:
-        inside = stamps <= pd.Timestamp(as_of).value
-        stamps, values = stamps[inside], values[inside]
     series = pd.Series(values, index=pd.DatetimeIndex(stamps.view("M8[ns]")), name=name)
-    return Prepared(name, series, observed, int(fresh[-1]), spec.id, available, fresh, released,
+    return Prepared(name, series, pd.DatetimeIndex(dates.view("M8[ns]")), int(fresh[-1]),
+                    spec.id, pd.DatetimeIndex(shifted.view("M8[ns]")), fresh, released,
                     Col(stamps, values))
 
 
@@ -405,7 +484,6 @@ def to_date(stamp: pd.Timestamp) -> date:
 
 SHARED_EVALUATORS = 2  # each holds every metric over all history: tens of MB
 _shared: OrderedDict[tuple[object, ...], tuple[Evaluator, object]] = OrderedDict()
-_shared_lock = threading.Lock()
 
 
 def shared_evaluator(

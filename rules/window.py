@@ -5,8 +5,11 @@ the rules find exactly what an evaluation over all history finds (property-teste
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from rules.expr import Expression
@@ -105,5 +108,27 @@ def window_data(
         days = reach.days + lags.get(series_id, 0) + SPARE_DAYS
         cut = since - pd.Timedelta(days=days)
         first = int(index.searchsorted(cut)) - reach.obs - SPARE_ROWS
-        out[series_id] = values if first <= 1 else pd.concat([values.iloc[:1], values.iloc[first:]])
+        out[series_id] = values if first <= 1 else _cut(values, first)
     return out
+
+
+CUTS_KEPT = 100
+_cuts: OrderedDict[tuple[int, int, int], tuple[pd.Series, pd.Series]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _cut(values: pd.Series, first: int) -> pd.Series:
+    """The first row and the rows from position `first`: the same object for the same series
+    and position (the next evaluation then finds its inputs already prepared)."""
+    key = (id(values), len(values), first)
+    with _lock:
+        hit = _cuts.get(key)
+        if hit is not None and hit[0] is values:
+            _cuts.move_to_end(key)
+            return hit[1]
+    cut: pd.Series = values.iloc[np.r_[0, first:len(values)]]
+    with _lock:
+        _cuts[key] = (values, cut)
+        while len(_cuts) > CUTS_KEPT:
+            _cuts.popitem(last=False)
+    return cut

@@ -37,19 +37,32 @@ class StoredFrames:
         self._kept: dict[str, pd.Series] = {}
         self._seen_id = 0
         self.reads = 0  # series read from the store (for tests and the bench)
+        self.spliced = 0  # series with a few dates read again
         self._first = _FirstSeen()
 
     def frame(self, ids: Iterable[str]) -> dict[str, pd.Series]:
-        """Every wanted series with rows, keyed by id (as `Store.frame` gives it)."""
+        """Every wanted series with rows, keyed by id (as `Store.frame` gives it). A series
+        with new rows for a few dates has those dates read again (a weekday's new rows), one
+        with many is read whole."""
         wanted = sorted(set(ids))
+        touched: dict[str, list[date]] = {}
         with self.store.engine.connect() as conn:
             newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar() or 0
-            changed = set(conn.execute(
-                sa.select(observations.c.series).distinct()
-                .where(observations.c.id > self._seen_id, observations.c.series.in_(wanted))
-            ).scalars()) if newest > self._seen_id else set()
+            if newest > self._seen_id:
+                for series_id, day in conn.execute(
+                    sa.select(observations.c.series, observations.c.obs_date).distinct()
+                    .where(observations.c.id > self._seen_id,
+                           observations.c.series.in_(wanted))
+                ).all():
+                    touched.setdefault(series_id, []).append(day)
+            for series_id, days in touched.items():
+                if series_id in self._kept and len(days) <= SPLICE_DAYS:
+                    self._kept[series_id] = _spliced(conn, series_id, self._kept[series_id],
+                                                     days)
+                    self.spliced += 1
         for series_id in wanted:
-            if series_id in changed or series_id not in self._kept:
+            if series_id not in self._kept or (series_id in touched
+                                               and len(touched[series_id]) > SPLICE_DAYS):
                 self._kept[series_id] = self.store.series(series_id)
                 self.reads += 1
         self._seen_id = max(self._seen_id, newest)
@@ -94,6 +107,7 @@ class _FirstSeen:
         self.rows = pd.DataFrame({"series": [], "day": pd.to_datetime([]), "fetched": [],
                                   "start": pd.to_datetime([])})
         self._seen: tuple[date, Seen] | None = None
+        self._last: Seen | None = None
 
     def add(self, rows: Sequence[Any]) -> None:
         """Rows stored since: a date's earliest fetch and start stay."""
@@ -115,7 +129,15 @@ class _FirstSeen:
         nothing changed)."""
         if self._seen is None or self._seen[0] != since:
             rows = self.rows[self.rows["day"] >= pd.Timestamp(since)]
-            self._seen = (since, _seen_of(rows))
+            found = _seen_of(rows)
+            if self._last is not None:  # a series whose rows did not change: the same object
+                for new, old in ((found.fetched, self._last.fetched),
+                                 (found.published, self._last.published)):
+                    for key, times in new.items():
+                        if key in old and old[key].equals(times):
+                            new[key] = old[key]
+            self._seen = (since, found)
+            self._last = found
         return self._seen[1]
 
 
@@ -135,6 +157,32 @@ def _seen_of(frame: pd.DataFrame) -> Seen:
         if given.any():
             seen.published[key] = pd.Series(part["start"].to_numpy()[given], index=days[given])
     return seen
+
+
+SPLICE_DAYS = 400  # dates with new rows up to which a kept series is updated, not read again
+
+
+def _spliced(conn: sa.Connection, series_id: str, kept: pd.Series,
+             days: list[date]) -> pd.Series:
+    """`kept` with the dates in `days` read again: each date's latest vintage (the newest
+    realtime start; none where it has no value), as `Store.series` reads them all."""
+    query = (
+        sa.select(sa.type_coerce(observations.c.obs_date, sa.String), observations.c.value)
+        .where(observations.c.series == series_id, observations.c.obs_date.in_(days))
+        .order_by(observations.c.obs_date, observations.c.realtime_start)
+    )
+    rows = conn.execute(query).all()
+    dates = pd.DatetimeIndex(pd.to_datetime(pd.Index([r[0] for r in rows], dtype=object)))
+    stamps = dates.as_unit("s")
+    values = np.array([r[1] for r in rows], dtype="float64")
+    keep = np.r_[stamps[1:] != stamps[:-1], True] if len(rows) else np.array([], dtype=bool)
+    keep &= ~np.isnan(values)
+    again = pd.DatetimeIndex(pd.to_datetime(pd.Index([str(d) for d in days]))).as_unit("s")
+    old = kept[~kept.index.isin(again)]
+    fresh = pd.Series(values[keep], index=stamps[keep], name=series_id)
+    merged = pd.concat([old, fresh]).sort_index(kind="stable") if len(fresh) else old
+    merged.name = series_id
+    return merged
 
 
 def earliest(released: pd.Series, seen: pd.Series | None) -> pd.Series:
