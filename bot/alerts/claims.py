@@ -1,6 +1,7 @@
 """The outbox rows: the one claim (the delivery worker's and the digest's), handing claims back,
-and recording each delivery's outcome. Plain synchronous SQL: async callers run every method
-with `asyncio.to_thread`, so the event loop never waits on the database.
+and recording each delivery's outcome. Plain synchronous SQL (the statements are in
+`bot.store.claiming`): async callers run every method that touches the database with
+`asyncio.to_thread`, so the event loop never waits on it (`note_sent` does not).
 
 Claim -> send -> note -> (next claim) record: one claim is one `UPDATE … RETURNING` in one
 write transaction that also records the sends noted since the last one and renews the lease,
@@ -8,7 +9,7 @@ so a batch costs one statement and one commit, whatever its size. On PostgreSQL 
 processes claim with `FOR UPDATE SKIP LOCKED` (no claimer ever waits on another's rows); on
 SQLite the transaction begins IMMEDIATE (`bot.store.tx`), so several workers never deadlock.
 
-A crash repeats at most the message in flight: each send is journaled (`bot.alerts.journal`)
+A crash repeats at most the messages in flight: each send is journaled (`bot.alerts.journal`)
 the moment it returns, and whoever takes the dead process's claims back on this host records
 its journal first. A claim belongs to its owner's lease, renewed while it runs; once the lease
 lapses (the process died, on this host or another) the claims are anyone's to take. Sends

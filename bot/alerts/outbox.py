@@ -7,7 +7,8 @@ batch's chats at once, groups one chat's rows of one evaluation (or its held row
 message, and carries each message through the stages; a stage that ends a delivery early
 records why. A batch that stops on an error (a database fault) hands its unsent rows back.
 
-Guarantees (see `bot.alerts.claims`): a crash repeats at most the one message in flight;
+Guarantees (see `bot.alerts.claims`): a crash repeats at most the messages in flight (one,
+unless a notifier declares a rate: then up to `senders_for` chats are sent to at once);
 flood control waits `retry_after` without counting as a failure; other transient errors back
 off with jitter until the Backoff is exhausted; a chat that blocked the bot is deactivated; a
 migrated chat is followed by every row of the message; markup the platform refuses is resent
@@ -55,19 +56,23 @@ SENDERS_MOST = 64
 MARK_AFTER = timedelta(seconds=1)  # sends noted longer ago are recorded before the next
 
 
-def batch_for(notifiers: Iterable[Notifier]) -> int:
-    """Rows per claim: a quarter second at the fastest declared rate (`rate_per_second`,
-    e.g. Telegram's 30/s, or 1,000/s with paid broadcast), within `BATCH_BOUNDS`."""
+def _fastest(notifiers: Iterable[Notifier]) -> float:
+    """The fastest rate a notifier declares (`rate_per_second`: Telegram's 30/s, or 1,000/s
+    with paid broadcast); 0 when none does."""
     rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
+    return max(rates, default=0.0)
+
+
+def batch_for(notifiers: Iterable[Notifier]) -> int:
+    """Rows per claim: a quarter second at the fastest declared rate, within `BATCH_BOUNDS`."""
     low, high = BATCH_BOUNDS
-    return max(low, min(high, int(max(rates, default=0.0) * BATCH_SECONDS)))
+    return max(low, min(high, int(_fastest(notifiers) * BATCH_SECONDS)))
 
 
 def senders_for(notifiers: Iterable[Notifier]) -> int:
     """Sends in flight at once: `SEND_SECONDS` at the fastest declared rate, 1 to
     `SENDERS_MOST` (1 when no notifier declares a rate: a webhook, the console)."""
-    rates = [float(rate) for n in notifiers if (rate := getattr(n, "rate_per_second", None))]
-    return max(1, min(SENDERS_MOST, int(max(rates, default=0.0) * SEND_SECONDS)))
+    return max(1, min(SENDERS_MOST, int(_fastest(notifiers) * SEND_SECONDS)))
 
 
 class DeliveryWorker:
