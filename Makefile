@@ -9,9 +9,17 @@ DEV_STAMP := $(VENV)/.dev-stamp
 DATA ?=
 # pytest-xdist workers: one per core (the suite is bound by CPU, its processes' included; more
 # workers only crowd a busy machine). WORKERS=1 runs everything in one process, as before.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
-PYTEST := NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost $(BIN)/python -m pytest \
-	-q -p no:cacheprovider $(if $(filter-out 1,$(WORKERS)),-n $(WORKERS) --dist worksteal)
+CORES := $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
+WORKERS ?= $(CORES)
+# make test-fast: one worker more than cores, since its in-process tests spend about a third of
+# their time waiting on sockets and real-clock retries (docs/benchmarks.md, the test suite).
+FAST_WORKERS ?= $(shell echo $$(($(CORES) + 1)))
+# Compiled modules and pytest's rewritten test modules are kept (__pycache__/, ignored by git)
+# even where the environment says PYTHONDONTWRITEBYTECODE: 2 s of CPU per worker at collection.
+PYTEST_ENV := NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost PYTHONDONTWRITEBYTECODE=
+pytest = $(PYTEST_ENV) $(BIN)/python -m pytest -q -p no:cacheprovider \
+	$(if $(filter-out 1,$(1)),-n $(1) --dist worksteal)
+PYTEST := $(call pytest,$(WORKERS))
 
 .PHONY: run test test-fast lint typecheck bench clean golden fuzz crash
 
@@ -45,7 +53,7 @@ test: $(DEV_STAMP)
 # The tests that need no other process: no interpreter, browser, wheel build or database
 # server (-m "not slow"; README.md, "Tests"). No set-up beyond the dev tools.
 test-fast: $(DEV_STAMP)
-	$(PYTEST) -m "not slow"
+	$(call pytest,$(FAST_WORKERS)) -m "not slow"
 
 # Rewrite tests/golden/ from the current renderers; review the diff before keeping it.
 golden: $(DEV_STAMP)

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
+import shutil
 import socket
 import sys
+import tempfile
 from collections.abc import Generator, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
 
+import certifi
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -39,6 +43,31 @@ _REFUSING.bind(("127.0.0.1", 0))
 def refused_url(path: str = "") -> str:
     """An http URL on 127.0.0.1 where nothing listens (connection refused at once)."""
     return f"http://127.0.0.1:{_REFUSING.getsockname()[1]}{path}"
+
+
+def _one_certificate_bundle() -> Path:
+    """Every httpx client loads the whole CA bundle when it is made (~20 ms of CPU; the suite
+    makes hundreds), though no test speaks TLS (every fake is plain http on 127.0.0.1):
+    SSL_CERT_FILE, which httpx and OpenSSL read, names a bundle of one real root instead, for
+    this process and its children (0.5 ms a client)."""
+    first = re.search(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n",
+                      Path(certifi.where()).read_text(encoding="utf-8"), re.S)
+    assert first is not None
+    fd, name = tempfile.mkstemp(prefix="cyclewatch-tests-", suffix=".pem")
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(first[0])
+    os.environ["SSL_CERT_FILE"] = name
+    os.environ.pop("SSL_CERT_DIR", None)
+    return Path(name)
+
+
+_BUNDLE = _one_certificate_bundle()
+
+
+def pytest_unconfigure() -> None:
+    """Remove this process's one-certificate bundle."""
+    _BUNDLE.unlink(missing_ok=True)
+
 
 # Property tests draw the same examples on every run (a red CI run can be repeated exactly);
 # HYPOTHESIS_PROFILE=explore draws new ones, for a campaign of one's own.
@@ -202,9 +231,27 @@ def db_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated to head, once per process (the migrations take ~30 ms of CPU,
+    a copy ~1 ms); `sqlite_store` copies it. Never opened again: a pristine template."""
+    path = tmp_path_factory.mktemp("migrated") / "cyclewatch.db"
+    Store(f"sqlite:///{path}").close()
+    return path
+
+
+def sqlite_store(url: str, template: Path) -> Store:
+    """`Store(url)` of a new SQLite file, which starts as a copy of the migrated template (the
+    same schema and revision the migrations give an empty file; `Store` still checks it)."""
+    path = Path(sa.make_url(url).database or "")
+    assert not path.exists(), path
+    shutil.copyfile(template, path)
+    return Store(url)
+
+
 @pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
+def store(db_url: str, migrated_sqlite: Path) -> Iterator[Store]:
     """A migrated store on each engine."""
-    s = Store(db_url)
+    s = sqlite_store(db_url, migrated_sqlite) if db_url.startswith("sqlite") else Store(db_url)
     yield s
     s.close()

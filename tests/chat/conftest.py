@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from bot.chat.ratelimit import TokenBucket
 from bot.chat.types import Caller
 from bot.evaluate.insight import Insight
 from bot.store import Store
+from tests.conftest import sqlite_store
 
 
 @dataclass
@@ -47,9 +49,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def chat_store(sqlite_url: str) -> Iterator[Store]:
+def chat_store(sqlite_url: str, migrated_sqlite: Path) -> Iterator[Store]:
     """A migrated SQLite store for command tests."""
-    s = Store(sqlite_url)
+    s = sqlite_store(sqlite_url, migrated_sqlite)
     yield s
     s.close()
 

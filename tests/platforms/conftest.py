@@ -7,6 +7,7 @@ import functools
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from telegram import Bot
@@ -19,6 +20,7 @@ from bot.evaluate.insight import Insight
 from bot.notifiers.base import Button
 from bot.platforms.telegram.notifier import TelegramNotifier, TelegramRateLimiter
 from bot.store import Store
+from tests.conftest import sqlite_store
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
 
@@ -80,9 +82,9 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def platform_store(sqlite_url: str) -> Iterator[Store]:
+def platform_store(sqlite_url: str, migrated_sqlite: Path) -> Iterator[Store]:
     """A migrated SQLite store for one test."""
-    store = Store(sqlite_url)
+    store = sqlite_store(sqlite_url, migrated_sqlite)
     yield store
     store.close()
 
