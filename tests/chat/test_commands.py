@@ -105,8 +105,8 @@ async def test_language_per_chat(ctx: CommandContext) -> None:
     await handle(ctx, private("1"), "/lang zh")
     zh_regime = await handle(ctx, private("1"), "/regime 2021-06-30")
     en_regime = await handle(ctx, private("2"), "/regime 2021-06-30")
-    assert zh_regime.text.startswith("自 2021-06-06 起处于泡沫中的宽松阶段:")
-    assert en_regime.text.startswith("Easing into a bubble since 2021-06-06: ")
+    assert zh_regime.text.startswith("自 2021-01-12 起处于泡沫中的宽松阶段:")
+    assert en_regime.text.startswith("Easing into a bubble since 2021-01-12: ")  # no CAPE here
     assert "\n截至 2021-06-30 的阶段:" in zh_regime.text
     assert re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("1"), "/rules")).text)
     assert not re.search(r"[\u4e00-\u9fff]", (await handle(ctx, private("2"), "/rules")).text)
