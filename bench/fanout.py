@@ -118,7 +118,7 @@ async def drain_outbox(notifier: TelegramNotifier, workers: int, store: Store) -
 
     async def loop(worker: DeliveryWorker) -> None:
         while True:
-            if await worker.run_once() == 0:
+            if await worker.drain() == 0:
                 if await asyncio.to_thread(waiting) == 0:
                     return
                 await asyncio.sleep(0.05)

@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from bot.alerts.journal import SentJournal, drop_journal, journal_owners, read_j
 from bot.alerts.owners import owner_is_dead, worker_id
 from bot.notifiers.base import Sent
 from bot.store.chats import Subscriptions
-from bot.store.claiming import claim_statement, due, hand_back, has_row, write_sent
+from bot.store.claiming import Sending, claim_statement, due, hand_back, has_row, write_sent
 from bot.store.faults import DEFAULT_RETRY, Retry
 from bot.store.leases import drop_lease, renew_lease
 from bot.store.schema import OutboxStatus, events, outbox
@@ -81,8 +81,9 @@ class OutboxRows:
         self.subs = Subscriptions(engine)
         self.journal_dir = journal
         self.journal = SentJournal(journal, owner)
-        self.unmarked: list[tuple[int, tuple[str, ...], datetime]] = []  # sent, not recorded
+        self.unmarked: list[Sending] = []  # sent, not recorded yet
         self._noting = threading.Lock()  # senders note in the loop, records are written in threads
+        self._writing = 0  # writes of taken-out sends under way
         self.claimed: set[int] = set()  # rows claimed since `begin_batch`
         self.abandoned: set[int] = set()  # claimed, left unsent by a fault: back at next claim
         self._events: dict[int, tuple[dict[str, Any], datetime | None]] = {}
@@ -104,9 +105,9 @@ class OutboxRows:
         the lease renewed in the same transaction (raise if the database still refuses)."""
         renew = self.lease_due(now)
 
-        def write() -> tuple[int, set[int], Sequence[Any], dict[int, Any]]:
-            with write_transaction(self.engine) as conn:
-                marked = self._write_marks(conn)
+        def write() -> tuple[set[int], Sequence[Any], dict[int, Any]]:
+            with self._recording() as noted, write_transaction(self.engine) as conn:
+                write_sent(conn, self.owner, noted)
                 released = self._release_abandoned(conn, now)
                 if renew:
                     renew_lease(conn, self.owner, now, self.lease)
@@ -114,10 +115,9 @@ class OutboxRows:
                                                     self.owner, now, limit, chat,
                                                     created_at)).all()
                 found = self._event_rows(conn, {int(r.event_id) for r in rows})
-            return marked, released, rows, found
-        marked, released, rows, found = self.retry.run(write)
+            return released, rows, found
+        released, rows, found = self.retry.run(write)
         self._renewed = now if renew else self._renewed
-        self._recorded(marked)
         self.abandoned -= released
         jobs = sorted((Job(r.id, r.event_id, r.platform, r.chat_id, r.attempts,
                            dict(found[r.event_id][0]), r.created_at, bool(r.held),
@@ -260,25 +260,33 @@ class OutboxRows:
         if not self.unmarked:
             return
 
-        def write() -> int:
-            with write_transaction(self.engine) as conn:
-                return self._write_marks(conn)
-        self._recorded(self.retry.run(write) if retry else write())
+        def write() -> None:
+            with self._recording() as noted, write_transaction(self.engine) as conn:
+                write_sent(conn, self.owner, noted)
+        if retry:
+            self.retry.run(write)
+        else:
+            write()
 
-    def _write_marks(self, conn: Connection) -> int:
-        """Write the noted sends (one statement); how many, for `_recorded` after the commit
-        (sends noted meanwhile, by senders still running, wait for the next write)."""
+    @contextlib.contextmanager
+    def _recording(self) -> Iterator[list[Sending]]:
+        """The noted sends, taken out for one write (senders still running note the next
+        ones meanwhile, and another write cannot take these too); put back in front when the
+        write fails; the journal emptied once nothing is left unrecorded."""
         with self._noting:
-            noted = list(self.unmarked)
-        write_sent(conn, self.owner, noted)
-        return len(noted)
-
-    def _recorded(self, count: int) -> None:
-        if count:
-            with self._noting:  # the journal is emptied only with nothing noted since
-                del self.unmarked[:count]
-                if not self.unmarked:
-                    self.journal.clear()
+            taken, self.unmarked = self.unmarked, []
+            self._writing += 1
+        try:
+            yield taken
+        except BaseException:
+            with self._noting:
+                self.unmarked[:0] = taken
+                self._writing -= 1
+            raise
+        with self._noting:
+            self._writing -= 1
+            if not self.unmarked and not self._writing:
+                self.journal.clear()
 
     def finish(self, job: Job, status: OutboxStatus, error: str) -> None:
         """End the row as failed / blocked / migrated, keeping the error."""

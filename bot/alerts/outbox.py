@@ -151,13 +151,43 @@ class DeliveryWorker:
         error, the rows it did not send go back to pending with the next claim."""
         self.rows.begin_batch()
         try:
-            return await self._run_batch()
+            handled = await self._deliver_batch(await asyncio.to_thread(self.claim))
+            await announce_expired_mutes(self.store, self.notifiers, self.clock())
         except BaseException:
             self.rows.abandon()
             raise
+        return handled
 
-    async def _run_batch(self) -> int:
-        jobs = await asyncio.to_thread(self.claim)
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver until nothing is due now; how many rows were handled. While a full batch
+        is sent the next one is claimed, so sending never waits on a claim."""
+        handled = 0
+        ahead: asyncio.Future[list[Job]] | None = None
+        self.rows.begin_batch()
+        try:
+            jobs = await asyncio.to_thread(self.claim)
+            for _ in range(max_rounds):
+                if not jobs:
+                    break
+                if len(jobs) >= self.batch:  # more may be due
+                    ahead = asyncio.ensure_future(asyncio.to_thread(self.claim))
+                handled += await self._deliver_batch(jobs)
+                jobs = await (ahead if ahead is not None else asyncio.to_thread(self.claim))
+                ahead = None
+            # A claim made ahead ran before the last batch's sends: record them now.
+            await asyncio.to_thread(self.rows.flush_marks)
+            await announce_expired_mutes(self.store, self.notifiers, self.clock())
+        except BaseException:
+            if ahead is not None:  # its rows are ours too: let it finish, hand them back
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(ahead)
+            self.rows.abandon()
+            raise
+        return handled
+
+    async def _deliver_batch(self, jobs: list[Job]) -> int:
+        """Send claimed rows: fresh ones by chat and evaluation, held ones as each chat's
+        digest; how many rows were handled (a held chat's other due rows are claimed too)."""
         if jobs:
             await asyncio.to_thread(self.chats.prefetch, {(j.platform, j.chat_id) for j in jobs})
         chat_of = lambda job: (job.platform, job.chat_id)  # noqa: E731
@@ -174,7 +204,6 @@ class DeliveryWorker:
                     await self.deliver(job)
             held = [*group, *(j for j in more if j.held)]
             await self.deliver_held(held, {j.id: j.happened or self.clock() for j in held})
-        await announce_expired_mutes(self.store, self.notifiers, self.clock())
         return len(jobs) + extra
 
     async def _deliver_chats(self, jobs: list[Job]) -> None:
@@ -193,16 +222,6 @@ class DeliveryWorker:
             for _chat, rows in groupby(jobs, key=chat_of):
                 group.create_task(one_chat([list(same) for _key, same
                                             in groupby(rows, key=evaluation)]))
-
-    async def drain(self, max_rounds: int = 1000) -> int:
-        """Deliver until nothing is due now; how many rows were handled."""
-        handled = 0
-        for _ in range(max_rounds):
-            count = await self.run_once()
-            if count == 0:
-                break
-            handled += count
-        return handled
 
     async def deliver_evaluation(self, jobs: list[Job]) -> None:
         """One chat's rows of one evaluation (the claim takes an evaluation whole): one message
