@@ -68,7 +68,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         print(f"cyclewatch: {err}", file=sys.stderr)
         code = 1
     # Threads still working (a poll on a slow server, a dashboard render) would hold the
-    # interpreter's exit: they get a second, then the process ends anyway.
+    # interpreter's exit: they get half a second, then the process ends anyway.
     deadline.arm(EXIT_JOIN_SECONDS, code)
     return code
 
