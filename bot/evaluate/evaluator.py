@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import sqlalchemy as sa
 
-from bot.evaluate.frames import Seen, StoredFrames, earliest, published_on
+from bot.evaluate.frames import Seen, earliest, frames_of, published_on
 from bot.evaluate.reload import RulesHolder
 from bot.runtime.metrics import Metrics
 from bot.store import Store
@@ -101,7 +101,7 @@ class LiveEvaluator:
         self.timezone = timezone
         self.zone = ZoneInfo(timezone)
         self.released = released
-        self.frames = StoredFrames(store)
+        self.frames = frames_of(store)
         self._skipped_seen: dict[str, str] = {}
         # Per series id: (stored series, rule set, its publisher's dates and first fetches)
         # and the release instants worked out from them.

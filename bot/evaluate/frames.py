@@ -5,10 +5,12 @@ whatever the release calendar expected."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,20 @@ class Seen:
     published: dict[str, pd.Series]
 
 
+_frames: WeakKeyDictionary[Store, StoredFrames] = WeakKeyDictionary()
+_frames_lock = threading.Lock()
+
+
+def frames_of(store: Store) -> StoredFrames:
+    """The one StoredFrames of a store: the live evaluator, the chat's, the dashboard's and
+    the briefings' answers read each series once (and, unchanged, see the same mapping)."""
+    with _frames_lock:
+        found = _frames.get(store)
+        if found is None:
+            found = _frames[store] = StoredFrames(store)
+        return found
+
+
 class StoredFrames:
     """The latest vintage of each wanted series, re-read only when it has new rows."""
 
@@ -36,6 +52,8 @@ class StoredFrames:
         self.store = store
         self._kept: dict[str, pd.Series] = {}
         self._seen_id = 0
+        self._lock = threading.RLock()  # shared by threads (frames_of)
+        self._given: tuple[tuple[str, ...], dict[str, pd.Series]] | None = None
         self.reads = 0  # series read from the store (for tests and the bench)
         self.spliced = 0  # series with a few dates read again
         self._first = _FirstSeen()
@@ -44,7 +62,10 @@ class StoredFrames:
         """Every wanted series with rows, keyed by id (as `Store.frame` gives it). A series
         with new rows for a few dates has those dates read again (a weekday's new rows), one
         with many is read whole."""
-        wanted = sorted(set(ids))
+        with self._lock:
+            return self._frame(tuple(sorted(set(ids))))
+
+    def _frame(self, wanted: tuple[str, ...]) -> dict[str, pd.Series]:
         touched: dict[str, list[date]] = {}
         with self.store.engine.connect() as conn:
             newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar() or 0
@@ -66,7 +87,13 @@ class StoredFrames:
                 self._kept[series_id] = self.store.series(series_id)
                 self.reads += 1
         self._seen_id = max(self._seen_id, newest)
-        return {s: self._kept[s] for s in wanted if not self._kept[s].empty}
+        given = {s: self._kept[s] for s in wanted if not self._kept[s].empty}
+        last = self._given
+        if last is not None and last[0] == wanted and len(last[1]) == len(given) and all(
+                last[1].get(s) is series for s, series in given.items()):
+            return last[1]  # nothing changed: the same mapping (evaluations of it are kept)
+        self._given = (wanted, given)
+        return given
 
     def kept(self, series_id: str) -> pd.Series | None:
         """The series as last read (the same object until the store has new rows for it)."""
@@ -77,7 +104,10 @@ class StoredFrames:
         publisher's date where a vintage gave one, by series id and observation date. Only
         rows stored since the last call are read (a first fetch only changes when a later
         row comes sooner, which rows only added cannot do)."""
-        wanted = tuple(sorted(set(ids)))
+        with self._lock:
+            return self._first_seen(tuple(sorted(set(ids))), since)
+
+    def _first_seen(self, wanted: tuple[str, ...], since: date) -> Seen:
         first = self._first
         if first.ids != wanted or first.since is None or since < first.since:
             self._first = first = _FirstSeen(wanted, since)

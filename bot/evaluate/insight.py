@@ -13,6 +13,7 @@ from datetime import date
 import pandas as pd
 import sqlalchemy as sa
 
+from bot.evaluate.frames import frames_of
 from bot.store import Store
 from bot.store.schema import observations
 from rules import (
@@ -91,7 +92,8 @@ class Insight:
                 newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar()
             return f"rows-{newest}"
 
-        return cls(ruleset, lambda: store.frame(ids), version)
+        frames = frames_of(store)
+        return cls(ruleset, lambda: frames.frame(ids), version)
 
     @property
     def rule_ids(self) -> list[str]:
