@@ -20,7 +20,7 @@ from bot.chat.views import regime_name, skip_reason
 from bot.evaluate.insight import Insight
 from rules import Event, Transition, backtest, regime_history
 from rules.alerttext import input_titles
-from rules.engine import Evaluator, trace_rule
+from rules.engine import shared_evaluator, trace_rule
 from rules.model import pick_language
 from rules.units import format_value
 
@@ -218,7 +218,7 @@ class DashboardModel:
             ruleset = self.insight.ruleset
             rule = ruleset.rule(rule_id)
             end = pd.Timestamp(self.today())
-            trace = trace_rule(Evaluator(ruleset, self.insight.data()[1], end), rule)
+            trace = trace_rule(shared_evaluator(ruleset, self.insight.data()[1], end), rule)
             kind, values = "value", np.asarray(trace.value, dtype="float64")
             if np.isnan(values).all():
                 kind, values = "condition", np.asarray(trace.condition, dtype="float64")
