@@ -64,10 +64,9 @@ class SentJournal:
             self._failed = True
 
     def clear(self) -> None:
-        """Everything journaled is recorded in the database: start empty."""
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.truncate(0)
+        """Everything journaled is recorded in the database: the file goes (a journal exists
+        only while some send is unrecorded, so none is left behind by a process that ends)."""
+        self.close(remove=True)
 
     def close(self, *, remove: bool) -> None:
         """Close the file; remove it when nothing in it is still unrecorded."""
@@ -76,7 +75,9 @@ class SentJournal:
                 self._file.close()
             self._file = None
         if remove and self.path is not None:
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
+                self.path.parent.rmdir()  # when no other process's journal is in it
 
 
 def read_journal(directory: Path | None, owner: str) -> list[Entry]:

@@ -77,7 +77,8 @@ async def test_the_survivor_sends_a_killed_leaders_claims_within_30_s(
     env = dict(bot_env, CYCLEWATCH_DB_URL=pg_url, CYCLEWATCH_RULES=str(rules),
                CYCLEWATCH_WEBHOOK_URL=hook.url, CYCLEWATCH_POLL_SECONDS="0.3",
                CYCLEWATCH_DELIVER_SECONDS="0.2", CYCLEWATCH_LEADER_CHECK_SECONDS="1",
-               CYCLEWATCH_OUTBOX_LEASE_SECONDS="4")
+               CYCLEWATCH_OUTBOX_LEASE_SECONDS="4",
+               XDG_STATE_HOME=str(tmp_path / "state"))  # the journals, not the user's
     expected = {*CHATS, "webhook"}
     bots: dict[str, BotProcess] = {}
     try:
