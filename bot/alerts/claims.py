@@ -178,7 +178,13 @@ class OutboxRows:
         if ids is not None:
             where.append(outbox.c.id.in_(ids))
         else:
-            self.flush_marks()
+            try:
+                self.flush_marks()
+            except sa.exc.DBAPIError as err:  # they stay in the journal for the next start
+                log.warning("cannot record %d sent delivery(s) at stop: %s", len(self.unmarked),
+                            err.orig)
+            if self.unmarked:  # sent: never back to pending
+                where.append(outbox.c.id.not_in([row_id for row_id, _, _ in self.unmarked]))
         with write_transaction(self.engine) as conn:
             count = hand_back(conn, sa.and_(*where), now)
             if ids is None:
