@@ -97,6 +97,8 @@ def bot_env(tmp_path: Path) -> dict[str, str]:
         FISCALDATA_URL=refused_url("/services/api/fiscal_service"),
         FED_FEEDS_URL=refused_url("/feeds"),
         TREASURY_PRESS_URL=refused_url("/news/press-releases/feed"),
+        # the rules' gold and S&P 500 datasets (`source: csv`) are on GitHub
+        CYCLEWATCH_CSV_MIRRORS=f"https://raw.githubusercontent.com={refused_url()}",
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
         PYTHONUNBUFFERED="1",
