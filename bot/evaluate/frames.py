@@ -66,26 +66,28 @@ class StoredFrames:
             return self._frame(tuple(sorted(set(ids))))
 
     def _frame(self, wanted: tuple[str, ...]) -> dict[str, pd.Series]:
-        touched: dict[str, list[date]] = {}
+        kept = [s for s in wanted if s in self._kept]
+        whole = [s for s in wanted if s not in self._kept]  # read whole: never read yet
         with self.store.engine.connect() as conn:
             newest = conn.execute(sa.select(sa.func.max(observations.c.id))).scalar() or 0
-            if newest > self._seen_id:
-                for series_id, day in conn.execute(
-                    sa.select(observations.c.series, observations.c.obs_date).distinct()
-                    .where(observations.c.id > self._seen_id,
-                           observations.c.series.in_(wanted))
-                ).all():
-                    touched.setdefault(series_id, []).append(day)
-            for series_id, days in touched.items():
-                if series_id in self._kept and len(days) <= SPLICE_DAYS:
-                    self._kept[series_id] = _spliced(conn, series_id, self._kept[series_id],
-                                                     days)
-                    self.spliced += 1
-        for series_id in wanted:
-            if series_id not in self._kept or (series_id in touched
-                                               and len(touched[series_id]) > SPLICE_DAYS):
-                self._kept[series_id] = self.store.series(series_id)
-                self.reads += 1
+            new = observations.c.id > self._seen_id
+            counts: dict[str, int] = dict(conn.execute(
+                sa.select(observations.c.series,
+                          sa.func.count(sa.distinct(observations.c.obs_date)))
+                .where(new, observations.c.series.in_(kept))
+                .group_by(observations.c.series)).all()) if kept and newest > self._seen_id else {}
+            for series_id, count in counts.items():
+                if count > SPLICE_DAYS:
+                    whole.append(series_id)
+                    continue
+                days = list(conn.execute(
+                    sa.select(observations.c.obs_date).distinct()
+                    .where(new, observations.c.series == series_id)).scalars())
+                self._kept[series_id] = _spliced(conn, series_id, self._kept[series_id], days)
+                self.spliced += 1
+        for series_id in whole:
+            self._kept[series_id] = self.store.series(series_id)
+            self.reads += 1
         self._seen_id = max(self._seen_id, newest)
         given = {s: self._kept[s] for s in wanted if not self._kept[s].empty}
         last = self._given
