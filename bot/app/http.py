@@ -71,7 +71,7 @@ def build_app(
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 
-    app = web.Application(client_max_size=limits.max_body)
+    app = web.Application(client_max_size=limits.max_body, middlewares=[_api_errors_as_json])
     app[METRICS] = metrics
     app.on_cleanup.append(close_probes)
     app.router.add_get("/healthz", healthz)
@@ -83,6 +83,22 @@ def build_app(
     for path, handler in (pages or {}).items():
         app.router.add_get(path, handler)
     return app
+
+
+@web.middleware
+async def _api_errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The router's own refusals under /api/ (a POST to a GET route: 405) in the API's
+    `{"error": ...}` form; the handlers answer their errors so themselves."""
+    try:
+        return await handler(request)
+    except web.HTTPException as err:
+        if err.status < 400 or not request.path.startswith("/api/"):
+            raise
+        response = web.json_response({"error": err.reason}, status=err.status)
+        allow = err.headers.get("Allow")
+        if allow:
+            response.headers["Allow"] = allow
+        return response
 
 
 def _dumps(value: object) -> str:

@@ -95,3 +95,12 @@ def test_the_schemas_refuse_what_the_api_never_sends() -> None:
         _check(spec, "/api/rules", 404, {"message": "no error key"})
     with pytest.raises(Exception, match="is not of type 'array'"):
         _check(spec, "/api/rules", 200, {"id": "qt_ends"})
+
+
+async def test_a_method_the_api_does_not_take_is_a_json_405(base: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(base + "/api/regime", data=b"{}") as response:
+            assert response.status == 405 and "GET" in response.headers["Allow"]
+            assert set(await response.json()) == {"error"}
+        async with http.post(base + "/", data=b"{}") as response:  # the page stays plain
+            assert response.status == 405 and response.content_type == "text/plain"
