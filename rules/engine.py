@@ -323,20 +323,23 @@ class Evaluator:
         self._clock: np.ndarray | None = None
         self.traces: dict[str, tuple[Rule, Trace]] = {}  # by rule id (`trace_rule`)
         self.derived: dict[str, object] = {}  # what is worked out from all of it, once
+        # One thread computes at a time (a shared evaluator: others wait, then find it done).
+        self.lock = threading.RLock()
         # In a windowed evaluation, where each `settled` call must be exact (rules.window).
         self.carried: dict[str, tuple[int, int]] = {}
 
     def column(self, name: str) -> Val:
         """The value of a series, metric or rule condition over its history, as arrays."""
-        if name not in self._memo:
-            if name in self.inputs:
-                self._memo[name] = self.inputs[name].col
-            else:
-                expr = self.ruleset.expression_of(name)
-                if expr is None:
-                    raise KeyError(name)
-                self._memo[name] = expr.compute(self)
-        return self._memo[name]
+        with self.lock:
+            if name not in self._memo:
+                if name in self.inputs:
+                    self._memo[name] = self.inputs[name].col
+                else:
+                    expr = self.ruleset.expression_of(name)
+                    if expr is None:
+                        raise KeyError(name)
+                    self._memo[name] = expr.compute(self)
+            return self._memo[name]
 
     def lookup(self, name: str) -> Value:
         """The value of a series, metric or rule condition over its history."""
@@ -441,11 +444,12 @@ class Trace:
 
 def trace_rule(ev: Evaluator, rule: Rule) -> Trace:
     """Compute a rule over its whole history in one vectorized pass (once per evaluator)."""
-    found = ev.traces.get(rule.id)
-    if found is None or found[0] is not rule:
-        found = (rule, _trace(ev, rule))
-        ev.traces[rule.id] = found
-    return found[1]
+    with ev.lock:
+        found = ev.traces.get(rule.id)
+        if found is None or found[0] is not rule:
+            found = (rule, _trace(ev, rule))
+            ev.traces[rule.id] = found
+        return found[1]
 
 
 def _trace(ev: Evaluator, rule: Rule) -> Trace:

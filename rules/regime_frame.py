@@ -105,13 +105,14 @@ def _runs(grid: pd.DatetimeIndex, regime: np.ndarray) -> tuple[np.ndarray, ...]:
 def regime_frame(ruleset: RuleSet, ev: Evaluator) -> RegimeFrame:
     """The regime at every date the evaluator's inputs change, in one pass (once per
     evaluator)."""
-    found = ev.derived.get("regime_frame")
-    if isinstance(found, RegimeFrame) and ev.ruleset is ruleset:
-        return found
-    frame = _frame(ruleset, ev)
-    if ev.ruleset is ruleset:
-        ev.derived["regime_frame"] = frame
-    return frame
+    with ev.lock:
+        found = ev.derived.get("regime_frame")
+        if isinstance(found, RegimeFrame) and ev.ruleset is ruleset:
+            return found
+        frame = _frame(ruleset, ev)
+        if ev.ruleset is ruleset:
+            ev.derived["regime_frame"] = frame
+        return frame
 
 
 def _frame(ruleset: RuleSet, ev: Evaluator) -> RegimeFrame:
