@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     )
     fred_timeout: float = Field(30.0, gt=0, alias="FRED_TIMEOUT")
     fred_rate: float = Field(2.0, gt=0, alias="FRED_RATE_PER_SECOND")
+    # A source's quick retries within one fetch wait this long first, doubling after (a
+    # server's longer Retry-After wins); the service's own backoff spaces the polls.
+    source_retry_seconds: float = Field(1.0, ge=0, alias="CYCLEWATCH_SOURCE_RETRY_SECONDS")
     fiscaldata_url: str = Field(
         "https://api.fiscaldata.treasury.gov/services/api/fiscal_service", alias="FISCALDATA_URL"
     )

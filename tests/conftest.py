@@ -62,6 +62,9 @@ def _one_certificate_bundle() -> Path:
 
 
 _BUNDLE = _one_certificate_bundle()
+# A source's quick retries within one fetch wait 1 s first in production; the tests' fakes
+# fail on purpose, and no test judges that wait (a server's Retry-After still wins).
+os.environ.setdefault("CYCLEWATCH_SOURCE_RETRY_SECONDS", "0.02")
 
 
 def pytest_unconfigure() -> None:

@@ -56,11 +56,14 @@ def rules_options(current: Callable[[], RuleSet | None]) -> Options:
 
 def source_context(
     settings: Settings, http: httpx.Client, *, data_dir: Path | None, options: Options,
-    attempts: int = 3, retry_wait: float = 1.0,
+    attempts: int = 3, retry_wait: float | None = None,
 ) -> SourceContext:
     """The registry's build context from the settings (relative csv paths resolve against
-    the data directory, else the rules file's directory, and must lie under it)."""
+    the data directory, else the rules file's directory, and must lie under it). The
+    retries wait `retry_wait`, by default CYCLEWATCH_SOURCE_RETRY_SECONDS."""
     key = settings.fred_api_key
+    if retry_wait is None:
+        retry_wait = settings.source_retry_seconds
     return SourceContext(
         http=http, timeout=settings.fred_timeout, attempts=attempts, retry_wait=retry_wait,
         fred_api_key=key.get_secret_value() if key else None,

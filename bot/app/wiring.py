@@ -222,7 +222,7 @@ class Wiring:
         # The service backs off between polls itself, so the adapters retry only briefly.
         ctx = source_context(self.settings, self.http, data_dir=self.data_dir,
                              options=rules_options(lambda: self.holder.current),
-                             attempts=2, retry_wait=1.0)
+                             attempts=2)
         planned = planned_sources(self.store, ctx, self._series_for, self.record_clock,
                                   fast_every=timedelta(seconds=fast) if fast else None,
                                   every=every)

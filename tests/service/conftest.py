@@ -92,6 +92,7 @@ def bot_env(tmp_path: Path) -> dict[str, str]:
         CYCLEWATCH_RULES=str(REPO / "rules.yaml"),
         CYCLEWATCH_RETRY_MIN_SECONDS="0.2",
         CYCLEWATCH_RETRY_MAX_SECONDS="1",
+        CYCLEWATCH_SOURCE_RETRY_SECONDS="0.02",
         FRED_GRAPH_URL=refused_url("/graph/fredgraph.csv"),
         FRED_API_URL=refused_url("/fred"),
         FISCALDATA_URL=refused_url("/services/api/fiscal_service"),
