@@ -122,7 +122,7 @@ class ChatSide:
         and draw alert charts from it (only where a chat platform shows them)."""
         if self.context is None:
             return
-        from bot.briefing.chart import with_briefing_chart
+        from bot.briefing.attach import with_briefing_chart
         from bot.chat.views import alert_chart, alert_numbers
         from bot.evaluate.insight import Insight
 

@@ -9,8 +9,6 @@ from datetime import date, timedelta
 import pandas as pd
 from matplotlib.dates import DateFormatter, MonthLocator
 
-from bot.alerts.compose import ChartFor
-from bot.alerts.payload import BRIEFING, AlertPayload
 from bot.briefing.facts import NET_LIQUIDITY, line_series
 from bot.briefing.text import line_title
 from bot.chat.chartparts import x
@@ -46,13 +44,3 @@ def briefing_png(insight: Insight, week: date, lang: str = "en") -> bytes:
         ax.grid(alpha=0.3)
         return png(fig)
 
-
-def with_briefing_chart(chart_for: ChartFor, insight: Insight) -> ChartFor:
-    """`chart_for` (an alert's rule chart), and the briefing's own chart for a briefing."""
-
-    def chart(alert: AlertPayload, lang: str = "en") -> bytes | None:
-        if alert.rule == BRIEFING:
-            return briefing_png(insight, alert.date, lang)
-        return chart_for(alert, lang)
-
-    return chart

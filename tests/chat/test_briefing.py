@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from bot.alerts.outbox import DeliveryWorker
-from bot.briefing.chart import with_briefing_chart
+from bot.briefing.attach import with_briefing_chart
 from bot.briefing.deliver import Briefings
 from bot.briefing.facts import briefing
 from bot.briefing.text import render
