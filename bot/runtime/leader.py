@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger("cyclewatch.leader")
 
@@ -56,6 +58,8 @@ class Leadership:
         return self.is_leader
 
     def _check(self) -> bool:
+        import psycopg  # only with PostgreSQL: SQLite never elects (~50 ms at every start)
+
         try:
             conn = self._connection()
             if self.is_leader:
@@ -70,6 +74,8 @@ class Leadership:
             return False
 
     def _connection(self) -> psycopg.Connection[Any]:
+        import psycopg
+
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(
                 libpq_url(self.db_url), autocommit=True, connect_timeout=int(self.timeout),
@@ -80,6 +86,8 @@ class Leadership:
         return self._conn
 
     def _drop(self) -> None:
+        import psycopg
+
         if self._conn is not None:
             with contextlib.suppress(psycopg.Error):  # already broken: nothing to release
                 self._conn.close()
@@ -94,6 +102,8 @@ class Leadership:
     def _unlock_and_drop(self) -> None:
         # Unlock explicitly: the server frees a closed session's locks only once its backend
         # has exited, and a follower asking at that moment would be refused.
+        import psycopg
+
         if self.is_leader and self._conn is not None and not self._conn.closed:
             with contextlib.suppress(psycopg.Error):
                 self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
