@@ -150,7 +150,8 @@ class Store:
         if as_of is not None:
             query = query.where(observations.c.realtime_start <= as_of)
         with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
+            # The driver's own tuples: a Row object per observation was half the read's cost.
+            rows = conn.execute(query).cursor.fetchall()
         if not rows:
             return pd.Series([], index=pd.DatetimeIndex([]).as_unit("s"), name=series,
                              dtype="float64")
