@@ -11,9 +11,10 @@ DATA ?=
 # workers only crowd a busy machine). WORKERS=1 runs everything in one process, as before.
 CORES := $(shell $(PYTHON) -c 'import os; print(os.cpu_count() or 1)')
 WORKERS ?= $(CORES)
-# make test-fast: one worker more than cores, since its in-process tests spend about a third of
-# their time waiting on sockets and real-clock retries (docs/benchmarks.md, the test suite).
-FAST_WORKERS ?= $(shell echo $$(($(CORES) + 1)))
+# make test-fast: two workers a core, since its in-process tests spend about a third of their
+# time waiting on sockets and the real clock (docs/benchmarks.md, the test suite: on 2 idle
+# cores 4 workers took 85 s, 3 took 92 s, 2 took 120 s).
+FAST_WORKERS ?= $(shell echo $$(($(CORES) * 2)))
 # Compiled modules and pytest's rewritten test modules are kept (__pycache__/, ignored by git)
 # even where the environment says PYTHONDONTWRITEBYTECODE: 2 s of CPU per worker at collection.
 PYTEST_ENV := NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost PYTHONDONTWRITEBYTECODE=
