@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 from bot.evaluate.insight import Insight
 from bot.ingest.calendar import (
     NEXT_KINDS,
+    RELEASE_TIMES,
     ReleaseCalendar,
     eastern,
     next_fed_business_day,
@@ -24,7 +25,6 @@ from rules import Event, RuleSet, backtest
 from rules.seednumbers import Pace, pace, policy_target
 from rules.units import DOLLAR_SCALES
 
-H41_AT = time(16, 30)  # the H.4.1 is public Thursday 4:30 pm ET (the next business day)
 # The balance-sheet lines, by their names in rules.yaml, in the order shown.
 LINES = ("total_assets", "fed_treasuries", "reserves", "tga", "rrp")
 NET_LIQUIDITY = "net_liquidity"  # total assets − TGA − reverse repos
@@ -39,7 +39,7 @@ def release_day(week: date) -> date:
 
 def release_instant(week: date) -> datetime:
     """The instant (UTC) the H.4.1 of Wednesday `week` is public."""
-    return eastern(release_day(week), H41_AT)
+    return eastern(release_day(week), RELEASE_TIMES["h41"])
 
 
 def _series(ruleset: RuleSet, data: Mapping[str, pd.Series], name: str) -> pd.Series | None:
